@@ -1,0 +1,97 @@
+"""Semantic checks on a grammar: symbols, reachability, productivity and printable distinctness."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from engine.spec import GrammarSpec
+from engine.yamlsource import LocatedDocument
+
+if TYPE_CHECKING:
+    from engine.grammar import Grammar, Production
+
+_LEXEME = re.compile(r"[A-Za-z0-9_]+|\S")
+
+
+def check_symbols(spec: GrammarSpec, doc: LocatedDocument) -> None:
+    """Start symbol defined, no name both a rule and a terminal, production names unique."""
+    if spec.start not in spec.rules:
+        hint = ("the start symbol must be a nonterminal (a key under rules)" if spec.start in spec.terminals
+                else f"define rules.{spec.start} or set start to one of: {', '.join(spec.rules)}")
+        doc.problems.append(doc.diagnostic(("start",), f"start symbol {spec.start!r} is not a rule", hint))
+    for name in spec.terminals:
+        if name in spec.rules:
+            doc.problems.append(doc.diagnostic(("rules", name), f"{name!r} is both a rule and a terminal",
+                                               "rename one of them", key=True))
+    seen: dict[str, tuple[str, int]] = {}
+    for nt, alts in spec.rules.items():
+        for i, alt in enumerate(alts):
+            if alt.name in seen:
+                first_nt, first_i = seen[alt.name]
+                line = doc.loc(("rules", first_nt, first_i, "name"))[0]
+                doc.problems.append(doc.diagnostic(
+                    ("rules", nt, i, "name"), f"duplicate production name {alt.name!r} (first used at line {line})",
+                    "production names label tree nodes and must be unique across the grammar"))
+            else:
+                seen[alt.name] = (nt, i)
+
+
+def check_grammar(g: Grammar, doc: LocatedDocument) -> None:
+    """Reachability, productivity, weights and distinguishable forms; appends to ``doc.problems``."""
+    from engine.grammar import INF
+
+    reachable = _reachable(g)
+    for nt in g.nonterminals:
+        if nt not in reachable:
+            doc.problems.append(doc.diagnostic(("rules", nt), f"nonterminal {nt!r} is unreachable from start "
+                                               f"symbol {g.start!r}", "use it in a slot or delete the rule",
+                                               key=True))
+        elif g.min_height[nt] >= INF:
+            doc.problems.append(doc.diagnostic(("rules", nt), f"nonterminal {nt!r} is non-productive: every "
+                                               "alternative recurses forever", "add an alternative that ends "
+                                               "in terminals or literals only", key=True))
+        elif all(p.weight == 0 for p in g.rules[nt]):
+            doc.problems.append(doc.diagnostic(("rules", nt), f"every alternative of {nt!r} has weight 0",
+                                               "give at least one alternative a positive weight", key=True))
+    for nt, prods in g.rules.items():
+        _check_distinct(g, nt, prods, doc)
+
+
+def _reachable(g: Grammar) -> set[str]:
+    seen = {g.start}
+    todo = [g.start]
+    while todo:
+        for p in g.rules.get(todo.pop(), ()):
+            for sym in p.child_nonterminals:
+                if sym not in seen:
+                    seen.add(sym)
+                    todo.append(sym)
+    return seen
+
+
+def signature(p: Production) -> tuple[str, ...]:
+    """What the parser sees of a production: its literal lexemes and the kinds of its slots."""
+    out: list[str] = []
+    for piece in p.pieces:
+        if isinstance(piece, str):
+            out.extend(_LEXEME.findall(piece))
+        elif piece.terminal is None:
+            out.append("<" + piece.symbol + ">")
+        else:
+            out.append("<" + piece.terminal.kind + ":" + piece.symbol + ">")
+    return tuple(out)
+
+
+def _check_distinct(g: Grammar, nt: str, prods: tuple[Production, ...], doc: LocatedDocument) -> None:
+    first: dict[tuple[str, ...], Production] = {}
+    for p in prods:
+        sig = signature(p)
+        if sig in first:
+            other = first[sig]
+            i = prods.index(p)
+            doc.problems.append(doc.diagnostic(
+                ("rules", nt, i, "form"), f"productions {other.name!r} (line {other.line}) and {p.name!r} print "
+                "the same way, so parsing cannot tell them apart", "add a distinguishing literal to one form"))
+        else:
+            first[sig] = p

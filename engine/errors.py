@@ -1,0 +1,62 @@
+"""The error hierarchy: every failure the engine reports derives from TreediffError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TreediffError(Exception):
+    """Base of every error treediff raises on purpose.
+
+    Messages say which object failed, the bad value, what was expected, and a hint.
+    The CLI prints ``str(error)`` and exits with code 2, never a traceback.
+    """
+
+    exit_code: int = 2
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One located problem in a user file: ``path:line:col: message`` plus an optional hint."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.path}:{self.line}:{self.col}: {self.message}"
+        return f"{text}\n    hint: {self.hint}" if self.hint else text
+
+
+class GrammarError(TreediffError):
+    """A grammar YAML file is invalid; carries every diagnostic found, not just the first."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class ParseError(TreediffError):
+    """Program text does not parse under a grammar (or a value is out of its terminal's range)."""
+
+
+class TreeError(TreediffError):
+    """A tree, path or edit does not fit the grammar or the tree it is applied to."""
+
+
+class PluginError(TreediffError):
+    """A plugin failed to load, or two plugins registered the same name."""
+
+
+class DomainError(TreediffError):
+    """A domain is unknown, or its executor was given input it cannot handle."""
+
+
+class InputError(TreediffError):
+    """A user-supplied file (image, config, program file) is unreadable or malformed."""
+
+
+class CheckpointError(TreediffError):
+    """A checkpoint is unreadable or does not match the grammar, domain or model asked for."""
