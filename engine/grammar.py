@@ -128,8 +128,8 @@ class Grammar:
         self.rules: dict[str, tuple[Production, ...]] = {
             nt: tuple(p for p in productions if p.lhs == nt) for nt in spec.rules}
         self.nonterminals = tuple(spec.rules)
-        self.min_sigma, self.prod_min_sigma = _fixpoint_min(self, lambda p: 1 if p.primitive else 0)
-        self.min_height, self.prod_min_height = _fixpoint_min(self, lambda p: 1)
+        self.min_sigma, self.prod_min_sigma = fixpoint_min(self, lambda p: 1 if p.primitive else 0)
+        self.min_height, self.prod_min_height = fixpoint_min(self, lambda p: 1)
 
     @classmethod
     def load(cls, path: str | FsPath) -> Grammar:
@@ -162,7 +162,7 @@ class Grammar:
         return f"Grammar({self.name!r}, {len(self.productions)} productions)"
 
 
-def _fixpoint_min(g: Grammar, cost: Any) -> tuple[dict[str, int], list[int]]:
+def fixpoint_min(g: Grammar, cost: Any) -> tuple[dict[str, int], list[int]]:
     """Least fixpoint of ``min over productions of cost(p) + sum(min of child nonterminals)``."""
     best = {nt: INF for nt in g.nonterminals}
     per_prod = [INF] * len(g.productions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Union
 
 from engine.errors import TreeError
@@ -170,3 +171,15 @@ def build(grammar: Grammar, production: str, **fields: Child) -> Node:
     node = Node(prod, tuple(fields[s.field] for s in prod.slots))
     validate(node, grammar, prod.lhs)
     return node
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the subtree at ``path`` with ``replacement`` (which derives the same nonterminal)."""
+
+    path: Path
+    replacement: Node
+
+    def apply(self, tree: Node) -> Node:
+        """The tree after this edit."""
+        return replace(tree, self.path, self.replacement)
