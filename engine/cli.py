@@ -1,0 +1,44 @@
+"""The ``treediff`` command line: builds the parser from engine.commands and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from engine import __version__, commands
+from engine.errors import TreediffError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="treediff", description="Program synthesis by diffusion over syntax trees.")
+    parser.add_argument("--version", action="version", version=f"treediff {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in commands.COMMANDS:
+        module = commands.load(name)
+        if module is not None:
+            module.register(sub)  # type: ignore[attr-defined]
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except TreediffError as exc:
+        print(f"treediff {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"treediff {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
