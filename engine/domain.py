@@ -65,5 +65,6 @@ class Domain:
     sketch: Callable[[Sequence[Node], Any], torch.Tensor] | None = None  # (trees, torch.Generator) -> [B, *S]
     test_targets: Callable[[int, int], list[Node]] | None = None  # (n, seed) -> complexity-filtered targets
     checkpoint: Path | None = None  # the shipped model, if any
+    save_sheet: Callable[[torch.Tensor, Path], None] | None = None  # [B, *S] -> one overview file
     description: str = ""
     extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,29 @@
+"""``treediff plugins``: installed plugins, their versions and domains, and load failures."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.registry import load_registry
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``plugins`` subcommand."""
+    p = sub.add_parser("plugins", help="list installed plugins, their domains and load failures")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one line per plugin, then one per failure; exit 1 if any plugin failed to load."""
+    reg = load_registry()
+    print(f"{'plugin':<18} {'version':<10} {'module':<28} provides")
+    for info in reg.plugins:
+        provides = [f"domain {d}" for d in info.domains] + [f"encoder {e}" for e in info.encoders]
+        print(f"{info.name:<18} {info.version:<10} {info.module:<28} {', '.join(provides) or '-'}")
+    for name, reason in reg.failures:
+        print(f"{name:<18} {'FAILED':<10} {reason}")
+    for name, dom in sorted(reg.domains.items()):
+        ckpt = dom.checkpoint if dom.checkpoint and dom.checkpoint.exists() else "no shipped model"
+        print(f"domain {name}: grammar {dom.grammar.name} ({len(dom.grammar.productions)} productions), "
+              f"observation {tuple(dom.observation_shape)}, encoder {dom.observation_encoder}, model: {ckpt}")
+    return 1 if reg.failures else 0

@@ -1,0 +1,29 @@
+"""``treediff render``: execute one program of a domain and save its observation."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.programs import read_program
+from engine.registry import load_registry
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``render`` subcommand."""
+    p = sub.add_parser("render", help="execute a program and save its observation (e.g. a PNG)")
+    p.add_argument("domain")
+    p.add_argument("program", metavar="PROGRAM|FILE", help="program text, or a file holding it")
+    p.add_argument("--out", type=Path, required=True, metavar="IMG.png")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Parse, execute, save atomically; nothing is written when parsing fails."""
+    domain = load_registry().domain(args.domain)
+    tree = read_program(domain.grammar, args.program)
+    observation = domain.make_executor(args.device).execute([tree])[0].cpu()
+    domain.save_observation(observation, args.out)
+    print(args.out)
+    return 0
