@@ -10,7 +10,7 @@ grammar order and values in each terminal's canonical order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import NoReturn
 
 from engine.errors import TreeError
 from engine.grammar import Grammar, Production, Terminal, Value, fixpoint_min
@@ -18,10 +18,11 @@ from engine.tree import Edit, Node, Path, get, nonterminal_at
 
 PAD, BOS, EOS, SEP = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<sep>")
+_PY_TYPE = {"int": int, "enum": str, "bool": bool}
 
 # An encoding plan per production: (production token, per-slot entry) where the entry is None for a
-# nonterminal slot and the terminal's value -> token dict for a terminal slot.
-_Plan = tuple[int, tuple[dict[Value, int] | None, ...]]
+# nonterminal slot and (the terminal's value -> token dict, the value's Python type) for a terminal slot.
+_Plan = tuple[int, tuple[tuple[dict[Value, int], type] | None, ...]]
 
 
 class Vocab:
@@ -55,9 +56,11 @@ class Vocab:
         self._decode_plans = [(p, tuple(s.symbol if s.terminal is None else
                                         (self.terminal_offset[s.terminal.name], s.terminal.values)
                                         for s in p.slots)) for p in grammar.productions]
+        self._prod_lhs = [p.lhs for p in grammar.productions]
 
     def _plan(self, prod: Production) -> _Plan:
-        slots = tuple(None if s.terminal is None else self._value_tokens[s.terminal.name] for s in prod.slots)
+        slots = tuple(None if s.terminal is None else (self._value_tokens[s.terminal.name], _PY_TYPE[s.terminal.kind])
+                      for s in prod.slots)
         return self.prod_offset + prod.index, slots
 
     # -- token lookup ---------------------------------------------------------------------------
@@ -128,7 +131,7 @@ class Vocab:
         out: list[int] = []
         try:
             self._encode_into(tree, out)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise TreeError(f"tree {str(tree)[:200]!r} does not fit grammar {self.grammar.name!r}; expected a "
                             "tree built from its productions with in-range values (see engine.tree.validate)"
                             ) from None
@@ -144,13 +147,13 @@ class Vocab:
                 plan = self._foreign_plan(node.production)
             tok, slots = plan
             append(tok)
-            for table, child in zip(slots, node.children, strict=True):
-                if table is None:
+            for entry, child in zip(slots, node.children, strict=True):
+                if entry is None:
                     rec(child)  # type: ignore[arg-type]
-                elif type(child) is Node:
-                    raise TypeError(child)
+                elif type(child) is entry[1]:  # bool is not int here: True must not encode as 1
+                    append(entry[0][child])  # type: ignore[index]
                 else:
-                    append(table[child])
+                    raise TypeError(child)
 
         rec(root)
 
@@ -180,40 +183,35 @@ class Vocab:
 
     def _decode_at(self, ids: list[int], pos: int, symbol: str) -> tuple[Node, int]:
         """Decode one ``symbol`` subtree starting at ``pos``; return it and the position after it."""
-        plans = self._decode_plans
-        lo, hi, n = self.prod_offset, self.value_offset, len(ids)
-        at = [pos]
+        plans, lhs = self._decode_plans, self._prod_lhs
+        lo, n = self.prod_offset, len(ids)
 
-        def rec(need: str) -> Node:
-            p = at[0]
-            tok = ids[p] if p < n else -1
-            if not lo <= tok < hi or plans[tok - lo][0].lhs != need:
+        def rec(p: int, need: str) -> tuple[Node, int]:
+            k = (ids[p] if p < n else -1) - lo
+            if not 0 <= k < len(lhs) or lhs[k] != need:
                 self._fail(ids, p, need)
-            prod, slots = plans[tok - lo]
+            prod, slots = plans[k]
             p += 1
             kids: list[Value | Node] = []
             for slot in slots:
-                if type(slot) is str:
-                    at[0] = p
-                    kids.append(rec(slot))
-                    p = at[0]
+                if isinstance(slot, str):
+                    node, p = rec(p, slot)
+                    kids.append(node)
                     continue
-                first, values = slot  # type: ignore[misc]
+                first, values = slot
                 t = ids[p] - first if p < n else -1
                 if not 0 <= t < len(values):
                     self._fail(ids, p, prod.slots[len(kids)].symbol)
                 kids.append(values[t])
                 p += 1
-            at[0] = p
-            return Node(prod, tuple(kids))
+            return Node(prod, tuple(kids)), p
 
         try:
-            tree = rec(symbol)
+            return rec(pos, symbol)
         except RecursionError:
             raise TreeError(f"token sequence of {len(ids)} tokens nests too deeply to decode") from None
-        return tree, at[0]
 
-    def _fail(self, ids: list[int], pos: int, symbol: str) -> None:
+    def _fail(self, ids: list[int], pos: int, symbol: str) -> NoReturn:
         if pos >= len(ids):
             raise TreeError(f"token sequence ends early at position {pos}: expected {self._expect(symbol)}")
         raise TreeError(f"token {self._show(ids[pos])} at position {pos} does not fit: expected "
