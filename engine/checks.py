@@ -37,12 +37,20 @@ def check_symbols(spec: GrammarSpec, doc: LocatedDocument) -> None:
                 seen[alt.name] = (nt, i)
 
 
-def check_grammar(g: Grammar, doc: LocatedDocument) -> None:
-    """Reachability, productivity, weights and distinguishable forms; appends to ``doc.problems``."""
+def check_grammar(g: Grammar, doc: LocatedDocument, broken: set[str] | None = None,
+                  check_reachability: bool = True) -> None:
+    """Reachability, productivity, weights and distinguishable forms; appends to ``doc.problems``.
+
+    Nonterminals in ``broken`` already have a reported error in one of their productions; they are not
+    also blamed for being non-productive (the missing production may be what would make them productive).
+    """
     from engine.grammar import INF
 
-    reachable = _reachable(g)
+    broken = broken or set()
+    reachable = _reachable(g) if check_reachability else set(g.nonterminals)
     for nt in g.nonterminals:
+        if nt in broken:
+            continue
         if nt not in reachable:
             doc.problems.append(doc.diagnostic(("rules", nt), f"nonterminal {nt!r} is unreachable from start "
                                                f"symbol {g.start!r}", "use it in a slot or delete the rule",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path as FsPath
@@ -12,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.errors import Diagnostic, GrammarError, InputError
+from engine.errors import GrammarError, InputError
 from engine.spec import EnumTerminalSpec, GrammarSpec, IntTerminalSpec, ProductionSpec
 from engine.yamlsource import LocatedDocument, load_located
 
@@ -101,7 +102,8 @@ class Production:
     slots: tuple[Slot, ...]
     primitive: bool
     weight: float
-    line: int = 0
+    line: int = 0  # where the form is written in the grammar file (1-based)
+    col: int = 0
     field_index: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -129,7 +131,8 @@ class Grammar:
             nt: tuple(p for p in productions if p.lhs == nt) for nt in spec.rules}
         self.nonterminals = tuple(spec.rules)
         self.min_sigma, self.prod_min_sigma = fixpoint_min(self, lambda p: 1 if p.primitive else 0)
-        self.min_height, self.prod_min_height = fixpoint_min(self, lambda p: 1)
+        self.min_height, self.prod_min_height = fixpoint_min(self, lambda p: 1, lambda ks: max(ks, default=0))
+        self.min_nodes, self.prod_min_nodes = fixpoint_min(self, lambda p: 1)
 
     @classmethod
     def load(cls, path: str | FsPath) -> Grammar:
@@ -162,8 +165,13 @@ class Grammar:
         return f"Grammar({self.name!r}, {len(self.productions)} productions)"
 
 
-def fixpoint_min(g: Grammar, cost: Any) -> tuple[dict[str, int], list[int]]:
-    """Least fixpoint of ``min over productions of cost(p) + sum(min of child nonterminals)``."""
+def fixpoint_min(g: Grammar, cost: Callable[[Production], int],
+                 combine: Callable[[list[int]], int] = sum) -> tuple[dict[str, int], list[int]]:
+    """Least fixpoint of ``min over productions of cost(p) + combine(minima of child nonterminals)``.
+
+    With ``combine=sum`` and ``cost=1`` this is the minimum node count; with ``max`` the minimum height.
+    Returns per-nonterminal and per-production (by index) minima; ``INF`` marks non-productive ones.
+    """
     best = {nt: INF for nt in g.nonterminals}
     per_prod = [INF] * len(g.productions)
     changed = True
@@ -171,7 +179,7 @@ def fixpoint_min(g: Grammar, cost: Any) -> tuple[dict[str, int], list[int]]:
         changed = False
         for p in g.productions:
             kids = [best[s] for s in p.child_nonterminals]
-            total = INF if any(k >= INF for k in kids) else cost(p) + sum(kids)
+            total = INF if any(k >= INF for k in kids) else cost(p) + combine(kids)
             if total < per_prod[p.index]:
                 per_prod[p.index] = total
             if total < best[p.lhs]:
@@ -274,18 +282,21 @@ def compile_spec(spec: GrammarSpec, doc: LocatedDocument | None = None) -> Gramm
 
     terminals = {n: _terminal(n, t) for n, t in spec.terminals.items()}
     productions: list[Production] = []
+    broken: set[str] = set()  # nonterminals with a production that failed to compile
     for nt, alts in spec.rules.items():
         for i, alt in enumerate(alts):
+            before = len(doc.problems)
             prod = _compile_production(alt, nt, len(productions), terminals, spec, doc, ("rules", nt, i))
-            if prod is not None:
+            if len(doc.problems) > before:
+                broken.add(nt)
+            elif prod is not None:
                 productions.append(prod)
     check_symbols(spec, doc)
-    if doc.problems:
-        raise GrammarError(doc.problems)
+    start_ok = spec.start in spec.rules
     grammar = Grammar(spec, productions, terminals, doc.path)
-    check_grammar(grammar, doc)
+    check_grammar(grammar, doc, broken=broken, check_reachability=start_ok)
     if doc.problems:
-        raise GrammarError(doc.problems)
+        raise GrammarError(sorted(doc.problems, key=lambda d: (d.line, d.col)))
     return grammar
 
 
@@ -316,8 +327,8 @@ def _compile_production(alt: ProductionSpec, nt: str, index: int, terminals: dic
         slot = Slot(fname, sym, terminals.get(sym) if sym not in spec.rules else None)
         slots.append(slot)
         pieces.append(slot)
-    line = doc.loc(where)[0]
-    return Production(alt.name, nt, index, tuple(pieces), tuple(slots), alt.primitive, alt.weight, line,
+    line, col = doc.loc(where + ("form",))
+    return Production(alt.name, nt, index, tuple(pieces), tuple(slots), alt.primitive, alt.weight, line, col,
                       {s.field: i for i, s in enumerate(slots)})
 
 

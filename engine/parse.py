@@ -89,11 +89,12 @@ class Parser:
         line, col = getattr(exc, "line", 1), getattr(exc, "column", 1)
         expected = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or [])
         names = sorted({self._describe(e) for e in expected})
-        if isinstance(exc, lark.exceptions.UnexpectedEOF) or line == -1:
+        at_end = isinstance(exc, lark.exceptions.UnexpectedToken) and exc.token.type == "$END"
+        if isinstance(exc, lark.exceptions.UnexpectedEOF) or line == -1 or at_end:
             line, col = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
             found = "end of input"
         elif isinstance(exc, lark.exceptions.UnexpectedToken):
-            found = repr(str(exc.token)) if exc.token.type != "$END" else "end of input"
+            found = repr(str(exc.token))
         else:
             pos = getattr(exc, "pos_in_stream", 0) or 0
             found = repr(text[pos:pos + 12].split()[0] if text[pos:pos + 12].split() else text[pos:pos + 1])

@@ -32,8 +32,15 @@ def round_trip_problems(grammar: Grammar, trees: int = PROBE_TREES, seed: int = 
             _note(problems, grammar, tree, text, f"does not parse back ({str(exc).split(': ', 1)[-1]})")
             continue
         if back != tree:
-            _note(problems, grammar, tree, text, f"parses back as a different tree: {to_text(back)!r}")
+            _note(problems, grammar, tree, text, f"has more than one parse: printed from {structure(tree)} "
+                                                 f"but parsed as {structure(back)}")
     return list(problems.values())
+
+
+def structure(node: Node) -> str:
+    """A bracketed production-name view of a tree, e.g. ``sub(sub(6, 3), 2)``."""
+    parts = [structure(c) if isinstance(c, Node) else repr(c) for c in node.children]
+    return f"{node.name}({', '.join(parts)})" if parts else node.name
 
 
 def _note(problems: dict[str, Diagnostic], grammar: Grammar, tree: Node, text: str, what: str) -> None:
@@ -42,7 +49,7 @@ def _note(problems: dict[str, Diagnostic], grammar: Grammar, tree: Node, text: s
     prod = tree.production
     hint = ("add distinguishing literals or brackets to the forms involved so every printed program has a "
             "single parse (e.g. wrap infix forms in parentheses)")
-    problems[prod.name] = Diagnostic(grammar.source, prod.line, 1,
+    problems[prod.name] = Diagnostic(grammar.source, prod.line, prod.col,
                                      f"printing then parsing does not round-trip: program {text!r} {what}", hint)
 
 

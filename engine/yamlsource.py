@@ -76,9 +76,12 @@ def load_located(text: str, path: str) -> LocatedDocument:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark = exc.context_mark or exc.problem_mark  # where the broken construct starts
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        doc.problems.append(Diagnostic(path, line, col, f"YAML syntax error: {exc.problem or exc.context}",
+        what = exc.problem or "invalid YAML"
+        if exc.context and exc.problem_mark:
+            what = f"{exc.context}: {what} (line {exc.problem_mark.line + 1})"
+        doc.problems.append(Diagnostic(path, line, col, f"YAML syntax error: {what}",
                                        "check indentation, quoting and colons on this line"))
         return doc
     except yaml.YAMLError as exc:
