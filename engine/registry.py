@@ -63,26 +63,41 @@ class Registry:
         self._owner[(kind, name)] = plugin
 
     def add(self, plugin: str, module: ModuleType | object, version: str = "") -> None:
-        """Register ``module``'s hooks under ``plugin`` and collect its domains and encoders."""
+        """Register ``module``'s hooks under ``plugin`` and collect its domains and encoders.
+
+        All of a plugin's registrations take effect together, after its hooks returned: a hook that
+        raises leaves nothing of that plugin behind.
+        """
         pm = pluggy.PluginManager(hookspecs.PROJECT)
         pm.add_hookspecs(hookspecs)
         pm.register(module, name=plugin)
-        info = PluginInfo(plugin, getattr(module, "__name__", type(module).__name__), version)
+        domains: list[Domain] = []
+        encoders: list[tuple[str, Callable[..., Any]]] = []
 
         def register_domain(domain: Domain) -> None:
             if not isinstance(domain, Domain):
                 raise PluginError(f"plugin {plugin!r} registered {domain!r}; expected an engine.domain.Domain")
-            self._claim("domain", domain.name, plugin)
-            self.domains[domain.name] = domain
-            info.domains.append(domain.name)
+            domains.append(domain)
 
         def register_encoder(name: str, factory: Callable[..., Any]) -> None:
-            self._claim("observation encoder", name, plugin)
-            self.encoders[name] = factory
-            info.encoders.append(name)
+            if not callable(factory):
+                raise PluginError(f"plugin {plugin!r} registered encoder {name!r} as {factory!r}; expected a "
+                                  "callable factory")
+            encoders.append((name, factory))
 
         pm.hook.treediff_register_domains(register=register_domain)
         pm.hook.treediff_register_observation_encoders(register=register_encoder)
+        info = PluginInfo(plugin, getattr(module, "__name__", type(module).__name__), version)
+        for domain in domains:
+            self._claim("domain", domain.name, plugin)
+        for name, _ in encoders:
+            self._claim("observation encoder", name, plugin)
+        for domain in domains:
+            self.domains[domain.name] = domain
+            info.domains.append(domain.name)
+        for name, factory in encoders:
+            self.encoders[name] = factory
+            info.encoders.append(name)
         self.plugins.append(info)
 
 
@@ -118,8 +133,10 @@ def load_registry(entry_points: list[md.EntryPoint] | None = None, builtin_encod
         version = dist.version if dist is not None else "unknown"
         try:
             registry.add(ep.name, module, version)
-        except PluginError:
-            raise
+        except PluginError as exc:
+            if "registered twice" in str(exc):
+                raise
+            registry.failures.append((ep.name, str(exc)))
         except Exception as exc:  # noqa: BLE001 - a broken hook skips its plugin only
             registry.failures.append((ep.name, f"{type(exc).__name__}: {exc}"))
     return registry

@@ -61,7 +61,8 @@ def test_fingerprint_ignores_path_but_not_content(tmp_path: Path) -> None:
     assert a.fingerprint == b.fingerprint != c.fingerprint
 
 
-@pytest.mark.parametrize("path", sorted(BAD.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(BAD.glob("*.yaml")) + sorted((BAD.parent / "bad_external").glob("*.yaml")),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_bad_grammars_report_every_error_at_its_line(path: Path) -> None:
     from engine.validation import validate_file
 

@@ -1,0 +1,55 @@
+"""Plugin objects for registry tests: well-behaved, duplicate, broken and misbehaving ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.domain import Domain
+from engine.grammar import Grammar
+from engine.hookspecs import hookimpl
+from tests.toys import GRAMMAR_DIR
+
+
+def toy_domain(name: str) -> Domain:
+    """A domain over the arithmetic toy grammar whose callables are never called in these tests."""
+
+    def unused(*args: Any) -> Any:
+        raise AssertionError("not called in registry tests")
+
+    return Domain(name=name, grammar=Grammar.load(GRAMMAR_DIR / "arith.yaml"), make_executor=unused,
+                  goal=unused, distance=unused, observation_shape=(1, 4), load_observation=unused,
+                  save_observation=unused)
+
+
+class Good:
+    @hookimpl
+    def treediff_register_domains(self, register: Callable[[Domain], None]) -> None:
+        register(toy_domain("alpha"))
+        register(toy_domain("beta"))
+
+    @hookimpl
+    def treediff_register_observation_encoders(self, register: Callable[..., None]) -> None:
+        register("flat", lambda shape, d_model: None)
+
+
+class Clash:
+    @hookimpl
+    def treediff_register_domains(self, register: Callable[[Domain], None]) -> None:
+        register(toy_domain("beta"))
+
+
+class Raises:
+    @hookimpl
+    def treediff_register_domains(self, register: Callable[[Domain], None]) -> None:
+        register(toy_domain("gamma"))
+        raise RuntimeError("boom while registering")
+
+
+class WrongType:
+    @hookimpl
+    def treediff_register_domains(self, register: Callable[[Any], None]) -> None:
+        register("not a domain")
+
+
+good, clash, raises, wrong_type = Good(), Clash(), Raises(), WrongType()
