@@ -132,7 +132,7 @@ class Vocab:
         try:
             self._encode_into(tree, out)
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise TreeError(f"tree {str(tree)[:200]!r} does not fit grammar {self.grammar.name!r}; expected a "
+            raise TreeError(f"tree {_describe(tree)} does not fit grammar {self.grammar.name!r}; expected a "
                             "tree built from its productions with in-range values (see engine.tree.validate)"
                             ) from None
         return out
@@ -253,6 +253,15 @@ class Vocab:
 
     def __repr__(self) -> str:
         return f"Vocab({self.grammar.name!r}, size={self.size})"
+
+
+def _describe(tree: Node) -> str:
+    """The tree's text (shortened) for messages, or its root name when it cannot even be printed."""
+    try:
+        text = str(tree)
+    except Exception:  # an ill-formed tree may fail to print; the message must still come out
+        return f"rooted at {getattr(tree, 'name', tree)!r}"
+    return repr(text if len(text) <= 120 else text[:117] + "...")
 
 
 # -- edits --------------------------------------------------------------------------------------
