@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 
-COMMANDS = ("plugins", "validate", "schema", "sample", "render", "train", "solve", "eval", "demo", "new_plugin")
+COMMANDS = ("plugins", "validate", "schema", "sample", "render", "train", "solve", "eval", "demo",
+            "new_plugin")
 
 
 def load(name: str) -> object | None:

@@ -1,0 +1,62 @@
+"""The command line contract: exit codes, located messages, no tracebacks, atomic outputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.commands.new_plugin import scaffold
+from engine.errors import InputError
+from tests.toys import GRAMMAR_DIR
+
+BAD = GRAMMAR_DIR / "bad"
+
+
+def test_validate_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["validate", str(GRAMMAR_DIR / "csg.yaml"), str(GRAMMAR_DIR / "logo.yaml")]) == 0
+    assert main(["validate", str(GRAMMAR_DIR / "csg.yaml"), str(BAD / "forms.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert f"{BAD / 'forms.yaml'}:12:" in out and "hint:" in out
+    assert main(["validate", str(tmp_path / "nope.yaml"), str(GRAMMAR_DIR / "csg.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.yaml" in err and "Traceback" not in err
+
+
+def test_validate_binary_file_is_unreadable_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.yaml"
+    junk.write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["validate", str(junk)]) == 2
+    assert "UTF-8" in capsys.readouterr().err
+
+
+def test_console_script_reports_without_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "sample", str(BAD / "syntax.yaml")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "syntax.yaml:7:13: YAML syntax error" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sample_grammar_file_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["sample", str(GRAMMAR_DIR / "logo.yaml"), "-n", "5", "--seed", "3"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert main(args) == 0
+    assert capsys.readouterr().out == first and len(first.splitlines()) == 5
+
+
+def test_new_plugin_scaffold_works(tmp_path: Path) -> None:
+    target = scaffold("tiles", tmp_path)
+    assert (target / "treediff_tiles" / "grammar.yaml").exists()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=target,
+                          env={"PYTHONPATH": f"{target}:{Path.cwd()}", "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with pytest.raises(InputError, match="already exists"):
+        scaffold("tiles", tmp_path)
+    with pytest.raises(InputError, match="not valid"):
+        scaffold("Bad-Name", tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["treediff-tiles"]  # no staging leftovers
