@@ -57,7 +57,7 @@ class Terminal:
             if type(value) is not bool:
                 raise ValueError(value)
             return int(value)
-        return self.words.index(value)  # type: ignore[arg-type]
+        return self.words.index(value)  # type: ignore[arg-type,unused-ignore]
 
     def contains(self, value: Value) -> bool:
         """Whether ``value`` is a legal value of this terminal."""

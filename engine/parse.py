@@ -83,7 +83,9 @@ class Parser:
             tree = self.lark.parse(text)
         except lark.exceptions.UnexpectedInput as exc:
             raise ParseError(self._message(exc, text, source)) from None
-        return self._convert(tree.children[0], source)
+        root = tree.children[0]
+        assert isinstance(root, LarkTree)
+        return self._convert(root, source)
 
     def _message(self, exc: lark.exceptions.UnexpectedInput, text: str, source: str) -> str:
         line, col = getattr(exc, "line", 1), getattr(exc, "column", 1)

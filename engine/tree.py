@@ -86,7 +86,7 @@ def _emit(node: Node, out: list[str]) -> None:
             continue
         child = node.children[i]
         i += 1
-        if type(child) is Node:
+        if isinstance(child, Node):
             _emit(child, out)
         else:
             out.append(piece.terminal.text(child) if piece.terminal else str(child))  # type: ignore[union-attr]
@@ -152,7 +152,7 @@ def validate(node: Node, grammar: Grammar, nonterminal: str | None = None) -> No
             if type(child) is not Node:
                 raise TreeError(f"field {slot.field!r} of {node.name!r} holds {child!r}; expected a {slot.symbol}")
             validate(child, grammar, slot.symbol)
-        elif type(child) is Node or not slot.terminal.contains(child):
+        elif isinstance(child, Node) or not slot.terminal.contains(child):
             raise TreeError(f"field {slot.field!r} of {node.name!r} holds {child!r}; expected "
                             f"{slot.terminal.describe()}")
 
