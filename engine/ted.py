@@ -63,56 +63,91 @@ def _flatten(root: Node, ids: dict[str, int]) -> _Flat:
 
 
 def _zhang_shasha(one: _Flat, two: _Flat) -> int:
-    """The classic keyroot dynamic programme (Zhang & Shasha 1989) over flattened trees."""
+    """The keyroot dynamic programme (Zhang & Shasha 1989) over flattened trees.
+
+    Keyroots that are leaves (most of them: terminal values) are settled in closed form: one node against
+    a subtree of ``m`` nodes costs ``m - 1``, plus 1 unless the subtree holds the node's label.
+    """
     lab1, l1, keys1 = one
     lab2, l2, keys2 = two
     td = [[0] * len(lab2) for _ in range(len(lab1))]
+    against2: dict[int, list[int]] = {}
     for i in keys1:
-        for j in keys2:
-            _forest(i, j, lab1, l1, lab2, l2, td)
+        if l1[i] == i:
+            label = lab1[i]
+            costs = against2.get(label)
+            if costs is None:
+                costs = against2[label] = _single_node_costs(label, lab2, l2)
+            td[i] = list(costs)
+    against1: dict[int, list[int]] = {}
+    for j in keys2:
+        if l2[j] == j:
+            label = lab2[j]
+            costs = against1.get(label)
+            if costs is None:
+                costs = against1[label] = _single_node_costs(label, lab1, l1)
+            for row, cost in zip(td, costs):
+                row[j] = cost
+    columns = [(j, l2[j], [l2[y] - l2[j] for y in range(l2[j], j + 1)], lab2[l2[j]:j + 1])
+               for j in keys2 if l2[j] != j]
+    for i in keys1:
+        if l1[i] != i:
+            for j, lj, qs, labs in columns:
+                _forest(i, j, lj, qs, labs, lab1, l1, td)
     return td[-1][-1]
 
 
-def _forest(i: int, j: int, lab1: list[int], l1: list[int], lab2: list[int], l2: list[int],
+def _single_node_costs(label: int, labels: list[int], leftmost: list[int]) -> list[int]:
+    """Distance from a lone node labelled ``label`` to every subtree of a flattened tree."""
+    seen = [0]
+    count = 0
+    for lab in labels:
+        count += lab == label
+        seen.append(count)
+    return [y - lm + (seen[y + 1] == seen[lm]) for y, lm in enumerate(leftmost)]
+
+
+def _forest(i: int, j: int, lj: int, qs: list[int], labs: list[int], lab1: list[int], l1: list[int],
             td: list[list[int]]) -> None:
-    """Forest distances for keyroots ``i`` and ``j``; fills ``td`` for the subtree pairs it settles."""
-    li, lj = l1[i], l2[j]
+    """Forest distances for keyroots ``i`` and ``j``; fills ``td`` for the subtree pairs it settles.
+
+    Column ``y`` stands for node ``lj + y - 1`` of the second tree; ``qs[y - 1]`` is that node's leftmost
+    leaf relative to ``lj`` (0 on ``j``'s leftmost path) and ``labs[y - 1]`` its label.
+    """
+    li = l1[i]
     cols = j - lj + 2
     fd = [list(range(cols))]
-    tail2 = range(lj, j + 1)
     for x in range(1, i - li + 2):
         xi = li + x - 1
         prev = fd[x - 1]
-        row = [x] * cols
-        fd.append(row)
         tdrow = td[xi]
         lx = l1[xi]
-        if lx == li:
+        left = x
+        row = [x]
+        if lx == li:  # xi on i's leftmost path: the pair's tree distance is settled here
             labx = lab1[xi]
-            for y, yj in enumerate(tail2, 1):
-                ly = l2[yj]
-                best = prev[y] + 1
-                ins = row[y - 1] + 1
-                if ins < best:
-                    best = ins
-                if ly == lj:
-                    sub = prev[y - 1] + (labx != lab2[yj])
+            y = lj
+            for diag, up, q, lab in zip(prev, prev[1:], qs, labs):
+                best = (up if up < left else left) + 1
+                if q == 0:
+                    sub = diag + (labx != lab)
                     if sub < best:
                         best = sub
-                    tdrow[yj] = best
+                    tdrow[y] = best
                 else:
-                    sub = fd[0][ly - lj] + tdrow[yj]
+                    sub = q + tdrow[y]  # fd[0][q] == q
                     if sub < best:
                         best = sub
-                row[y] = best
+                row.append(best)
+                left = best
+                y += 1
         else:
             fdp = fd[lx - li]
-            for y, yj in enumerate(tail2, 1):
-                best = prev[y] + 1
-                ins = row[y - 1] + 1
-                if ins < best:
-                    best = ins
-                sub = fdp[l2[yj] - lj] + tdrow[yj]
+            for up, q, t in zip(prev[1:], qs, tdrow[lj:j + 1]):
+                best = (up if up < left else left) + 1
+                sub = fdp[q] + t
                 if sub < best:
                     best = sub
-                row[y] = best
+                row.append(best)
+                left = best
+        fd.append(row)

@@ -1,0 +1,129 @@
+"""Per-core throughput of the engine core on CSG2D-sized programs (2-8 primitives).
+
+Measures, in one process with a fixed seed: random samples, samples + tokenizations, tokenizations,
+mutations, forward process + reverse path, and tree edit distances. Prints a table comparing against the
+research code's per-core figures (goal: 10x) and writes JSON (default bench/results/core.json).
+
+    python bench/core.py [--seconds 2] [--seed 0] [--out bench/results/core.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.grammar import Grammar
+from engine.noise import forward, mutate, reverse_path
+from engine.sample import sample_tree
+from engine.ted import tree_edit_distance
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAMMAR = ROOT / "tests" / "grammars" / "csg.yaml"
+LO, HI = 2, 8
+# Per-core figures of the research implementation this method comes from.
+BASELINE = {"samples+tokenizations/s": 2100.0, "mutations/s": 633.0, "forward+reverse path/s": 217.0}
+GOAL_FACTOR = 10.0
+
+
+def rate(step: Callable[[int], object], seconds: float) -> tuple[float, int]:
+    """Calls of ``step(i)`` per second, run in batches for at least ``seconds``."""
+    step(0)  # warm caches (grammar tables, vocab plans)
+    done, batch = 0, 256
+    start = time.perf_counter()
+    while True:
+        for i in range(done, done + batch):
+            step(i)
+        done += batch
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed, done
+
+
+def measure(seconds: float, seed: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """Run every benchmark row; returns the rows and notes about rows that were skipped."""
+    grammar = Grammar.load(GRAMMAR)
+    rng = random.Random(seed)
+    pool = [sample_tree(grammar, rng, LO, HI) for _ in range(4096)]
+    noised = [forward(t, grammar, rng) for t in pool]
+    notes: list[str] = []
+    steps: dict[str, Callable[[int], object]] = {
+        "samples/s": lambda i: sample_tree(grammar, rng, LO, HI),
+    }
+    try:
+        from engine.tokens import Vocab
+    except ImportError:
+        notes.append("engine.tokens.Vocab is not available: tokenization rows skipped")
+    else:
+        encode = Vocab(grammar).encode
+        steps["samples+tokenizations/s"] = lambda i: encode(sample_tree(grammar, rng, LO, HI))
+        steps["tokenizations/s"] = lambda i: encode(pool[i & 4095])
+    steps["mutations/s"] = lambda i: mutate(pool[i & 4095], grammar, rng)
+
+    def forward_and_reverse(i: int) -> list[Any]:
+        target = pool[i & 4095]
+        return reverse_path(forward(target, grammar, rng), target, grammar)
+
+    steps["forward+reverse path/s"] = forward_and_reverse
+    steps["reverse paths/s"] = lambda i: reverse_path(noised[i & 4095], pool[i & 4095], grammar)
+    steps["tree edit distances/s"] = lambda i: tree_edit_distance(noised[i & 4095], pool[i & 4095])
+    rows = []
+    for name, step in steps.items():
+        per_s, calls = rate(step, seconds)
+        base = BASELINE.get(name)
+        rows.append({"name": name, "per_second": round(per_s, 1), "calls": calls, "baseline": base,
+                     "goal": base * GOAL_FACTOR if base else None,
+                     "speedup": round(per_s / base, 2) if base else None})
+    return rows, notes
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a fixed-width text table."""
+    lines = [f"{'benchmark':<26}{'per second':>12}{'research':>10}{'goal':>9}{'speedup':>9}"]
+    for r in rows:
+        base = f"{r['baseline']:.0f}" if r["baseline"] else "-"
+        goal = f"{r['goal']:.0f}" if r["goal"] else "-"
+        speed = f"{r['speedup']:.1f}x" if r["speedup"] else "-"
+        lines.append(f"{r['name']:<26}{r['per_second']:>12,.0f}{base:>10}{goal:>9}{speed:>9}")
+    return "\n".join(lines)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` atomically (temporary file in the same folder, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per benchmark row")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "core.json")
+    args = parser.parse_args(argv)
+    rows, notes = measure(args.seconds, args.seed)
+    print(f"treediff core, one process, CSG2D-sized programs ({LO}-{HI} primitives), seed {args.seed}")
+    print(table(rows))
+    for note in notes:
+        print("note:", note)
+    write_json(args.out, {"benchmark": "core", "grammar": str(GRAMMAR.relative_to(ROOT)), "primitives": [LO, HI],
+                          "seed": args.seed, "seconds_per_row": args.seconds, "python": sys.version.split()[0],
+                          "machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+                          "cpu_count": os.cpu_count(), "rows": rows, "notes": notes})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
