@@ -1,0 +1,51 @@
+"""Model hyper-parameters: the ModelConfig schema and the named presets."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ModelConfig(BaseModel):
+    """Sizes of the denoiser, value network and autoregressive model (they share one backbone design).
+
+    ``n_layers`` transformer blocks run over ``[observation tokens; program tokens]`` (the context
+    encoder); ``n_decoder_layers`` causal blocks with cross-attention to that context decode a
+    replacement subtree (denoiser) or a whole program (AR model). ``conditioning`` says how the target,
+    current and difference observations reach the observation encoder: ``"channels"`` stacks them along
+    the first observation axis (one encoder call, ``T`` tokens), ``"tokens"`` encodes each separately
+    with a shared encoder and concatenates the tokens with a learned role embedding (``3T`` tokens).
+    ``encoder_options`` are passed as keyword arguments to the observation encoder factory.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    d_model: int = Field(64, ge=8, description="width of every token vector")
+    n_heads: int = Field(4, ge=1, description="attention heads; must divide d_model")
+    n_layers: int = Field(2, ge=1, description="context encoder blocks over observation + program tokens")
+    n_decoder_layers: int = Field(2, ge=1, description="causal decoder blocks (replacement / program)")
+    mlp_ratio: int = Field(4, ge=1, description="hidden width of each MLP as a multiple of d_model")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    max_program_tokens: int = Field(128, ge=4, description="longest current program the model reads")
+    max_edit_tokens: int = Field(40, ge=3, description="longest replacement incl. BOS and EOS")
+    sigma_small: int = Field(2, ge=1, description="most primitives in a replacement subtree")
+    conditioning: Literal["channels", "tokens"] = "channels"
+    encoder_options: dict[str, Any] = Field(default_factory=dict,
+                                            description="keyword options of the observation encoder")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> ModelConfig:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"n_heads={self.n_heads} must divide d_model={self.d_model}")
+        return self
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # ~0.3M parameters: trains on a CPU in about a minute; for tests and smoke runs.
+    "tiny": ModelConfig(d_model=64, n_heads=4, n_layers=2, n_decoder_layers=2,
+                        encoder_options={"patch_size": 8, "stem_channels": 8, "stem_stride": 2}),
+    # ~9M parameters: sized to train well on one GPU in under an hour.
+    "default": ModelConfig(d_model=256, n_heads=8, n_layers=6, n_decoder_layers=4,
+                           encoder_options={"patch_size": 4, "stem_channels": 32, "stem_stride": 2}),
+}

@@ -1,0 +1,112 @@
+"""The denoiser: (target, current observation, current program) -> an edit (node pointer + replacement)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.models.backbone import ContextEncoder, DecoderCache, TokenDecoder
+from engine.models.batch import EditBatch
+from engine.models.config import ModelConfig
+from engine.models.layers import init_weights
+from engine.tokens import PAD, Vocab
+
+
+def production_table(vocab: Vocab) -> torch.Tensor:
+    """``[V]`` bool: which token ids are production tokens (the only places an edit may point to)."""
+    table = torch.zeros(vocab.size, dtype=torch.bool)
+    table[vocab.prod_offset:vocab.value_offset] = True
+    return table
+
+
+def condition_views(target: torch.Tensor, current: torch.Tensor) -> list[torch.Tensor]:
+    """The three observation views the denoiser and value net read: target, current, target - current."""
+    return [target, current, target - current]
+
+
+@dataclass
+class DenoiserContext:
+    """What one forward of the context encoder yields for ``B`` (target, current, program) triples."""
+
+    memory: torch.Tensor  # [B, T+L, d] context tokens
+    memory_mask: torch.Tensor  # [B, T+L] True = real token
+    program_hidden: torch.Tensor  # [B, L, d] hidden state of each program token
+    position_logits: torch.Tensor  # [B, L] float32, -inf at non-production positions
+
+
+class Denoiser(nn.Module):
+    """Edit proposal network.
+
+    The target, the current program's observation and their difference are encoded into spatial
+    tokens; bidirectional blocks run over ``[observation tokens; program tokens]``. A pointer head
+    scores every program token position (masked to production tokens: PAD and value tokens can never
+    be chosen). The replacement subtree is decoded by a causal decoder that cross-attends to the whole
+    context and is conditioned on the hidden state of the chosen node.
+    """
+
+    def __init__(self, cfg: ModelConfig, vocab: Vocab, observation_shape: Sequence[int],
+                 encoder_factory: Callable[..., nn.Module]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.vocab_size = vocab.size
+        self.context = ContextEncoder(cfg, vocab.size, observation_shape, encoder_factory, n_views=3)
+        self.pointer = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, 1))
+        self.decoder = TokenDecoder(cfg, vocab.size, cfg.max_edit_tokens, conditioned=True)
+        self.register_buffer("is_production", production_table(vocab), persistent=False)
+        self.pointer.apply(init_weights)
+        self.decoder.apply(init_weights)
+
+    def encode(self, target: torch.Tensor, current: torch.Tensor, program: torch.Tensor) -> DenoiserContext:
+        """Run the context encoder and the pointer head: ``target/current [B, *S]``, ``program [B, L]``."""
+        memory, mask = self.context(condition_views(target, current), program)  # [B, T+L, d], [B, T+L]
+        hidden = memory[:, memory.shape[1] - program.shape[1]:]  # [B, L, d]
+        logits = self.pointer(hidden).squeeze(-1).float()  # [B, L]
+        allowed = self.is_production[program]  # [B, L]
+        logits = logits.masked_fill(~allowed, float("-inf"))  # [B, L]
+        return DenoiserContext(memory, mask, hidden, logits)
+
+    def forward(self, batch: EditBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced: returns position logits ``[B, L]`` and replacement token logits ``[B, R-1, V]``."""
+        ctx = self.encode(batch.target, batch.current, batch.program)
+        rows = torch.arange(batch.program.shape[0], device=batch.program.device)  # [B]
+        anchor = ctx.program_hidden[rows, batch.edit_position]  # [B, d]
+        token_logits = self.decoder(batch.replacement[:, :-1], ctx.memory, ctx.memory_mask, anchor)  # [B, R-1, V]
+        return ctx.position_logits, token_logits
+
+    def loss(self, batch: EditBatch) -> dict[str, torch.Tensor]:
+        """Position cross-entropy (mean over edits) + token cross-entropy (mean over replacement tokens).
+
+        Also returns detached accuracies: ``position_acc``, ``token_acc`` (teacher-forced argmax) and
+        ``edit_acc`` (pointer and every replacement token right).
+        """
+        pos_logits, tok_logits = self(batch)  # [B, L], [B, R-1, V]
+        targets = batch.replacement[:, 1:]  # [B, R-1]
+        position = F.cross_entropy(pos_logits, batch.edit_position)
+        tokens = F.cross_entropy(tok_logits.reshape(-1, tok_logits.shape[-1]), targets.reshape(-1),
+                                 ignore_index=PAD)
+        with torch.no_grad():
+            pos_ok = pos_logits.argmax(-1) == batch.edit_position  # [B]
+            real = targets != PAD  # [B, R-1]
+            tok_ok = (tok_logits.argmax(-1) == targets) | ~real  # [B, R-1]
+            stats = {"position_acc": pos_ok.float().mean(),
+                     "token_acc": (tok_ok & real).sum() / real.sum().clamp_min(1),
+                     "edit_acc": (pos_ok & tok_ok.all(-1)).float().mean()}
+        return {"loss": position + tokens, "position": position, "tokens": tokens, **stats}
+
+    def start_decoding(self, ctx: DenoiserContext, positions: torch.Tensor) -> DecoderCache:
+        """Prefill the replacement decoder for ``positions [B, g]`` (g edits per program, rows grouped).
+
+        Decoding rows are ordered program-major: row ``i*g + j`` is edit ``j`` of program ``i``.
+        """
+        b, g = positions.shape
+        rows = torch.arange(b, device=positions.device)[:, None].expand(b, g)  # [B, g]
+        anchor = ctx.program_hidden[rows, positions].reshape(b * g, -1)  # [B*g, d]
+        return self.decoder.prefill(ctx.memory, ctx.memory_mask, anchor)
+
+    def decode_step(self, cache: DecoderCache, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed the previous replacement token ``[N]`` (BOS first); next-token logits ``[N, V]`` float32."""
+        return self.decoder.step(tokens, cache)
