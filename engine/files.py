@@ -1,0 +1,72 @@
+"""Atomic output files for reports, evaluation summaries and plots: write a temp file, then rename it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.errors import InputError
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file next to ``path`` and rename it over ``path``.
+
+    On failure the temporary file is removed and ``path`` is left as it was (absent or old).
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}; expected a writable directory "
+                         f"{str(parent)!r}. hint: create it first or choose another output path") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line to ``path`` with a single ``write`` on an ``O_APPEND`` descriptor, then fsync.
+
+    Concurrent appenders (e.g. torchrun ranks) never interleave within a line, and an interrupted run
+    leaves at most one partial final line, which :func:`read_lines` ignores.
+    """
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_lines(path: Path) -> list[str]:
+    """Complete lines of ``path`` (a trailing line without newline, left by an interruption, is dropped)."""
+    if not Path(path).exists():
+        return []
+    text = Path(path).read_text(encoding="utf-8")
+    lines = text.split("\n")
+    return [line for line in lines[:-1] if line.strip()]
+
+
+def drop_partial_line(path: Path) -> None:
+    """Cut a trailing partial line from ``path`` so later appends start on a fresh line."""
+    path = Path(path)
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data[:data.rfind(b"\n") + 1]
+        write_atomic(path, lambda tmp: tmp.write_bytes(keep))

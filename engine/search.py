@@ -1,0 +1,91 @@
+"""One entry point for every search method: a domain, a target, a renderer-call budget, a time limit, a seed.
+
+Methods: ``beam`` (value-guided beam search, :mod:`engine.beam`), ``rollout`` (denoiser rollouts,
+:mod:`engine.rollout`), ``mutation`` (model-free simulated annealing / hill climbing) and ``ar``
+(autoregressive sampling with rejection), the last two in :mod:`engine.baselines`. All of them execute
+programs only through one :class:`engine.budget.Renderer`, so renderer calls are counted alike.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import torch
+
+from engine.budget import Profile, Renderer
+from engine.domain import Domain, Executor
+from engine.errors import CheckpointError, InputError
+from engine.result import SolveResult
+
+METHODS = ("beam", "rollout", "mutation", "ar")
+NEEDS = {"beam": "diffusion", "rollout": "diffusion", "ar": "ar", "mutation": None}
+
+
+def model_for(method: str, bundle: Any | None, ar_bundle: Any | None = None) -> Any | None:
+    """The model bundle ``method`` runs with, or CheckpointError saying which kind of checkpoint it needs."""
+    if method not in METHODS:
+        raise InputError(f"unknown search method {method!r}; expected one of: {', '.join(METHODS)}")
+    need = NEEDS[method]
+    if need == "diffusion":
+        if bundle is not None and getattr(bundle, "denoiser", None) is not None:
+            return bundle
+        got = f"a checkpoint of kind {bundle.kind!r}" if bundle is not None else "no checkpoint"
+        raise CheckpointError(f"method {method!r} needs a diffusion checkpoint (denoiser + value network); got "
+                              f"{got}. hint: pass --checkpoint RUN_DIR of a `treediff train` run, or use "
+                              "--method mutation, which needs no model")
+    if need == "ar":
+        for candidate in (ar_bundle, bundle):
+            if candidate is not None and getattr(candidate, "ar", None) is not None:
+                return candidate
+        raise CheckpointError(f"method {method!r} needs an autoregressive checkpoint; got none. hint: train one "
+                              "with `treediff train DOMAIN --model ar` and pass it as the checkpoint")
+    return None
+
+
+def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget: int,
+          time_limit: float | None = None, seed: int = 0, bundle: Any | None = None, ar_bundle: Any | None = None,
+          device: str = "cpu", executor: Executor | None = None, use_goal: bool = True,
+          options: dict[str, Any] | None = None) -> SolveResult:
+    """Synthesise a program for ``target`` (an observation ``[*S]``) with ``method``.
+
+    Never executes more than ``budget`` distinct programs and starts no executor or model batch after
+    ``time_limit`` seconds. ``seed`` seeds a ``torch.Generator`` (model sampling) and a ``random.Random``
+    (start programs, mutations), so a solve is reproducible. ``bundle`` is a loaded diffusion checkpoint
+    (``engine.checkpoint.load_bundle``) for ``beam`` and ``rollout``; ``ar_bundle`` (or ``bundle``) an
+    autoregressive one for ``ar``. ``use_goal=False`` (sketch targets) disables the goal check: the search
+    runs to its limits and returns the program of lowest distance. ``options`` go to the method function.
+    """
+    model = model_for(method, bundle, ar_bundle)
+    executor = executor if executor is not None else domain.make_executor(device)
+    expected = tuple(domain.observation_shape)
+    if tuple(target.shape) != expected:
+        raise InputError(f"target observation has shape {tuple(target.shape)}; expected {expected} for domain "
+                         f"{domain.name!r}")
+    renderer = Renderer(domain, executor, target, budget, time_limit, use_goal=use_goal, profile=Profile())
+    rng = random.Random(seed)
+    opts = dict(options or {})
+    if method == "mutation":
+        from engine.baselines import mutation_search
+
+        return mutation_search(domain, renderer, rng, **opts)
+    generator = _generator(model, seed)
+    if method == "ar":
+        from engine.baselines import ar_search
+
+        return ar_search(domain, renderer, model.ar, model.vocab, generator,
+                         max_tokens=opts.pop("max_tokens", model.config.max_program_tokens), **opts)
+    if method == "beam":
+        from engine.beam import beam_search
+
+        return beam_search(renderer, model, generator, rng, **opts)
+    from engine.rollout import rollout_search
+
+    return rollout_search(renderer, model, generator, rng, **opts)
+
+
+def _generator(bundle: Any, seed: int) -> torch.Generator:
+    """A generator on the device of the bundle's models, seeded with ``seed``."""
+    module = bundle.denoiser if getattr(bundle, "denoiser", None) is not None else bundle.ar
+    device = next(module.parameters()).device
+    return torch.Generator(device=device).manual_seed(seed)
