@@ -131,6 +131,9 @@ class Vocab:
         out: list[int] = []
         try:
             self._encode_into(tree, out)
+        except RecursionError:
+            raise TreeError(f"tree {_describe(tree)} nests too deeply to encode; expected a tree of height "
+                            f"below Python's recursion limit") from None
         except (KeyError, TypeError, ValueError, AttributeError):
             raise TreeError(f"tree {_describe(tree)} does not fit grammar {self.grammar.name!r}; expected a "
                             "tree built from its productions with in-range values (see engine.tree.validate)"

@@ -111,6 +111,19 @@ def test_encode_rejects_ill_typed_trees(csg: Vocab) -> None:
         csg.encode(Node(union, (1, 2)))
 
 
+def test_too_deep_trees_raise_tree_errors() -> None:
+    logo = Vocab(Grammar.load(Path(__file__).parents[1] / "grammars" / "logo.yaml"))
+    g = logo.grammar
+    tree = build(g, "last", only=build(g, "forward", n=1))
+    for _ in range(3000):
+        tree = Node(g.by_name["seq"], (build(g, "forward", n=1), tree))
+    with pytest.raises(TreeError, match="nests too deeply to encode"):
+        logo.encode(tree)
+    ids = [logo.production_token("seq"), logo.production_token("forward"), logo.value_token("steps", 1)] * 3000
+    with pytest.raises(TreeError, match="nests too deeply to decode"):
+        logo.decode(ids)
+
+
 def test_encode_accepts_trees_from_another_load_of_the_grammar(csg: Vocab) -> None:
     other = Grammar.load(Path(__file__).parents[1] / "grammars" / "csg.yaml")
     tree = build(other, "union", left=build(other, "circle", r=1, x=2, y=3),
