@@ -82,7 +82,8 @@ def _add(a: int, b: int, full: int) -> int:
 class Sampler:
     """Per-grammar tables for sampling: which primitive counts each nonterminal and production can reach at
     each height (up to ``cap`` primitives), the productions that fit each budget, and the feasible budget
-    splits among children. Tables at heights past the point where they stop changing share one object."""
+    splits among children (filled lazily: they grow with the square of ``cap``). Tables at heights past the
+    point where they stop changing share one object."""
 
     def __init__(self, grammar: Grammar, cap: int) -> None:
         self.grammar = grammar
@@ -99,7 +100,9 @@ class Sampler:
         # reach[h][nt]: bit set of primitive counts of trees of height <= h
         self.reach: list[list[int]] = [[0] * len(nts)]
         self.choose: list[list[list[_Choice]]] = [[[None] * (cap + 1) for _ in nts]]
-        self.split: list[list[list[list[tuple[int, ...]]]]] = [[[] for _ in prods]]
+        # split[h][p][j][r]: the budgets child j of p at height h may take when children j.. share r
+        self.split: list[list[list[list[tuple[int, ...] | None]]]] = [[[] for _ in prods]]
+        self.suffix: list[list[list[int]]] = [[[] for _ in prods]]  # sums reachable by children j.. of p
         self._counts: dict[tuple[int, int, int, int], tuple[int, ...]] = {}
         self._minimal: dict[int, Node] = {}
         while True:
@@ -116,7 +119,8 @@ class Sampler:
         full = self.full
         reach = [0] * len(below)
         per_prod: list[int] = []
-        splits: list[list[list[tuple[int, ...]]]] = []
+        splits: list[list[list[tuple[int, ...] | None]]] = []
+        suffixes: list[list[int]] = []
         for p in self.grammar.productions:
             kids = self.kids[p.index]
             suffix = [1] * (len(kids) + 1)
@@ -125,8 +129,8 @@ class Sampler:
             mask = (suffix[0] << self.prim[p.index]) & full
             per_prod.append(mask)
             reach[self.nt_index[p.lhs]] |= mask
-            splits.append([[tuple(x for x in _bits(below[kids[j]]) if x <= r and suffix[j + 1] >> (r - x) & 1)
-                            for r in range(self.cap + 1)] for j in range(len(kids) - 1)])
+            suffixes.append(suffix)
+            splits.append([[None] * (self.cap + 1) for _ in range(len(kids) - 1)])
         choose: list[list[_Choice]] = []
         for nt in self.grammar.nonterminals:
             row: list[_Choice] = []
@@ -137,6 +141,7 @@ class Sampler:
         self.reach.append(reach)
         self.choose.append(choose)
         self.split.append(splits)
+        self.suffix.append(suffixes)
 
     def extend(self, max_depth: int) -> None:
         """Make the tables cover heights up to ``max_depth`` (shared references past the stable height)."""
@@ -148,6 +153,7 @@ class Sampler:
             self.reach.append(self.reach[top])
             self.choose.append(self.choose[top])
             self.split.append(self.split[top])
+            self.suffix.append(self.suffix[top])
 
     def nt_id(self, nonterminal: str) -> int:
         """The index of ``nonterminal``; TreeError naming the known ones if it is not in the grammar."""
@@ -209,7 +215,7 @@ class Sampler:
                 if j == last:
                     x = r
                 else:
-                    opts = split[h][pid][j][r]
+                    opts = split[h][pid][j][r] or self._split_options(h, pid, j, r)
                     x = opts[int(random() * len(opts))] if len(opts) > 1 else opts[0]
                 r -= x
                 j += 1
@@ -217,6 +223,13 @@ class Sampler:
             return Node(p, tuple(kids))
 
         return derive
+
+    def _split_options(self, h: int, pid: int, j: int, r: int) -> tuple[int, ...]:
+        """Fill and return ``split[h][pid][j][r]`` (never empty for a reachable budget)."""
+        follow = self.suffix[h][pid][j + 1]
+        opts = tuple(x for x in _bits(self.reach[h - 1][self.kids[pid][j]]) if x <= r and follow >> (r - x) & 1)
+        self.split[h][pid][j][r] = opts
+        return opts
 
     def minimal(self, nt: int) -> Node:
         """See :func:`minimal_tree` (cached per nonterminal)."""
