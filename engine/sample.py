@@ -86,7 +86,9 @@ class Sampler:
     point where they stop changing share one object."""
 
     def __init__(self, grammar: Grammar, cap: int) -> None:
-        self.grammar = grammar
+        # the grammar's parts, not the grammar: a cache value must not keep its weak key alive
+        self.name, self.start = grammar.name, grammar.start
+        self.nonterminals, self.productions, self.rules = grammar.nonterminals, grammar.productions, grammar.rules
         self.cap = cap
         self.full = (1 << (cap + 1)) - 1
         nts = grammar.nonterminals
@@ -121,7 +123,7 @@ class Sampler:
         per_prod: list[int] = []
         splits: list[list[list[tuple[int, ...] | None]]] = []
         suffixes: list[list[int]] = []
-        for p in self.grammar.productions:
+        for p in self.productions:
             kids = self.kids[p.index]
             suffix = [1] * (len(kids) + 1)
             for i in range(len(kids) - 1, -1, -1):
@@ -132,10 +134,10 @@ class Sampler:
             suffixes.append(suffix)
             splits.append([[None] * (self.cap + 1) for _ in range(len(kids) - 1)])
         choose: list[list[_Choice]] = []
-        for nt in self.grammar.nonterminals:
+        for nt in self.nonterminals:
             row: list[_Choice] = []
             for s in range(self.cap + 1):
-                fit = tuple(p for p in self.grammar.rules[nt] if per_prod[p.index] >> s & 1)
+                fit = tuple(p for p in self.rules[nt] if per_prod[p.index] >> s & 1)
                 row.append(_choice(fit) if fit else None)
             choose.append(row)
         self.reach.append(reach)
@@ -160,8 +162,8 @@ class Sampler:
         try:
             return self.nt_index[nonterminal]
         except KeyError:
-            raise TreeError(f"grammar {self.grammar.name!r} has no nonterminal {nonterminal!r}; expected one of: "
-                            + ", ".join(self.grammar.nonterminals)) from None
+            raise TreeError(f"grammar {self.name!r} has no nonterminal {nonterminal!r}; expected one of: "
+                            + ", ".join(self.nonterminals)) from None
 
     def counts(self, nt: int, lo: int, hi: int, max_depth: int) -> tuple[int, ...]:
         """The primitive counts in ``[lo, hi]`` a tree of ``nt`` with height <= ``max_depth`` can have."""
@@ -174,15 +176,15 @@ class Sampler:
 
     def sample(self, rng: Random, lo: int, hi: int, nonterminal: str | None, max_depth: int) -> Node:
         """See :func:`sample_tree`; ``hi`` must not exceed :attr:`cap`."""
-        nt = self.nt_id(nonterminal or self.grammar.start)
+        nt = self.nt_id(nonterminal or self.start)
         if max_depth < 1 or max_depth >= len(self.choose):
             self.extend(max(max_depth, 0))
         sizes = self.counts(nt, lo, hi, max_depth) if max_depth >= 1 else ()
         if not sizes:
-            name = self.grammar.nonterminals[nt]
+            name = self.nonterminals[nt]
             can = _bits(self.reach[max(max_depth, 0)][nt])
             shown = ", ".join(map(str, can[:12])) + (", ..." if len(can) > 12 else "") if can else "none"
-            raise TreeError(f"grammar {self.grammar.name!r}: no tree of {name!r} has between {lo} and {hi} "
+            raise TreeError(f"grammar {self.name!r}: no tree of {name!r} has between {lo} and {hi} "
                             f"primitives within height {max_depth}; reachable counts up to {self.cap}: {shown}; "
                             "hint: widen the primitive bounds or raise max_depth")
         random = rng.random
@@ -242,12 +244,12 @@ class Sampler:
     def _minimal_choice(self) -> dict[int, Production]:
         """For each nonterminal, the earliest production of its least (sigma, height) derivation."""
         inf = (1 << 60, 1 << 60)
-        best = [inf] * len(self.grammar.nonterminals)
-        cost = [inf] * len(self.grammar.productions)
+        best = [inf] * len(self.nonterminals)
+        cost = [inf] * len(self.productions)
         changed = True
         while changed:
             changed = False
-            for p in self.grammar.productions:
+            for p in self.productions:
                 kids = [best[k] for k in self.kids[p.index]]
                 if inf in kids:
                     continue
@@ -257,7 +259,7 @@ class Sampler:
                 if cost[p.index] < best[lhs]:
                     best[lhs] = cost[p.index]
                     changed = True
-        return {self.nt_index[p.lhs]: p for p in reversed(self.grammar.productions) if cost[p.index] == best[
+        return {self.nt_index[p.lhs]: p for p in reversed(self.productions) if cost[p.index] == best[
             self.nt_index[p.lhs]]}
 
     def _build_minimal(self, nt: int, pick: dict[int, Production]) -> Node:
