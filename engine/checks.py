@@ -38,8 +38,10 @@ def check_symbols(spec: GrammarSpec, doc: LocatedDocument) -> None:
 
 
 def check_grammar(g: Grammar, doc: LocatedDocument, broken: set[str] | None = None,
-                  check_reachability: bool = True) -> None:
+                  check_reachability: bool = True) -> set[str]:
     """Reachability, productivity, weights and distinguishable forms; appends to ``doc.problems``.
+
+    Returns the names of productions that print like an earlier production of the same nonterminal.
 
     Nonterminals in ``broken`` already have a reported error in one of their productions; they are not
     also blamed for being non-productive (the missing production may be what would make them productive).
@@ -55,15 +57,17 @@ def check_grammar(g: Grammar, doc: LocatedDocument, broken: set[str] | None = No
             doc.problems.append(doc.diagnostic(("rules", nt), f"nonterminal {nt!r} is unreachable from start "
                                                f"symbol {g.start!r}", "use it in a slot or delete the rule",
                                                key=True))
-        elif g.min_height[nt] >= INF:
+        if g.min_height[nt] >= INF:
             doc.problems.append(doc.diagnostic(("rules", nt), f"nonterminal {nt!r} is non-productive: every "
                                                "alternative recurses forever", "add an alternative that ends "
                                                "in terminals or literals only", key=True))
         elif all(p.weight == 0 for p in g.rules[nt]):
             doc.problems.append(doc.diagnostic(("rules", nt), f"every alternative of {nt!r} has weight 0",
                                                "give at least one alternative a positive weight", key=True))
+    shadowed: set[str] = set()
     for nt, prods in g.rules.items():
-        _check_distinct(g, nt, prods, doc)
+        shadowed |= _check_distinct(nt, prods, doc)
+    return shadowed
 
 
 def _reachable(g: Grammar) -> set[str]:
@@ -87,19 +91,34 @@ def signature(p: Production) -> tuple[str, ...]:
         elif piece.terminal is None:
             out.append("<" + piece.symbol + ">")
         else:
-            out.append("<" + piece.terminal.kind + ":" + piece.symbol + ">")
+            out.append("<" + piece.terminal.kind + ">")
     return tuple(out)
 
 
-def _check_distinct(g: Grammar, nt: str, prods: tuple[Production, ...], doc: LocatedDocument) -> None:
-    first: dict[tuple[str, ...], Production] = {}
-    for p in prods:
-        sig = signature(p)
-        if sig in first:
-            other = first[sig]
-            i = prods.index(p)
+def _clash(p: Production, q: Production) -> bool:
+    """Whether some printed program of ``p`` is also a printed program of ``q`` (same lexemes, shared values)."""
+    for a, b in zip(p.slots, q.slots):
+        if a.terminal is None or b.terminal is None:
+            continue
+        ta, tb = a.terminal, b.terminal
+        if ta.kind == "int" and (ta.hi < tb.lo or tb.hi < ta.lo):
+            return False
+        if ta.kind == "enum" and not set(ta.words) & set(tb.words):
+            return False
+    return True
+
+
+def _check_distinct(nt: str, prods: tuple[Production, ...], doc: LocatedDocument) -> set[str]:
+    shadowed: set[str] = set()
+    seen: dict[tuple[str, ...], list[Production]] = {}
+    for i, p in enumerate(prods):
+        same = seen.setdefault(signature(p), [])
+        other = next((q for q in same if _clash(q, p)), None)
+        if other is not None:
             doc.problems.append(doc.diagnostic(
                 ("rules", nt, i, "form"), f"productions {other.name!r} (line {other.line}) and {p.name!r} print "
-                "the same way, so parsing cannot tell them apart", "add a distinguishing literal to one form"))
-        else:
-            first[sig] = p
+                "the same way, so parsing cannot tell them apart", "add a distinguishing literal to one form, "
+                "or give their typed slots disjoint values"))
+            shadowed.add(p.name)
+        same.append(p)
+    return shadowed

@@ -33,8 +33,9 @@ class Diagnostic:
 class GrammarError(TreediffError):
     """A grammar YAML file is invalid; carries every diagnostic found, not just the first."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], partial: object | None = None) -> None:
         self.diagnostics = list(diagnostics)
+        self.partial = partial  # the Grammar built from the parts that compiled, when there is one
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 

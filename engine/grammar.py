@@ -6,15 +6,14 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import ValidationError
-
 from engine.errors import GrammarError, InputError
 from engine.spec import EnumTerminalSpec, GrammarSpec, IntTerminalSpec, ProductionSpec
+from engine.specerrors import Salvage, validate_spec
 from engine.yamlsource import LocatedDocument, load_located
 
 Value = int | str | bool
@@ -150,10 +149,10 @@ class Grammar:
         doc = load_located(text, path)
         if doc.problems and doc.data is None:
             raise GrammarError(doc.problems)
-        spec = _validate_spec(doc)
-        if spec is None or doc.problems:
-            raise GrammarError(doc.problems)
-        return compile_spec(spec, doc)
+        spec, salvage = validate_spec(doc)
+        if spec is None:
+            raise GrammarError(sorted(doc.problems, key=lambda d: (d.line, d.col)))
+        return compile_spec(spec, doc, salvage)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -186,40 +185,6 @@ def fixpoint_min(g: Grammar, cost: Callable[[Production], int],
                 best[p.lhs] = total
                 changed = True
     return best, per_prod
-
-
-def _validate_spec(doc: LocatedDocument) -> GrammarSpec | None:
-    if not isinstance(doc.data, dict):
-        doc.problems.append(doc.diagnostic((), "the top level must be a mapping with name, start and rules"))
-        return None
-    try:
-        return GrammarSpec.model_validate(doc.data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            where = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("int", "enum", "bool")))
-            where = tuple(p for p in where if p != "[key]")
-            unknown = err["type"] == "extra_forbidden"
-            msg = (f"unknown key {where[-1]!r}" if unknown else
-                   f"{'.'.join(map(str, where)) or 'document'}: {err['msg']}")
-            if err["type"] != "extra_forbidden" and "input" in err and not isinstance(err["input"], (dict, list)):
-                msg += f" (got {err['input']!r})"
-            hint = _hint_for(err["type"], where)
-            doc.problems.append(doc.diagnostic(where, msg, hint, key=unknown))
-        return None
-
-
-def _hint_for(kind: str, where: tuple[Any, ...]) -> str:
-    if kind == "extra_forbidden":
-        allowed = {"rules": "name, form, primitive, weight", "terminals": "type, min, max, values"}
-        top = str(where[0]) if where else ""
-        return f"allowed keys here: {allowed.get(top, 'name, start, description, terminals, rules')}"
-    if kind == "string_pattern_mismatch":
-        return "names are identifiers: a letter or _, then letters, digits or _"
-    if kind == "too_short":
-        return "give at least one entry"
-    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        return "terminal type must be int, enum or bool"
-    return ""
 
 
 def _parse_form(form: str) -> tuple[list[str | tuple[str, str]], str | None]:
@@ -275,33 +240,46 @@ def _terminal(name: str, spec: Any) -> Terminal:
     return Terminal(name, "bool")
 
 
-def compile_spec(spec: GrammarSpec, doc: LocatedDocument | None = None) -> Grammar:
-    """Turn a validated spec into a Grammar, running every semantic check."""
+def compile_spec(spec: GrammarSpec, doc: LocatedDocument | None = None, salvage: Salvage | None = None) -> Grammar:
+    """Turn a validated spec into a Grammar, running every semantic check.
+
+    ``salvage`` names parts already reported and dropped by schema validation; they are not blamed again.
+    """
     doc = doc or LocatedDocument(data=None, path="<spec>")
+    salvage = salvage or Salvage()
     from engine.checks import check_grammar, check_symbols  # one-way: checks imports grammar types only
 
     terminals = {n: _terminal(n, t) for n, t in spec.terminals.items()}
     productions: list[Production] = []
-    broken: set[str] = set()  # nonterminals with a production that failed to compile
+    broken = set(salvage.broken_rules)  # nonterminals with a production that failed to compile
     for nt, alts in spec.rules.items():
         for i, alt in enumerate(alts):
             before = len(doc.problems)
-            prod = _compile_production(alt, nt, len(productions), terminals, spec, doc, ("rules", nt, i))
+            prod = _compile_production(alt, nt, len(productions), terminals, spec, doc, ("rules", nt, i), salvage)
+            if prod is None and len(doc.problems) == before:
+                broken.add(nt)
             if len(doc.problems) > before:
                 broken.add(nt)
             elif prod is not None:
                 productions.append(prod)
     check_symbols(spec, doc)
-    start_ok = spec.start in spec.rules
+    if salvage.start_unknown or spec.start in salvage.removed_rules:
+        doc.problems[:] = [d for d in doc.problems if "start symbol" not in d.message]
+    start_ok = spec.start in spec.rules and not salvage.removed_rules
     grammar = Grammar(spec, productions, terminals, doc.path)
-    check_grammar(grammar, doc, broken=broken, check_reachability=start_ok)
+    shadowed = check_grammar(grammar, doc, broken=broken, check_reachability=start_ok)
     if doc.problems:
-        raise GrammarError(sorted(doc.problems, key=lambda d: (d.line, d.col)))
+        # every production compiled (the problems are between them): the rest is worth probing for more
+        whole = start_ok and not broken and not salvage.removed_terminals
+        kept = [p for p in productions if p.name not in shadowed]
+        partial = Grammar(spec, [replace(p, index=i) for i, p in enumerate(kept)], terminals, doc.path)
+        raise GrammarError(sorted(doc.problems, key=lambda d: (d.line, d.col)), partial=partial if whole else None)
     return grammar
 
 
 def _compile_production(alt: ProductionSpec, nt: str, index: int, terminals: dict[str, Terminal],
-                        spec: GrammarSpec, doc: LocatedDocument, where: tuple[Any, ...]) -> Production | None:
+                        spec: GrammarSpec, doc: LocatedDocument, where: tuple[Any, ...],
+                        salvage: Salvage) -> Production | None:
     raw, error = _parse_form(alt.form)
     if error:
         doc.problems.append(doc.diagnostic(where + ("form",), f"production {alt.name!r}: {error}",
@@ -314,6 +292,8 @@ def _compile_production(alt: ProductionSpec, nt: str, index: int, terminals: dic
             pieces.append(piece)
             continue
         fname, sym = piece
+        if salvage.known(sym):  # defined, but dropped after a schema error already reported
+            return None
         if sym not in spec.rules and sym not in terminals:
             doc.problems.append(doc.diagnostic(
                 where + ("form",), f"production {alt.name!r}: undefined symbol {sym!r} in slot {{{fname}:{sym}}}",

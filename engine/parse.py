@@ -10,7 +10,7 @@ import lark
 from lark import Lark, Token
 from lark import Tree as LarkTree
 
-from engine.errors import ParseError
+from engine.errors import Diagnostic, GrammarError, ParseError
 from engine.grammar import Grammar, Production
 from engine.tree import Node
 
@@ -29,40 +29,47 @@ class Parser:
         self.grammar = grammar
         self.nt_index = {nt: i for i, nt in enumerate(grammar.nonterminals)}
         self.term_names: dict[str, str] = {}
+        # productions whose forms give the same token pattern share one Lark alternative; the values of
+        # their typed leaves decide between them after parsing (e.g. {v:digit} vs {v:big})
+        self.groups: list[tuple[Production, ...]] = []
         self.lark_source = self._generate()
         try:
             self.lark = Lark(self.lark_source, parser="lalr", strict=True, start="start", maybe_placeholders=False)
             self.algorithm = "lalr"
-        except (lark.exceptions.GrammarError, AssertionError, ImportError):
-            self.lark = Lark(self.lark_source, parser="earley", start="start", ambiguity="resolve",
-                             maybe_placeholders=False)
+        except (lark.exceptions.LarkError, AssertionError, ImportError):
+            try:
+                self.lark = Lark(self.lark_source, parser="earley", start="start", ambiguity="resolve",
+                                 maybe_placeholders=False)
+            except lark.exceptions.LarkError as exc:
+                raise GrammarError([Diagnostic(grammar.source, 1, 1, f"cannot build a parser for grammar "
+                                               f"{grammar.name!r}: {exc}", "report this grammar as a bug")]) from None
             self.algorithm = "earley"
 
-    def _terminal_token(self, slot_terminal: Any) -> str:
-        t = slot_terminal
-        if t.kind == "int":
-            return "INT"
-        if t.kind == "bool":
-            return "BOOL"
-        return f"E_{t.name.upper()}_{list(self.grammar.terminals).index(t.name)}"
+    @staticmethod
+    def _terminal_token(kind: str) -> str:
+        return {"int": "INT", "bool": "BOOL"}.get(kind, "WORD")
 
     def _generate(self) -> str:
         g = self.grammar
         lines = [f"start: n{self.nt_index[g.start]}"]
         for nt, prods in g.rules.items():
-            alts = []
+            by_pattern: dict[str, list[Production]] = {}
             for p in prods:
-                alts.append(" ".join(self._symbols(p)) + f" -> p{p.index}")
+                by_pattern.setdefault(" ".join(self._symbols(p)), []).append(p)
+            alts = []
+            for pattern, members in by_pattern.items():
+                alts.append(f"{pattern} -> g{len(self.groups)}")
+                self.groups.append(tuple(members))
             lines.append(f"n{self.nt_index[nt]}: " + "\n    | ".join(alts))
         negative = any(t.kind == "int" and t.lo < 0 for t in g.terminals.values())
         lines.append(r"INT: /-?[0-9]+/" if negative else r"INT: /[0-9]+/")
         lines.append('BOOL: "true" | "false"')
         self.term_names.update({"INT": "an integer", "BOOL": "true or false"})
-        for i, (name, t) in enumerate(g.terminals.items()):
-            if t.kind == "enum":
-                tok = f"E_{name.upper()}_{i}"
-                lines.append(f"{tok}: " + " | ".join(_quote(w) for w in sorted(t.words, key=len, reverse=True)))
-                self.term_names[tok] = f"a {name} ({t.describe()})"
+        words = sorted({w for t in g.terminals.values() for w in t.words}, key=lambda w: (-len(w), w))
+        if words:
+            lines.append("WORD: " + " | ".join(_quote(w) for w in words))
+            enums = [t for t in g.terminals.values() if t.kind == "enum"]
+            self.term_names["WORD"] = " or ".join(f"a {t.name} ({t.describe()})" for t in enums)
         lines += ["%import common.WS", "%ignore WS"]
         return "\n".join(lines) + "\n"
 
@@ -74,7 +81,7 @@ class Parser:
             elif piece.terminal is None:
                 out.append(f"n{self.nt_index[piece.symbol]}")
             else:
-                out.append(self._terminal_token(piece.terminal))
+                out.append(self._terminal_token(piece.terminal.kind))
         return out or ['""']
 
     def parse(self, text: str, source: str = "<program>") -> Node:
@@ -114,20 +121,49 @@ class Parser:
             return terminal
 
     def _convert(self, tree: LarkTree[Token], source: str) -> Node:
-        prod = self.grammar.productions[int(str(tree.data)[1:])]
-        kids: list[Any] = []
-        for slot, child in zip(prod.slots, tree.children):
-            if slot.terminal is None:
-                kids.append(self._convert(child, source))  # type: ignore[arg-type]
-                continue
-            assert isinstance(child, Token)
+        group = self.groups[int(str(tree.data)[1:])]
+        for prod in group:
+            values = self._values(prod, tree.children)
+            if values is not None:
+                kids = [self._convert(c, source) if isinstance(c, LarkTree) else v  # type: ignore[arg-type]
+                        for c, v in zip(tree.children, values)]
+                return Node(prod, tuple(kids))
+        raise ParseError(self._range_message(group, tree.children, source))
+
+    @staticmethod
+    def _values(prod: Production, children: list[Any]) -> list[Any] | None:
+        """The typed leaf values of ``children`` under ``prod`` (None where a value is out of range)."""
+        out: list[Any] = []
+        for slot, child in zip(prod.slots, children):
             term = slot.terminal
-            value: Any = int(child) if term.kind == "int" else (child == "true" if term.kind == "bool" else str(child))
+            if term is None:
+                out.append(None)
+                continue
+            value = _typed(term.kind, str(child))
             if not term.contains(value):
-                raise ParseError(f"{source}:{child.line}:{child.column}: value {str(child)!r} for field "
-                                 f"{slot.field!r} of {prod.name!r} is out of range; expected {term.describe()}")
-            kids.append(value)
-        return Node(prod, tuple(kids))
+                return None
+            out.append(value)
+        return out
+
+    @staticmethod
+    def _range_message(group: tuple[Production, ...], children: list[Any], source: str) -> str:
+        prod = group[0]
+        for i, (slot, child) in enumerate(zip(prod.slots, children)):
+            if slot.terminal is None or not isinstance(child, Token):
+                continue
+            options = [p.slots[i] for p in group if p.slots[i].terminal is not None]
+            wanted = " or ".join(f"{s.terminal.describe()} (field {s.field!r} of {p.name!r})"  # type: ignore[union-attr]
+                                 for p, s in zip(group, options))
+            if all(Parser._values(p, children) is None for p in group):
+                value: Any = str(child)
+                if not any(s.terminal.contains(_typed(s.terminal.kind, value)) for s in options):  # type: ignore[union-attr]
+                    return (f"{source}:{child.line}:{child.column}: value {value!r} is out of range; expected "
+                            f"{wanted}")
+        return f"{source}: values do not fit any of the productions {[p.name for p in group]}"
+
+
+def _typed(kind: str, text: str) -> Any:
+    return int(text) if kind == "int" else (text == "true" if kind == "bool" else text)
 
 
 def parser_for(grammar: Grammar) -> Parser:

@@ -56,8 +56,9 @@ class ProductionSpec(_Strict):
 
     name: Name = Field(description="Unique across the grammar; the node label in trees and tokens.")
     form: str = Field(description='Printed shape, e.g. "(Circle {r:coord} {x:coord} {y:coord})".')
-    primitive: bool = Field(False, description="Counts toward the size sigma of a program.")
-    weight: float = Field(1.0, ge=0, description="Relative sampling weight among the nonterminal's productions.")
+    primitive: bool = Field(False, strict=True, description="Counts toward the size sigma of a program.")
+    weight: float = Field(1.0, ge=0, strict=True,
+                          description="Relative sampling weight among the nonterminal's productions.")
 
 
 class GrammarSpec(_Strict):

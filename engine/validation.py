@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from engine.errors import Diagnostic, GrammarError, InputError, ParseError, TreeError
+from engine.errors import Diagnostic, GrammarError, ParseError, TreeError
 from engine.grammar import Grammar
 from engine.parse import parser_for
-from engine.tree import Node, to_text, walk
+from engine.tree import Node, to_text
 
 PROBE_TREES = 200
 
@@ -18,7 +18,10 @@ def round_trip_problems(grammar: Grammar, trees: int = PROBE_TREES, seed: int = 
     from engine.sample import sample_tree  # sampling is a layer above parsing
 
     rng = random.Random(seed)
-    parser = parser_for(grammar)
+    try:
+        parser = parser_for(grammar)
+    except GrammarError as exc:
+        return exc.diagnostics
     problems: dict[str, Diagnostic] = {}
     for i in range(trees):  # small programs first, so a reported example is as short as possible
         try:
@@ -32,8 +35,8 @@ def round_trip_problems(grammar: Grammar, trees: int = PROBE_TREES, seed: int = 
             _note(problems, grammar, tree, text, f"does not parse back ({str(exc).split(': ', 1)[-1]})")
             continue
         if back != tree:
-            _note(problems, grammar, tree, text, f"has more than one parse: printed from {structure(tree)} "
-                                                 f"but parsed as {structure(back)}")
+            what = f"has more than one parse: printed from {structure(tree)} but parsed as {structure(back)}"
+            _note(problems, grammar, culprit(tree, back), text, what)
     return list(problems.values())
 
 
@@ -43,10 +46,26 @@ def structure(node: Node) -> str:
     return f"{node.name}({', '.join(parts)})" if parts else node.name
 
 
+def culprit(printed: Node, parsed: Node) -> Node:
+    """The node of ``printed`` whose form let the parser read it differently.
+
+    Descend while both trees agree on a node and differ in exactly one child; the first node whose
+    production differs, or whose children differ in several places, is the one to blame.
+    """
+    if printed.name != parsed.name:
+        return printed
+    diffs = [i for i, (a, b) in enumerate(zip(printed.children, parsed.children)) if a != b]
+    if len(diffs) == 1:
+        a, b = printed.children[diffs[0]], parsed.children[diffs[0]]
+        if isinstance(a, Node) and isinstance(b, Node):
+            return culprit(a, b)
+    return printed
+
+
 def _note(problems: dict[str, Diagnostic], grammar: Grammar, tree: Node, text: str, what: str) -> None:
-    if any(node.name in problems for _, node in walk(tree)):
-        return
     prod = tree.production
+    if prod.name in problems:
+        return
     hint = ("add distinguishing literals or brackets to the forms involved so every printed program has a "
             "single parse (e.g. wrap infix forms in parentheses)")
     problems[prod.name] = Diagnostic(grammar.source, prod.line, prod.col,
@@ -58,7 +77,10 @@ def validate_file(path: str | Path) -> list[Diagnostic]:
     try:
         grammar = Grammar.load(path)
     except GrammarError as exc:
-        return exc.diagnostics
-    except InputError:
-        raise
+        if not isinstance(exc.partial, Grammar):
+            return exc.diagnostics
+        # the parts that compiled can still print ambiguously: probe them, without repeating a line
+        lines = {d.line for d in exc.diagnostics}
+        extra = [d for d in round_trip_problems(exc.partial) if d.line not in lines]
+        return sorted(exc.diagnostics + extra, key=lambda d: (d.line, d.col))
     return round_trip_problems(grammar)

@@ -76,13 +76,7 @@ def load_located(text: str, path: str) -> LocatedDocument:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.context_mark or exc.problem_mark  # where the broken construct starts
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = exc.problem or "invalid YAML"
-        if exc.context and exc.problem_mark:
-            what = f"{exc.context}: {what} (line {exc.problem_mark.line + 1})"
-        doc.problems.append(Diagnostic(path, line, col, f"YAML syntax error: {what}",
-                                       "check indentation, quoting and colons on this line"))
+        doc.problems.append(_syntax_diagnostic(exc, text, path))
         return doc
     except yaml.YAMLError as exc:
         doc.problems.append(Diagnostic(path, 1, 1, f"YAML error: {exc}"))
@@ -92,3 +86,37 @@ def load_located(text: str, path: str) -> LocatedDocument:
         return doc
     doc.data = _build(doc, root, ())
     return doc
+
+
+def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, path: str) -> Diagnostic:
+    """Locate a YAML syntax error where the user has to fix it, not where the parser gave up."""
+    # scanner errors and unclosed flow brackets are best shown where the construct opened
+    scanning = bool(exc.context and exc.context.startswith(("while scanning", "while parsing a flow")))
+    mark = (exc.context_mark if scanning else exc.problem_mark) or exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    what = exc.problem or "invalid YAML"
+    if exc.context and exc.problem_mark and scanning:
+        what = f"{exc.context}: {what} (line {exc.problem_mark.line + 1})"
+    hint = "check indentation, quoting and colons on this line"
+    if "\\t" in what:
+        what, hint = "a tab character cannot indent YAML", "indent with spaces only"
+    unclosed = _unclosed_quote_line(text, line)
+    if unclosed is not None and not scanning:
+        return Diagnostic(path, unclosed, 1, f"YAML syntax error: the quoted string opened on this line is not "
+                          f"closed on it (the parser then failed at line {line}: {what})",
+                          'close the quote at the end of the value, e.g. form: "(Circle {r:coord})"')
+    return Diagnostic(path, line, col, f"YAML syntax error: {what}", hint)
+
+
+def _unclosed_quote_line(text: str, before: int) -> int | None:
+    """The first line up to ``before`` whose double quotes (outside comments) do not pair up."""
+    for number, raw in enumerate(text.splitlines()[:before], start=1):
+        body = raw.replace('\\"', "")
+        quotes = 0
+        for ch in body:
+            if ch == "#" and quotes % 2 == 0:
+                break
+            quotes += ch == '"'
+        if quotes % 2:
+            return number
+    return None
