@@ -125,7 +125,7 @@ class Parser:
         for prod in group:
             values = self._values(prod, tree.children)
             if values is not None:
-                kids = [self._convert(c, source) if isinstance(c, LarkTree) else v  # type: ignore[arg-type]
+                kids = [self._convert(c, source) if isinstance(c, LarkTree) else v
                         for c, v in zip(tree.children, values)]
                 return Node(prod, tuple(kids))
         raise ParseError(self._range_message(group, tree.children, source))
