@@ -1,0 +1,56 @@
+"""Test helpers for the model tests: a tiny config, a fake executor and edit batches on toy grammars."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from random import Random
+
+import torch
+
+from engine.grammar import Grammar
+from engine.models.batch import EditBatch, make_edit_batch
+from engine.models.config import PRESETS, ModelConfig
+from engine.noise import forward, reverse_path
+from engine.sample import sample_tree
+from engine.tokens import Vocab
+from engine.tree import Edit, Node
+
+SHAPE = (1, 8, 8)
+CFG: ModelConfig = PRESETS["tiny"].model_copy(
+    update={"encoder_options": {"patch_size": 2, "stem_channels": 8, "stem_stride": 1}})
+
+
+def observe(trees: Sequence[Node]) -> torch.Tensor:
+    """A fake executor: a deterministic pseudo-random ``[1, 8, 8]`` grid per program (hash of its text)."""
+    out = []
+    for tree in trees:
+        seed = int.from_bytes(hashlib.sha256(str(tree).encode()).digest()[:8], "little") >> 1
+        out.append(torch.rand(SHAPE, generator=torch.Generator().manual_seed(seed)))
+    return torch.stack(out) if out else torch.zeros(0, *SHAPE)
+
+
+def programs(grammar: Grammar, n: int, seed: int, max_primitives: int = 5) -> list[Node]:
+    """``n`` small random programs (shallow, so every toy grammar stays short)."""
+    rng = Random(seed)
+    return [sample_tree(grammar, rng, 1, max_primitives, max_depth=6) for _ in range(n)]
+
+
+def edit_batch(grammar: Grammar, n: int, seed: int) -> EditBatch:
+    """``n`` denoising examples: target -> noised current -> first reverse edit, observed by :func:`observe`."""
+    rng = Random(seed)
+    targets: list[Node] = []
+    currents: list[Node] = []
+    edits: list[Edit] = []
+    lengths: list[float] = []
+    while len(targets) < n:
+        target = sample_tree(grammar, rng, 1, 4, max_depth=6)
+        current = forward(target, grammar, rng, k_max=3, p_fresh=0.2, sigma_small=2, max_primitives=4, max_depth=6)
+        path = reverse_path(current, target, grammar, 2)
+        if not path:
+            continue
+        targets.append(target)
+        currents.append(current)
+        edits.append(path[0])
+        lengths.append(float(len(path)))
+    return make_edit_batch(Vocab(grammar), observe(targets), observe(currents), currents, edits, lengths)
