@@ -1,0 +1,148 @@
+"""Compiled CSG2D programs: a batch of trees flattened into primitive and combine-step tensors.
+
+Every tree is evaluated as a signed distance field (negative inside). Coverage is ``clamp(0.5 - sd, 0, 1)``;
+because that map is monotone, combining coverages with ``max`` (union) and ``min(a, 1 - b)`` (difference)
+equals combining distances with ``min(a, b)`` and ``max(a, -b)`` and converting once. Negations are pushed
+down to the leaves when compiling (``-min(a, b) = max(-a, -b)``), so each node is computed with a sign and
+every combine is a plain ``min`` or ``max`` of two rows, grouped by tree height so that one step combines
+all nodes of one height and one operation across the whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.errors import DomainError
+from engine.tree import Node
+
+CIRCLE, BOX, DIAMOND = 0, 1, 2  # primitive kinds: circle, axis-aligned rectangle, rectangle rotated 45 deg
+MIN, MAX = 0, 1  # combine operations
+UNIT = 8.0  # pixels per grid unit
+EMPTY_HALF_SIZE = -1.0e4  # half size that makes a zero-area rectangle empty everywhere
+
+# one compiled tree: prims (row, kind, sign, cx, cy, p, q), combines (height, op, dst, left, right), rows
+TreeCode = tuple[list[tuple[int, int, float, float, float, float, float]], list[tuple[int, int, int, int, int]], int]
+
+
+def primitive(node: Node, sign: float) -> tuple[int, float, float, float, float, float]:
+    """(kind, sign, cx, cy, p, q) in pixels for a circle or quad node.
+
+    Circle: p = radius. BOX: p, q = half extents along x and y. DIAMOND: p, q = half extents along
+    u = (dx + dy)/sqrt(2) and v = (dy - dx)/sqrt(2), the image axes rotated 45 degrees clockwise.
+    """
+    if node.production.name == "circle":
+        return CIRCLE, sign, UNIT * node["x"], UNIT * node["y"], UNIT * node["r"], 0.0  # type: ignore[operator]
+    x, y, w, h, a = (node[f] for f in ("x", "y", "w", "h", "a"))
+    half_w, half_h = UNIT / 2 * w, UNIT / 2 * h  # type: ignore[operator]
+    if half_w <= 0 or half_h <= 0:  # zero area: draws nothing (a 45-degree line would otherwise show)
+        return BOX, sign, UNIT * x, UNIT * y, EMPTY_HALF_SIZE, EMPTY_HALF_SIZE  # type: ignore[operator]
+    kind = BOX if a % 2 == 0 else DIAMOND  # type: ignore[operator]
+    if a % 4 >= 2:  # 90 or 135 degrees: the width runs along y (BOX) or along v (DIAMOND)
+        half_w, half_h = half_h, half_w
+    return kind, sign, UNIT * x, UNIT * y, half_w, half_h  # type: ignore[operator]
+
+
+def compile_tree(tree: Node) -> TreeCode:
+    """Flatten one tree in postfix order: its primitives, its combine steps and its row count."""
+    prims: list[tuple[int, int, float, float, float, float, float]] = []
+    combines: list[tuple[int, int, int, int, int]] = []
+    work: list[tuple[Node, float, bool]] = [(tree, 1.0, False)]
+    done: list[tuple[int, int]] = []  # (row, height) of finished subtrees
+    rows = 0
+    while work:
+        node, sign, expanded = work.pop()
+        name = node.production.name
+        if name in ("circle", "quad"):
+            prims.append((rows, *primitive(node, sign)))
+            done.append((rows, 0))
+            rows += 1
+        elif name not in ("union", "difference"):
+            raise DomainError(f"csg2d cannot render a node of production {name!r}; expected circle, quad, union "
+                              "or difference. hint: build trees with the csg2d grammar")
+        elif not expanded:
+            right_sign = sign if name == "union" else -sign
+            work.append((node, sign, True))
+            work.append((node["right"], right_sign, False))  # type: ignore[arg-type]
+            work.append((node["left"], sign, False))  # type: ignore[arg-type]
+        else:
+            right_row, right_height = done.pop()
+            left_row, left_height = done.pop()
+            op = MIN if (name == "union") == (sign > 0) else MAX
+            height = 1 + max(left_height, right_height)
+            combines.append((height, op, rows, left_row, right_row))
+            done.append((rows, height))
+            rows += 1
+    return prims, combines, rows
+
+
+@dataclass(frozen=True)
+class Program:
+    """A compiled batch of B trees with P primitives and C combines in all; every image has ``rows`` slots.
+
+    Primitives are grouped by image (``prim_start``/``prim_count`` [B]): prim_row/prim_kind [P] long,
+    prim_key [P] = 2 * kind + (sign < 0), prim_sign [P], prim_params [P, 4] = (cx, cy, p, q) in pixels.
+    Combines are grouped by image too (``comb_start``/``comb_count``): comb_image/comb_dst/comb_left/
+    comb_right [C] long, and comb_step [C], the index of their (height, op) step; ``step_ops`` gives each
+    step's operation in evaluation order (children before parents). root_row: [B] long.
+    """
+
+    images: int
+    rows: int
+    prim_start: torch.Tensor
+    prim_count: torch.Tensor
+    prim_image: torch.Tensor
+    prim_row: torch.Tensor
+    prim_key: torch.Tensor
+    prim_params: torch.Tensor
+    comb_start: torch.Tensor
+    comb_count: torch.Tensor
+    comb_image: torch.Tensor
+    comb_dst: torch.Tensor
+    comb_left: torch.Tensor
+    comb_right: torch.Tensor
+    comb_step: torch.Tensor
+    step_ops: tuple[int, ...]
+    root_row: torch.Tensor
+
+
+def _longs(values: list[int] | np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.int64)).to(device)
+
+
+def _starts(counts: list[int]) -> list[int]:
+    return [0, *np.cumsum(counts)[:-1].tolist()] if counts else []
+
+
+def assemble(codes: Sequence[TreeCode], device: torch.device) -> Program:
+    """Concatenate compiled trees into one Program on ``device``."""
+    prim_rows = [prim for prims, _, _ in codes for prim in prims]
+    comb_rows = [comb for _, combines, _ in codes for comb in combines]
+    prim_count = [len(prims) for prims, _, _ in codes]
+    comb_count = [len(combines) for _, combines, _ in codes]
+    prim = np.array(prim_rows, dtype=np.float64).reshape(-1, 7)
+    comb = np.array(comb_rows, dtype=np.int64).reshape(-1, 5)
+    keys = comb[:, 0] * 2 + comb[:, 1]  # (height, op) -> one sortable key
+    unique, comb_step = np.unique(keys, return_inverse=True)
+    return Program(
+        images=len(codes),
+        rows=max((code[2] for code in codes), default=1),
+        prim_start=_longs(_starts(prim_count), device),
+        prim_count=_longs(prim_count, device),
+        prim_image=_longs(np.repeat(np.arange(len(codes)), prim_count), device),
+        prim_row=_longs(prim[:, 0], device),
+        prim_key=_longs(prim[:, 1] * 2 + (prim[:, 2] < 0), device),
+        prim_params=torch.from_numpy(np.ascontiguousarray(prim[:, 3:7], dtype=np.float32)).to(device),
+        comb_start=_longs(_starts(comb_count), device),
+        comb_count=_longs(comb_count, device),
+        comb_image=_longs(np.repeat(np.arange(len(codes)), comb_count), device),
+        comb_dst=_longs(comb[:, 2], device),
+        comb_left=_longs(comb[:, 3], device),
+        comb_right=_longs(comb[:, 4], device),
+        comb_step=_longs(comb_step.reshape(-1), device),
+        step_ops=tuple(int(key % 2) for key in unique),
+        root_row=_longs([code[2] - 1 for code in codes], device),
+    )
