@@ -126,7 +126,7 @@ def capture_rng(devices: tuple[torch.device, ...] = ()) -> tuple[dict[str, torch
         if dev.type == "cuda":
             tensors[f"rng.cuda.{dev.index or 0}"] = torch.cuda.get_rng_state(dev)
     version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     plain = {"python": [version, list(internal), gauss],
              "numpy": [kind, [int(k) for k in keys], int(pos), int(has_gauss), float(cached)]}
     return tensors, plain
@@ -273,8 +273,9 @@ def read_checkpoint(path: str | Path, device: str | torch.device = "cpu", with_s
         raise CheckpointError(f"checkpoint metadata {str(json_path)!r} is unreadable: {exc}; expected the JSON "
                               "written next to the weights by `treediff train`") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{str(json_path)!r} is not a treediff checkpoint (format {meta.get('format')!r} "
-                              f"if isinstance(meta, dict) else 'none'); expected format {FORMAT!r}")
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(f"{str(json_path)!r} is not a treediff checkpoint (its format is {found!r}); expected "
+                              f"format {FORMAT!r}, as written by `treediff train`")
     weights = _load(json_path.with_suffix(".safetensors"), device)
     state_path = Path(str(json_path.with_suffix("")) + ".state.safetensors")
     state = _load(state_path, "cpu") if with_state and state_path.exists() else {}

@@ -96,10 +96,10 @@ class TrainModule(nn.Module):
 
     def forward(self, batch: Any) -> dict[str, torch.Tensor]:
         if self.kind == "ar":
-            out = self.roles["ar"].loss(batch)
+            out: dict[str, torch.Tensor] = self.roles["ar"].loss(batch)  # type: ignore[operator]
             return {"loss": out["loss"], "token_acc": out["token_acc"], "program_acc": out["program_acc"]}
-        d = self.roles["denoiser"].loss(batch)
-        v = self.roles["value"].loss(batch)
+        d: dict[str, torch.Tensor] = self.roles["denoiser"].loss(batch)  # type: ignore[operator]
+        v: dict[str, torch.Tensor] = self.roles["value"].loss(batch)  # type: ignore[operator]
         return {"loss": d["loss"] + self.value_weight * v["loss"], "denoiser": d["loss"].detach(),
                 "position": d["position"].detach(), "tokens": d["tokens"].detach(), "value": v["loss"].detach(),
                 "position_acc": d["position_acc"], "token_acc": d["token_acc"], "edit_acc": d["edit_acc"],
@@ -246,7 +246,7 @@ class Trainer:
             for index, tree_batch in zip(range(self.start, end), loader, strict=True):
                 out = self._step(index, tree_batch)
                 for k, v in out.items():
-                    sums[k] = sums.get(k, 0.0) + v.detach().float()  # type: ignore[assignment, operator]
+                    sums[k] = v.detach().float() + sums[k] if k in sums else v.detach().float()
                 steps_in_window += 1
                 done = index + 1
                 last = done == end
@@ -277,8 +277,8 @@ class Trainer:
         torch.manual_seed(stream_seed(cfg.seed, self.ctx.rank, index, STREAM_DROPOUT))
         self.wrapped.train()
         with self.autocast():
-            out = self.wrapped(batch)
-        out["loss"].backward()
+            out: dict[str, torch.Tensor] = self.wrapped(batch)
+        out["loss"].backward()  # type: ignore[no-untyped-call]
         if cfg.grad_clip > 0:
             out["grad_norm"] = nn.utils.clip_grad_norm_(self.module.parameters(), cfg.grad_clip)
         self.optimizer.step()

@@ -22,41 +22,41 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="treediff training config")
 
-    preset: str = Field("tiny", description="Model size preset (engine.models.config.PRESETS).")
-    model: Literal["diffusion", "ar"] = Field("diffusion", description="diffusion: denoiser + value net; "
+    preset: str = Field(default="tiny", description="Model size preset (engine.models.config.PRESETS).")
+    model: Literal["diffusion", "ar"] = Field(default="diffusion", description="diffusion: denoiser + value net; "
                                               "ar: autoregressive baseline.")
     model_overrides: dict[str, Any] = Field(default_factory=dict, description="Fields replacing the preset's.")
-    steps: int = Field(1000, ge=1, description="Total optimizer steps of the run (a resumed run trains up to it).")
-    batch_size: int = Field(32, ge=1, description="Examples per step and per process.")
-    lr: float = Field(1e-3, gt=0, description="Peak learning rate (AdamW).")
-    schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="Decay after warmup.")
-    warmup_steps: int = Field(100, ge=0, description="Linear warmup from 0 to lr.")
-    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final lr as a fraction of lr (cosine, linear).")
-    weight_decay: float = Field(0.01, ge=0)
+    steps: int = Field(default=1000, ge=1, description="Total optimizer steps (a resumed run trains up to it).")
+    batch_size: int = Field(default=32, ge=1, description="Examples per step and per process.")
+    lr: float = Field(default=1e-3, gt=0, description="Peak learning rate (AdamW).")
+    schedule: Literal["cosine", "linear", "constant"] = Field(default="cosine", description="Decay after warmup.")
+    warmup_steps: int = Field(default=100, ge=0, description="Linear warmup from 0 to lr.")
+    min_lr_ratio: float = Field(default=0.1, ge=0, le=1, description="Final lr as a fraction of lr (cosine, linear).")
+    weight_decay: float = Field(default=0.01, ge=0)
     betas: tuple[float, float] = (0.9, 0.98)
-    grad_clip: float = Field(1.0, ge=0, description="Max global gradient norm; 0 disables clipping.")
-    value_weight: float = Field(0.5, ge=0, description="Weight of the value loss in the joint objective.")
-    seed: int = Field(0, ge=0, description="Seeds weights, dropout and the data stream.")
-    device: str = Field("auto", description='"auto" (cuda when available), "cpu", "cuda", "cuda:1", ...')
-    threads: int = Field(0, ge=0, description="torch intra-op CPU threads of each training process; 0: torch's "
+    grad_clip: float = Field(default=1.0, ge=0, description="Max global gradient norm; 0 disables clipping.")
+    value_weight: float = Field(default=0.5, ge=0, description="Weight of the value loss in the joint objective.")
+    seed: int = Field(default=0, ge=0, description="Seeds weights, dropout and the data stream.")
+    device: str = Field(default="auto", description='"auto" (cuda when available), "cpu", "cuda", "cuda:1", ...')
+    threads: int = Field(default=0, ge=0, description="torch intra-op CPU threads of each training process; 0: torch's "
                          "default (on a busy shared CPU, 1 is often much faster)")
-    workers: int = Field(0, ge=0, description="DataLoader worker processes generating examples (0: in-process).")
-    prefetch: int = Field(4, ge=1, description="Batches each worker prepares ahead.")
-    amp: Literal["auto", "on", "off"] = Field("auto", description="bf16 autocast; auto = on for CUDA only.")
-    checkpoint_every: int = Field(500, ge=1, description="Steps between checkpoints (the last step always saves).")
-    keep_last: int = Field(3, ge=1, description="Checkpoints kept in RUN_DIR/checkpoints.")
-    log_every: int = Field(10, ge=1, description="Steps between metrics.jsonl lines.")
-    val_every: int = Field(100, ge=1, description="Steps between validation passes (and at the end).")
-    val_size: int = Field(256, ge=1, description="Examples in the fixed validation set.")
-    val_seed: int = Field(12345, ge=0, description="Seed of the validation set (independent of seed).")
-    sigma_small: int | None = Field(None, ge=1, description="Largest primitive count of an edited subtree; "
+    workers: int = Field(default=0, ge=0, description="DataLoader processes generating examples (0: in-process).")
+    prefetch: int = Field(default=4, ge=1, description="Batches each worker prepares ahead.")
+    amp: Literal["auto", "on", "off"] = Field(default="auto", description="bf16 autocast; auto = on for CUDA only.")
+    checkpoint_every: int = Field(default=500, ge=1, description="Steps between checkpoints (and the last step).")
+    keep_last: int = Field(default=3, ge=1, description="Checkpoints kept in RUN_DIR/checkpoints.")
+    log_every: int = Field(default=10, ge=1, description="Steps between metrics.jsonl lines.")
+    val_every: int = Field(default=100, ge=1, description="Steps between validation passes (and at the end).")
+    val_size: int = Field(default=256, ge=1, description="Examples in the fixed validation set.")
+    val_seed: int = Field(default=12345, ge=0, description="Seed of the validation set (independent of seed).")
+    sigma_small: int | None = Field(default=None, ge=1, description="Largest primitive count of an edited subtree; "
                                     "None: the preset's.")
-    k_max: int = Field(5, ge=1, description="Forward process: up to k_max mutations.")
-    p_fresh: float = Field(0.2, ge=0, le=1, description="Forward process: probability of a brand-new program.")
-    min_primitives: int | None = Field(None, ge=1, description="Target size bounds; None: the domain's.")
-    max_primitives: int | None = Field(None, ge=1)
-    sketch: bool = Field(False, description="Use the domain's sketch model for target observations.")
-    tensorboard: Literal["auto", "on", "off"] = Field("auto", description="auto: log when tensorboard is "
+    k_max: int = Field(default=5, ge=1, description="Forward process: up to k_max mutations.")
+    p_fresh: float = Field(default=0.2, ge=0, le=1, description="Forward process: probability of a brand-new program.")
+    min_primitives: int | None = Field(default=None, ge=1, description="Target size bounds; None: the domain's.")
+    max_primitives: int | None = Field(default=None, ge=1)
+    sketch: bool = Field(default=False, description="Use the domain's sketch model for target observations.")
+    tensorboard: Literal["auto", "on", "off"] = Field(default="auto", description="auto: log when tensorboard is "
                                                       "installed.")
 
     @model_validator(mode="after")
@@ -88,6 +88,8 @@ def load_train_config(path: str | Path) -> TrainConfig:
 
 def parse_train_config(text: str, path: str = "<config>") -> TrainConfig:
     """Validate config YAML ``text``; unknown keys and bad values are errors located at file:line:col."""
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        return TrainConfig()  # an empty file (or comments only) means every default
     doc = load_located(text, path)
     if not doc.problems and doc.data is not None and not isinstance(doc.data, dict):
         doc.problems.append(doc.diagnostic((), "the top level must be a mapping of option: value",

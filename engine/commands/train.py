@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if result.step == result.start:
         print(f"nothing to do: {run_dir} is already at step {result.step} of {cfg.steps}")
         return 0
-    if args.export is not None:
+    if args.export is not None and result.checkpoint is not None:
         print(f"exported {export_model(result.checkpoint, args.export)}")
     last = {**result.last, **result.validation}
     shown = ", ".join(f"{k} {last[k]:.4g}" for k in ("loss", "val_edit_acc", "val_position_acc",

@@ -1,0 +1,133 @@
+"""On-the-fly training data: examples, deterministic streams, workers, execution and validation sets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from random import Random
+
+import pytest
+import torch
+
+from engine.data import (
+    DataSpec,
+    EditStream,
+    Materializer,
+    make_batch,
+    make_example,
+    make_loader,
+    validation_batches,
+)
+from engine.errors import DomainError, TreeError
+from engine.grammar import Grammar
+from engine.noise import reverse_path
+from engine.tokens import BOS, EOS, PAD, EditTokens, Vocab, decode_edit
+from engine.tree import Node
+from tests.engine.blocks_domain import make_domain, render
+
+
+def test_example_is_the_first_step_of_the_reverse_path(csg_grammar: Grammar) -> None:
+    vocab = Vocab(csg_grammar)
+    spec = DataSpec(min_primitives=2, max_primitives=6)
+    rng = Random(3)
+    for _ in range(50):
+        ex = make_example(csg_grammar, vocab, spec, rng)
+        current, target = vocab.decode(list(ex.current)), vocab.decode(list(ex.target))
+        nonterminal = vocab.token_production(ex.current[ex.position]).lhs
+        edit = decode_edit(vocab, current, EditTokens(ex.position, nonterminal, ex.replacement))
+        assert edit.replacement.sigma <= spec.sigma_small
+        after = edit.apply(current)
+        assert len(reverse_path(after, target, csg_grammar, spec.sigma_small)) == ex.path_length - 1
+        assert 2 <= target.sigma <= 6
+
+
+def test_token_limits_are_respected_or_reported(csg_grammar: Grammar) -> None:
+    vocab = Vocab(csg_grammar)
+    spec = DataSpec(max_program_tokens=20, max_edit_tokens=8)
+    rng = Random(0)
+    for _ in range(30):
+        ex = make_example(csg_grammar, vocab, spec, rng)
+        assert len(ex.current) <= 20 and len(ex.replacement) + 2 <= 8
+    with pytest.raises(TreeError, match="max_program_tokens=3"):
+        make_example(csg_grammar, vocab, DataSpec(max_program_tokens=3), rng)
+
+
+def test_batches_are_a_pure_function_of_seed_rank_and_index(csg_grammar: Grammar) -> None:
+    vocab = Vocab(csg_grammar)
+    spec = DataSpec()
+    a = make_batch(csg_grammar, vocab, spec, 8, seed=1, rank=0, index=5)
+    b = make_batch(csg_grammar, vocab, spec, 8, seed=1, rank=0, index=5)
+    assert torch.equal(a.program, b.program) and torch.equal(a.replacement, b.replacement)
+    for other in (make_batch(csg_grammar, vocab, spec, 8, 1, 1, 5), make_batch(csg_grammar, vocab, spec, 8, 1, 0, 6),
+                  make_batch(csg_grammar, vocab, spec, 8, 2, 0, 5)):
+        assert not torch.equal(a.target_ids[:, :4], other.target_ids[:, :4])
+
+
+def test_batch_layout(csg_grammar: Grammar) -> None:
+    vocab = Vocab(csg_grammar)
+    tb = make_batch(csg_grammar, vocab, DataSpec(), 16, 0, 0, 0)
+    assert tb.program.dtype == torch.long and tb.program.shape[0] == 16 == len(tb)
+    assert (tb.replacement[:, 0] == BOS).all()
+    ends = (tb.replacement != PAD).sum(1) - 1
+    assert (tb.replacement[torch.arange(16), ends] == EOS).all()
+    prods = tb.program[torch.arange(16), tb.edit_position]
+    assert ((prods >= vocab.prod_offset) & (prods < vocab.value_offset)).all()
+    assert (tb.path_length >= 1).all()
+    ar = make_batch(csg_grammar, vocab, replace(DataSpec(), kind="ar"), 4, 0, 0, 0)
+    assert torch.equal(ar.program, ar.target_ids)
+
+
+def test_stream_is_the_same_with_any_number_of_workers(csg_grammar: Grammar) -> None:
+    spec = DataSpec(max_primitives=4)
+    serial = list(make_loader(EditStream(csg_grammar, spec, 4, seed=7, start=3, stop=9), workers=0))
+    parallel = list(make_loader(EditStream(csg_grammar, spec, 4, seed=7, start=3, stop=9), workers=2))
+    assert [b.index for b in serial] == [b.index for b in parallel] == list(range(3, 9))
+    for a, b in zip(serial, parallel, strict=True):
+        assert torch.equal(a.program, b.program) and torch.equal(a.target_ids, b.target_ids)
+
+
+def test_materializer_executes_targets_and_currents() -> None:
+    domain = make_domain()
+    vocab = Vocab(domain.grammar)
+    tb = make_batch(domain.grammar, vocab, DataSpec(max_primitives=3), 6, 0, 0, 0)
+    batch = Materializer(domain, vocab, torch.device("cpu"))(tb)
+    assert batch.target.shape == batch.current.shape == (6, 1, 16, 16)
+    for i in range(6):
+        target = vocab.decode([t for t in tb.target_ids[i].tolist() if t != PAD])
+        current = vocab.decode([t for t in tb.program[i].tolist() if t != PAD])
+        assert torch.equal(batch.target[i], render(domain, target))
+        assert torch.equal(batch.current[i], render(domain, current))
+    ar = Materializer(domain, vocab, torch.device("cpu"), kind="ar")(
+        make_batch(domain.grammar, vocab, DataSpec(kind="ar", max_primitives=3), 3, 0, 0, 0))
+    assert torch.equal(ar.target, ar.current)
+
+
+def test_sketch_targets_come_from_the_domain_sketch_model() -> None:
+    calls: list[int] = []
+
+    def sketch(trees: Sequence[Node], generator: torch.Generator) -> torch.Tensor:
+        calls.append(len(trees))
+        return torch.rand(len(trees), 1, 16, 16, generator=generator)
+
+    plain = make_domain()
+    with pytest.raises(DomainError, match="no sketch model"):
+        Materializer(plain, Vocab(plain.grammar), torch.device("cpu"), sketch=True)
+    domain = replace(make_domain(), sketch=sketch)
+    vocab = Vocab(domain.grammar)
+    tb = make_batch(domain.grammar, vocab, DataSpec(max_primitives=3), 5, 0, 0, 0)
+    mat = Materializer(domain, vocab, torch.device("cpu"), sketch=True)
+    a, b = mat(tb), mat(tb)
+    assert calls == [5, 5] and torch.equal(a.target, b.target)  # seeded by the batch index: replays on resume
+    assert not torch.equal(a.target, Materializer(domain, vocab, torch.device("cpu"))(tb).target)
+
+
+def test_validation_set_is_fixed_by_its_seed() -> None:
+    domain = make_domain()
+    mat = Materializer(domain, Vocab(domain.grammar), torch.device("cpu"))
+    spec = DataSpec(max_primitives=3)
+    a = validation_batches(domain.grammar, spec, 10, 4, seed=5, materialize=mat)
+    b = validation_batches(domain.grammar, spec, 10, 4, seed=5, materialize=mat)
+    c = validation_batches(domain.grammar, spec, 10, 4, seed=6, materialize=mat)
+    assert [len(x) for x in a] == [4, 4, 2]
+    assert all(torch.equal(x.program, y.program) and torch.equal(x.target, y.target) for x, y in zip(a, b))
+    assert [x.program.tolist() for x in a] != [y.program.tolist() for y in c]
