@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 from collections import Counter
 
 import pytest
@@ -135,3 +137,12 @@ def test_minimal_tree(toy_grammar: Grammar) -> None:
         assert t.sigma == toy_grammar.min_sigma[nt]
     csg = Grammar.load("tests/grammars/csg.yaml")
     assert minimal_tree(csg) == parse(csg, "(Circle 0 0 0)")
+
+
+def test_cache_does_not_keep_grammars_alive() -> None:
+    g = Grammar.load("tests/grammars/csg.yaml")
+    sample_tree(g, random.Random(11))
+    ref = weakref.ref(g)
+    del g
+    gc.collect()
+    assert ref() is None
