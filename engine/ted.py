@@ -37,25 +37,17 @@ def labelled_children(node: Node) -> list[tuple[str, Node | None]]:
 def _flatten(root: Node, ids: dict[str, int]) -> _Flat:
     """Postorder labels (interned to ints in ``ids``), leftmost leaves and keyroots of ``root``."""
     labels: list[int] = []
-    leftmost: list[int] = []
-
-    def visit(node: Node) -> int:
-        first = -1
-        for label, sub in labelled_children(node):
-            if sub is None:
-                index = len(labels)
-                labels.append(ids.setdefault(label, len(ids)))
-                leftmost.append(index)
-            else:
-                index = visit(sub)
-            if first < 0:
-                first = index
-        me = len(labels)
-        labels.append(ids.setdefault(node.production.name, len(ids)))
-        leftmost.append(me if first < 0 else leftmost[first])
-        return me
-
-    visit(root)
+    leftmost: list[int] = []  # a subtree is contiguous in postorder and starts at its leftmost leaf
+    todo: list[tuple[int, Node | None, int]] = [(-1, root, -1)]  # (label, node to expand, subtree start)
+    while todo:
+        label, node, start = todo.pop()
+        if node is None:
+            labels.append(label)
+            leftmost.append(len(labels) - 1 if start < 0 else start)
+            continue
+        todo.append((ids.setdefault(node.production.name, len(ids)), None, len(labels)))
+        for text, sub in reversed(labelled_children(node)):
+            todo.append((ids.setdefault(text, len(ids)), None, -1) if sub is None else (-1, sub, -1))
     last_with: dict[int, int] = {}
     for i, lm in enumerate(leftmost):
         last_with[lm] = i
