@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import weakref
 from typing import Any
 
 import lark
@@ -15,7 +14,6 @@ from engine.grammar import Grammar, Production
 from engine.tree import Node
 
 _LEXEME = re.compile(r"[A-Za-z0-9_]+|\S")
-_CACHE: weakref.WeakKeyDictionary[Grammar, Parser] = weakref.WeakKeyDictionary()
 
 
 def _quote(text: str) -> str:
@@ -167,11 +165,11 @@ def _typed(kind: str, text: str) -> Any:
 
 
 def parser_for(grammar: Grammar) -> Parser:
-    """The (cached) parser of ``grammar``."""
-    parser = _CACHE.get(grammar)
+    """The parser of ``grammar``, built once and kept on the grammar (so both are freed together)."""
+    parser = grammar.__dict__.get("_parser")
     if parser is None:
-        parser = _CACHE[grammar] = Parser(grammar)
-    return parser
+        parser = grammar.__dict__["_parser"] = Parser(grammar)
+    return parser  # type: ignore[no-any-return]
 
 
 def parse(grammar: Grammar, text: str, source: str = "<program>") -> Node:

@@ -59,3 +59,15 @@ def test_enum_and_bool_values() -> None:
     assert tree["rest"]["only"]["by"] == -3
     with pytest.raises(ParseError, match="color"):
         parse(g, "pen pink true")
+
+
+def test_parsers_do_not_keep_grammars_alive() -> None:
+    import gc
+    import weakref
+
+    g = Grammar.load(GRAMMAR_DIR / "csg.yaml")
+    parse(g, "(Circle 1 2 3)")
+    ref = weakref.ref(g)
+    del g
+    gc.collect()
+    assert ref() is None
