@@ -169,7 +169,7 @@ def parser_for(grammar: Grammar) -> Parser:
     parser = grammar.__dict__.get("_parser")
     if parser is None:
         parser = grammar.__dict__["_parser"] = Parser(grammar)
-    return parser  # type: ignore[no-any-return]
+    return parser
 
 
 def parse(grammar: Grammar, text: str, source: str = "<program>") -> Node:
