@@ -51,7 +51,8 @@ class ARModel(nn.Module):
         """Teacher-forced next-token logits ``[B, L+1, V]`` for BOS + program (predicting program + EOS)."""
         seq = program_sequence(batch.program)  # [B, L+2]
         memory, mask = self.encode(batch.target)  # [B, T, d], [B, T]
-        return self.decoder(seq[:, :-1], memory, mask)  # [B, L+1, V]
+        logits: torch.Tensor = self.decoder(seq[:, :-1], memory, mask)  # [B, L+1, V]
+        return logits
 
     def loss(self, batch: EditBatch) -> dict[str, torch.Tensor]:
         """Token cross-entropy (mean over program tokens + EOS), token and whole-program accuracy."""

@@ -56,7 +56,8 @@ class ContextEncoder(nn.Module):
         if len(views) != self.n_views:
             raise InputError(f"context encoder expects {self.n_views} observation views; got {len(views)}")
         if self.role is None:
-            return self.observation_encoder(torch.cat(list(views), dim=1))  # [B, T, d]
+            out: torch.Tensor = self.observation_encoder(torch.cat(list(views), dim=1))  # [B, T, d]
+            return out
         toks = [self.observation_encoder(v) + self.role[i] for i, v in enumerate(views)]  # n x [B, T, d]
         return torch.cat(toks, dim=1)  # [B, n*T, d]
 
@@ -125,31 +126,36 @@ class TokenDecoder(nn.Module):
         x = self.tok_emb(tokens) + self.pos_emb(pos)  # [N, T, d]
         if cond is not None and self.cond_proj is not None:
             x = x + self.cond_proj(cond)[:, None, :]  # [N, T, d]
-        return self.drop(x)
+        out: torch.Tensor = self.drop(x)
+        return out
+
+    def _blocks(self) -> list[Block]:
+        return [b for b in self.blocks if isinstance(b, Block)]
 
     def forward(self, tokens: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
                 cond: torch.Tensor | None = None) -> torch.Tensor:
         """Teacher-forced logits: ``tokens [N, T]``, ``memory [B, S, d]`` (N = B*g) -> ``[N, T, V]`` float32."""
         x = self._embed(tokens, 0, cond)  # [N, T, d]
-        for block in self.blocks:
-            kv = block.cross.memory_kv(memory)  # type: ignore[union-attr]
-            x = block(x, causal=True, memory_kv=kv, memory_mask=memory_mask)  # [N, T, d]
-        return self.head(self.ln_f(x)).float()  # [N, T, V]
+        for block in self._blocks():
+            x = block(x, causal=True, memory_kv=block.memory_kv(memory), memory_mask=memory_mask)  # [N, T, d]
+        logits: torch.Tensor = self.head(self.ln_f(x)).float()  # [N, T, V]
+        return logits
 
     def prefill(self, memory: torch.Tensor, memory_mask: torch.Tensor, cond: torch.Tensor | None = None,
                 max_len: int | None = None) -> DecoderCache:
         """Project the memory's keys/values once per layer and allocate the self-attention caches."""
-        kvs = [block.cross.memory_kv(memory) for block in self.blocks]  # type: ignore[union-attr]
+        kvs = [block.memory_kv(memory) for block in self._blocks()]  # per layer [B, H, S, hd] x 2
         n = len(self.blocks)
         return DecoderCache(kvs, memory_mask, cond, [KVCache(max_len or self.max_len) for _ in range(n)])
 
     def step(self, tokens: torch.Tensor, cache: DecoderCache) -> torch.Tensor:
         """Feed the next token ``[N]`` of every sequence; returns next-token logits ``[N, V]`` float32."""
         x = self._embed(tokens[:, None], cache.position, cache.cond)  # [N, 1, d]
-        for block, layer_cache, kv in zip(self.blocks, cache.layers, cache.memory_kv):
+        for block, layer_cache, kv in zip(self._blocks(), cache.layers, cache.memory_kv):
             x = block(x, causal=True, cache=layer_cache, memory_kv=kv, memory_mask=cache.memory_mask)  # [N, 1, d]
         cache.position += 1
-        return self.head(self.ln_f(x))[:, 0].float()  # [N, V]
+        logits: torch.Tensor = self.head(self.ln_f(x))[:, 0].float()  # [N, V]
+        return logits
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -21,15 +21,15 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    d_model: int = Field(64, ge=8, description="width of every token vector")
-    n_heads: int = Field(4, ge=1, description="attention heads; must divide d_model")
-    n_layers: int = Field(2, ge=1, description="context encoder blocks over observation + program tokens")
-    n_decoder_layers: int = Field(2, ge=1, description="causal decoder blocks (replacement / program)")
-    mlp_ratio: int = Field(4, ge=1, description="hidden width of each MLP as a multiple of d_model")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    max_program_tokens: int = Field(128, ge=4, description="longest current program the model reads")
-    max_edit_tokens: int = Field(40, ge=3, description="longest replacement incl. BOS and EOS")
-    sigma_small: int = Field(2, ge=1, description="most primitives in a replacement subtree")
+    d_model: int = Field(default=64, ge=8, description="width of every token vector")
+    n_heads: int = Field(default=4, ge=1, description="attention heads; must divide d_model")
+    n_layers: int = Field(default=2, ge=1, description="context encoder blocks over observation + program tokens")
+    n_decoder_layers: int = Field(default=2, ge=1, description="causal decoder blocks (replacement / program)")
+    mlp_ratio: int = Field(default=4, ge=1, description="hidden width of each MLP as a multiple of d_model")
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    max_program_tokens: int = Field(default=128, ge=4, description="longest current program the model reads")
+    max_edit_tokens: int = Field(default=40, ge=3, description="longest replacement incl. BOS and EOS")
+    sigma_small: int = Field(default=2, ge=1, description="most primitives in a replacement subtree")
     conditioning: Literal["channels", "tokens"] = "channels"
     encoder_options: dict[str, Any] = Field(default_factory=dict,
                                             description="keyword options of the observation encoder")

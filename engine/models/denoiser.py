@@ -48,6 +48,8 @@ class Denoiser(nn.Module):
     context and is conditioned on the hidden state of the chosen node.
     """
 
+    is_production: torch.Tensor  # [V] bool buffer
+
     def __init__(self, cfg: ModelConfig, vocab: Vocab, observation_shape: Sequence[int],
                  encoder_factory: Callable[..., nn.Module]) -> None:
         super().__init__()

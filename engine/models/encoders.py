@@ -61,7 +61,8 @@ class GridEncoder(nn.Module):
             h = F.pad(h, (0, pad_w, 0, pad_h))  # [B, c, Hp*p, Wp*p]
         h = self.patchify(h)  # [B, d, Hp, Wp]
         h = h.permute(0, 2, 3, 1) + self.row + self.col  # [B, Hp, Wp, d]
-        return self.norm(h.flatten(1, 2))  # [B, T, d]
+        out: torch.Tensor = self.norm(h.flatten(1, 2))  # [B, T, d]
+        return out
 
 
 def grid_encoder(observation_shape: tuple[int, ...], d_model: int, **options: Any) -> GridEncoder:

@@ -67,7 +67,8 @@ class SelfAttention(nn.Module):
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal)  # [N,H,T,hd]
         y = y.transpose(1, 2).reshape(n, t, d)  # [N, T, d]
-        return self.resid_drop(self.proj(y))
+        out: torch.Tensor = self.resid_drop(self.proj(y))
+        return out
 
 
 class CrossAttention(nn.Module):
@@ -106,7 +107,8 @@ class CrossAttention(nn.Module):
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # [B, H, g*T, hd]
         y = y.transpose(1, 2).reshape(n, t, d)  # [N, T, d]
-        return self.resid_drop(self.proj(y))
+        out: torch.Tensor = self.resid_drop(self.proj(y))
+        return out
 
 
 class MLP(nn.Module):
@@ -119,7 +121,8 @@ class MLP(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.proj(F.gelu(self.fc(x))))  # [N, T, d]
+        out: torch.Tensor = self.drop(self.proj(F.gelu(self.fc(x))))  # [N, T, d]
+        return out
 
 
 class Block(nn.Module):
@@ -141,7 +144,14 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_1(x), key_mask=key_mask, causal=causal, cache=cache)
         if self.cross is not None and self.ln_x is not None and memory_kv is not None:
             x = x + self.cross(self.ln_x(x), memory_kv, memory_mask)
-        return x + self.mlp(self.ln_2(x))  # [N, T, d]
+        out: torch.Tensor = x + self.mlp(self.ln_2(x))  # [N, T, d]
+        return out
+
+    def memory_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-attention keys/values ``[B, H, S, hd]`` of ``memory [B, S, d]`` (cross blocks only)."""
+        if self.cross is None:
+            raise TypeError("this block has no cross-attention")
+        return self.cross.memory_kv(memory)
 
 
 def init_weights(module: nn.Module) -> None:

@@ -147,13 +147,13 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
     limit = cfg.sigma_small if max_primitives == "sigma_small" else max_primitives
     max_sigma = NO_LIMIT if limit is None else int(limit)
     table = TensorMaskTable(vocab, dev)
-    seqs = [vocab.encode(p) for p in programs]
+    encoded = [vocab.encode(p) for p in programs]
     program = encode_programs(vocab, programs, device=dev)  # [B, L]
     length = program.shape[1]
     arity = table.token_arity.cpu().numpy()
     spans = torch.zeros(b, length, dtype=torch.long)  # [B, L]
-    for i, ids in enumerate(seqs):
-        spans[i, :len(ids)] = torch.tensor(_subtree_spans(ids, arity))
+    for i, seq in enumerate(encoded):
+        spans[i, :len(seq)] = torch.tensor(_subtree_spans(seq, arity))
     spans = spans.to(dev)
     lengths = (program != 0).sum(1, keepdim=True)  # [B, 1]
     # Token budget of a replacement at each position: the edit window, and the program length limit.

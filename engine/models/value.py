@@ -38,7 +38,8 @@ class ValueNet(nn.Module):
         memory, mask = self.context(condition_views(target, current), program)  # [B, T+L, d], [B, T+L]
         weights = mask.to(memory.dtype)[..., None]  # [B, T+L, 1]
         pooled = (memory * weights).sum(1) / weights.sum(1)  # [B, d]
-        return self.head(pooled).squeeze(-1).float()  # [B]
+        z: torch.Tensor = self.head(pooled).squeeze(-1).float()  # [B]
+        return z
 
     def forward(self, batch: EditBatch) -> torch.Tensor:
         """Predicted remaining path length ``[B]`` (non-negative, float32)."""
