@@ -66,9 +66,13 @@ def measure(seconds: float, seed: int) -> tuple[list[dict[str, Any]], list[str]]
     except ImportError:
         notes.append("engine.tokens.Vocab is not available: tokenization rows skipped")
     else:
-        encode = Vocab(grammar).encode
+        vocab = Vocab(grammar)
+        encode = vocab.encode
+        encoded = [encode(t) for t in pool]
         steps["samples+tokenizations/s"] = lambda i: encode(sample_tree(grammar, rng, LO, HI))
         steps["tokenizations/s"] = lambda i: encode(pool[i & 4095])
+        steps["detokenizations/s"] = lambda i: vocab.decode(encoded[i & 4095])
+        steps.update(_decoder_rows(vocab, seed))
     steps["mutations/s"] = lambda i: mutate(pool[i & 4095], grammar, rng)
 
     def forward_and_reverse(i: int) -> list[Any]:
@@ -87,6 +91,35 @@ def measure(seconds: float, seed: int) -> tuple[list[dict[str, Any]], list[str]]
                      "goal": base * GOAL_FACTOR if base else None,
                      "speedup": round(per_s / base, 2) if base else None})
     return rows, notes
+
+
+def _decoder_rows(vocab: Any, seed: int) -> dict[str, Callable[[int], object]]:
+    """Grammar-constrained decoding: one DecodeState tree, and one BatchDecoder step at batch 256."""
+    import numpy as np
+
+    from engine.decoding import BatchDecoder, DecodeState, MaskTable
+
+    rng = random.Random(seed)
+    table = MaskTable.build(vocab)
+    nprng = np.random.default_rng(seed)
+    state: dict[str, Any] = {}
+
+    def constrained_tree(i: int) -> object:
+        s = DecodeState(vocab, None, HI, 64)
+        while not s.done:
+            s.step(rng.choice(s.allowed()))
+        return s.tree()
+
+    def batch_step(i: int) -> object:
+        dec = state.get("dec")
+        if dec is None or dec.done.all():
+            dec = state["dec"] = BatchDecoder(vocab, vocab.grammar.start, 256, max_primitives=HI, max_tokens=64,
+                                              table=table)
+        mask = dec.mask()
+        dec.step((nprng.random(mask.shape) * mask).argmax(1))
+        return None
+
+    return {"constrained decodes/s": constrained_tree, "batch-256 decode steps/s": batch_step}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
