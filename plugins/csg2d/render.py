@@ -5,11 +5,13 @@ unit is 8 px. Coverage of a pixel is ``clamp(0.5 - sd, 0, 1)`` where ``sd`` is t
 at the pixel centre (plugins/csg2d/program.py explains how trees combine, distance.py the primitives).
 
 Rendering is coarse to fine. The whole batch is first evaluated at the centres of 8x8-pixel tiles. Every
-node's distance is 1-Lipschitz, so a node whose tile-centre distance exceeds ``TILE_MARGIN`` in magnitude
-is entirely 0 or 1 over that tile ("far"), and any value beyond the margin with the same sign gives the
-same clamped result. Tiles where the root is far are filled directly; in the other ("edge") tiles only the
-near nodes are evaluated per pixel, their far children standing in as constants. ``tiled=False``
-evaluates every node at every pixel instead; both give bit-identical images.
+node's distance is 1-Lipschitz, so where a node's tile-centre distance exceeds the tile's centre-to-pixel
+radius plus ``band`` in magnitude, the node is beyond +-band over the whole tile ("far"). Every combine
+(min, max) commutes with clamping to [-band, band], so far values may be replaced by any value beyond the
+band on the same side. Tiles where the root is far are filled with +-band directly; in the other ("edge")
+tiles only the near nodes are evaluated per pixel. Coverage needs ``band`` = 0.5 (the anti-aliasing
+ramp); sketches use a wider band. ``tiled=False`` evaluates every node at every pixel; both give
+bit-identical results.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from plugins.csg2d.program import MIN, Program, TreeCode, assemble, compile_tree
 SIZE = 128  # image side in pixels
 TILE = 8  # tile side in pixels
 TILES = SIZE // TILE  # tiles per side
-TILE_MARGIN = (TILE - 1) / 2 * math.sqrt(2.0) + 0.5 + 1e-3  # centre-to-corner-pixel distance + AA half-width
 
 
 def coverage(sd: torch.Tensor) -> torch.Tensor:
@@ -144,11 +145,11 @@ def roots(program: Program, values: torch.Tensor, group_image: torch.Tensor) -> 
     return values[torch.arange(len(group_image), device=values.device), program.root_row[group_image]]
 
 
-def render_dense(program: Program) -> torch.Tensor:
-    """Coverage [B, 1, 128, 128] evaluating every node at every pixel."""
+def field_dense(program: Program, band: float = 0.5) -> torch.Tensor:
+    """Signed distances clamped to [-band, band], [B, 1, 128, 128], evaluating every node at every pixel."""
     values = evaluate_grid(program, 1.0, SIZE, 0.5)
     images = torch.arange(program.images, device=values.device)
-    return coverage(roots(program, values, images)).view(program.images, 1, SIZE, SIZE)
+    return roots(program, values, images).clamp_(-band, band).view(program.images, 1, SIZE, SIZE)
 
 
 def fill_tiles(tile_values: torch.Tensor) -> torch.Tensor:
@@ -160,17 +161,21 @@ def fill_tiles(tile_values: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def render_tiled(program: Program) -> torch.Tensor:
-    """Coverage [B, 1, 128, 128], evaluating per pixel only near the boundary (see the module docstring)."""
+def field_tiled(program: Program, band: float = 0.5) -> torch.Tensor:
+    """Signed distances clamped to [-band, band], [B, 1, 128, 128], evaluated per pixel only near the boundary.
+
+    See the module docstring; with ``band`` = 0.5 this is all that coverage needs.
+    """
+    margin = (TILE - 1) / 2 * math.sqrt(2.0) + band + 1e-3  # centre-to-corner-pixel distance + band
     device = program.prim_params.device
     tiles, rows = TILES * TILES, program.rows
     coarse = evaluate_grid(program, float(TILE), TILES, TILE / 2)  # [B, rows, T]: distances at tile centres
     root = roots(program, coarse, torch.arange(program.images, device=device))  # [B, T]
-    out = fill_tiles(coverage(root.clone()))  # exact 0 or 1 away from the edges
-    edge_image, edge_tile = torch.nonzero(root.abs() <= TILE_MARGIN, as_tuple=True)  # [K] each
+    out = fill_tiles(root.clamp(-band, band))  # exactly +-band away from the edges
+    edge_image, edge_tile = torch.nonzero(root.abs() <= margin, as_tuple=True)  # [K] each
     if len(edge_image) == 0:
         return out
-    near = (coarse.abs() <= TILE_MARGIN).view(-1)  # [B * rows * T]
+    near = (coarse.abs() <= margin).view(-1)  # [B * rows * T]
     tile_base = edge_image * (rows * tiles) + edge_tile  # [K]: index of (image, row 0, tile) in near
 
     def near_at(group: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
@@ -194,7 +199,7 @@ def render_tiled(program: Program) -> torch.Tensor:
     right_near = near_at(group, program.comb_right.index_select(0, comb))
     values = resolve_combines(program, prim_values, source, group, comb, left_near, right_near)
     root_rows = torch.arange(len(edge_image), device=device) * rows + program.root_row.index_select(0, edge_image)
-    patches = coverage(values.index_select(0, source.index_select(0, root_rows))).view(-1, TILE, TILE)  # [K, 8, 8]
+    patches = values.index_select(0, source.index_select(0, root_rows)).clamp_(-band, band).view(-1, TILE, TILE)
     out_tiles = out.view(program.images, TILES, TILE, TILES, TILE).permute(0, 1, 3, 2, 4)  # [B, ty, tx, 8, 8]
     out_tiles[edge_image, torch.div(edge_tile, TILES, rounding_mode="floor"), edge_tile % TILES] = patches
     return out
@@ -234,6 +239,16 @@ class Renderer:
         """Render ``trees`` to coverage images [B, 1, 128, 128] (float32, 1 = inside a shape)."""
         if len(trees) == 0:
             return torch.zeros(0, 1, SIZE, SIZE, device=self.device)
-        render = render_tiled if self.tiled else render_dense
-        parts = [render(self.compile(trees[i:i + self.chunk])) for i in range(0, len(trees), self.chunk)]
+        return coverage(self.distances(trees, 0.5))
+
+    @torch.no_grad()
+    def distances(self, trees: Sequence[Node], band: float) -> torch.Tensor:
+        """Signed distances of ``trees`` at pixel centres clamped to [-band, band]: [B, 1, 128, 128] (px).
+
+        Exact wherever the distance is within the band; elsewhere exactly -band (inside) or +band (outside).
+        """
+        if len(trees) == 0:
+            return torch.zeros(0, 1, SIZE, SIZE, device=self.device)
+        field = field_tiled if self.tiled else field_dense
+        parts = [field(self.compile(trees[i:i + self.chunk]), band) for i in range(0, len(trees), self.chunk)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)

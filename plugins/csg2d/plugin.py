@@ -1,0 +1,86 @@
+"""Registers the CSG2D domain with treediff (entry point ``csg2d`` in the ``treediff`` group)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.domain import Domain
+from engine.grammar import Grammar
+from engine.hookspecs import hookimpl
+from engine.sample import sample_tree
+from engine.tree import Node
+from plugins.csg2d.goal import distance, goal
+from plugins.csg2d.render import SIZE, Renderer
+from plugins.csg2d.sketch import sketch
+from plugins.imaging import complexity_filter, contact_sheet, load_png, save_png
+
+HERE = Path(__file__).resolve().parent
+GRAMMAR_PATH = HERE / "grammar.yaml"
+CHECKPOINT_PATH = HERE / "model" / "model.safetensors"
+MIN_PRIMITIVES, MAX_PRIMITIVES = 2, 8
+
+
+def load_observation(path: Path, options: dict[str, Any]) -> torch.Tensor:
+    """A PNG as a coverage target [1, 128, 128]: grayscale, dark = shape (``options["invert"]`` flips it).
+
+    ``options["resize"]`` (default True) allows other sizes with a warning instead of an error.
+    """
+    invert = not bool(options.get("invert", False))
+    return load_png(path, size=(SIZE, SIZE), channels=1, invert=invert, resize=bool(options.get("resize", True)))
+
+
+def save_observation(observation: torch.Tensor, path: Path) -> None:
+    """Write coverage [1, 128, 128] as a PNG with shapes black on white (atomically)."""
+    save_png(observation, path, invert=True)
+
+
+def save_sheet(observations: torch.Tensor, path: Path) -> None:
+    """Write a batch [B, 1, 128, 128] as one contact sheet (black shapes on white)."""
+    contact_sheet([1.0 - o for o in observations.detach().cpu()], path)
+
+
+def test_targets_for(grammar: Grammar, make_executor: Callable[[str], Renderer]) -> Callable[[int, int], list[Node]]:
+    """``test_targets(n, seed)``: n distinct 2-8 primitive programs, the more complex half of 2n samples."""
+    def test_targets(n: int, seed: int) -> list[Node]:
+        rng = random.Random(seed)
+        pool: dict[Node, None] = {}
+        while len(pool) < 2 * n:
+            pool.setdefault(sample_tree(grammar, rng, MIN_PRIMITIVES, MAX_PRIMITIVES))
+        executor = make_executor("cpu")
+        return complexity_filter(list(pool), executor.execute, keep=0.5)
+
+    return test_targets
+
+
+def make_domain() -> Domain:
+    """The CSG2D Domain."""
+    grammar = Grammar.load(GRAMMAR_PATH)
+    return Domain(
+        name="csg2d",
+        grammar=grammar,
+        make_executor=Renderer,
+        goal=goal,
+        distance=distance,
+        observation_shape=(1, SIZE, SIZE),
+        load_observation=load_observation,
+        save_observation=save_observation,
+        observation_encoder="grid",
+        min_primitives=MIN_PRIMITIVES,
+        max_primitives=MAX_PRIMITIVES,
+        sketch=sketch,
+        test_targets=test_targets_for(grammar, Renderer),
+        checkpoint=CHECKPOINT_PATH if CHECKPOINT_PATH.exists() else None,
+        save_sheet=save_sheet,
+        description="binary 128x128 images: circles and rotated rectangles with union and difference",
+    )
+
+
+@hookimpl
+def treediff_register_domains(register: Callable[[Domain], None]) -> None:
+    """Register the csg2d domain."""
+    register(make_domain())
