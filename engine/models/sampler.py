@@ -33,6 +33,13 @@ def _device(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
+def _rows(obs: torch.Tensor, b: int, device: torch.device) -> torch.Tensor:
+    """Observations ``[B, *S]`` on ``device``; a single ``[1, *S]`` is broadcast to ``B`` rows."""
+    if obs.shape[0] == 1 and b != 1:
+        obs = obs.expand(b, *obs.shape[1:])
+    return obs.to(device)
+
+
 def _gumbel(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """Standard Gumbel noise drawn from ``generator`` (on its own device), moved to ``device``."""
     u = torch.rand(shape, generator=generator, device=generator.device).to(device)
@@ -129,7 +136,8 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
                   unique: bool = True) -> list[list[ProposedEdit]]:
     """Sample ``n_samples`` edits for each of ``B`` programs in one batch.
 
-    ``target``/``current`` are observations ``[B, *S]`` (on the model's device). One context forward gives
+    ``target``/``current`` are observations ``[B, *S]`` (``[1, *S]`` is broadcast). Put the model in eval
+    mode first (dropout is not switched off here). One context forward gives
     the pointer distribution; positions are drawn without replacement while enough are eligible; then
     all ``B * n_samples`` replacements are decoded together with the KV cache under the grammar mask:
     the replacement derives the chosen node's nonterminal, has at most ``max_primitives`` primitives
@@ -164,7 +172,7 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
     valid = ((lhs >= 0) & (table.symbol_min_sigma[safe_lhs] <= max_sigma)
              & (table.symbol_min_tokens[safe_lhs] <= budget))  # [B, L]
 
-    ctx = denoiser.encode(target, current, program)
+    ctx = denoiser.encode(_rows(target, b, dev), _rows(current, b, dev), program)
     positions = _sample_positions(ctx.position_logits, valid, n_samples, temperature, generator)  # [B, n]
     pos_logp = torch.log_softmax(ctx.position_logits.masked_fill(~valid, float("-inf")), 1)  # [B, L]
     pos_logp = pos_logp.gather(1, positions)  # [B, n]
@@ -227,7 +235,7 @@ def sample_programs(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, n_sam
     sigma = NO_LIMIT if max_primitives is None else max_primitives
     constraint = GrammarConstraint(table, start, torch.full((n,), sigma, device=dev),
                                    torch.full((n,), limit, device=dev))
-    cache: DecoderCache = ar_model.start_decoding(target)
+    cache: DecoderCache = ar_model.start_decoding(target.to(dev))
     ids, logp, done = _decode(lambda t: ar_model.decode_step(cache, t), constraint, limit + 1, temperature,
                               generator)
     scores, keep = logp.tolist(), done.tolist()
@@ -238,6 +246,9 @@ def sample_programs(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, n_sam
 @torch.no_grad()
 def predict_values(value_net: ValueNet, vocab: Vocab, target: torch.Tensor, current: torch.Tensor,
                    programs: Sequence[Node]) -> torch.Tensor:
-    """Predicted remaining edit-path length ``[B]`` (float32, on the model's device) for each program."""
-    program = encode_programs(vocab, programs, device=_device(value_net))  # [B, L]
-    return torch.expm1(value_net.predict_log(target, current, program)).clamp_min(0.0)
+    """Predicted remaining edit-path length ``[B]`` (float32, on the model's device) for each program;
+    observations ``[B, *S]`` (``[1, *S]`` is broadcast)."""
+    dev = _device(value_net)
+    program = encode_programs(vocab, programs, device=dev)  # [B, L]
+    b = len(programs)
+    return torch.expm1(value_net.predict_log(_rows(target, b, dev), _rows(current, b, dev), program)).clamp_min(0.0)

@@ -175,3 +175,13 @@ def test_predict_values_matches_the_model(csg_grammar: Grammar) -> None:
         expected = torch.expm1(model.predict_log(target, current, encode_programs(vocab, trees))).clamp_min(0)
     assert values.shape == (5,)
     torch.testing.assert_close(values, expected)
+
+
+def test_single_target_is_broadcast(csg_grammar: Grammar) -> None:
+    model, vocab = _setup(csg_grammar)
+    trees = programs(csg_grammar, 3, seed=19)
+    target = observe(trees[:1])
+    a = propose_edits(model, vocab, target, observe(trees), trees, 2, torch.Generator().manual_seed(0))
+    b = propose_edits(model, vocab, target.expand(3, *SHAPE), observe(trees), trees, 2,
+                      torch.Generator().manual_seed(0))
+    assert a == b
