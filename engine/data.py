@@ -207,7 +207,7 @@ class Materializer:
                 assert self.domain.sketch is not None
                 if sketch_seed is None:
                     sketch_seed = stream_seed(self.seed, self.rank, tb.index, STREAM_SKETCH)
-                gen = torch.Generator().manual_seed(sketch_seed)
+                gen = torch.Generator(device=self.device).manual_seed(sketch_seed)
                 obs = self.domain.sketch(targets, gen).to(self.device)
         dev = self.device
         return EditBatch(target=obs.float(), current=current_obs.float(), program=tb.program.to(dev),
