@@ -84,4 +84,5 @@ def mean_over_ranks(ctx: DistContext, values: dict[str, float]) -> dict[str, flo
     keys = sorted(values)
     t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=ctx.device)
     dist.all_reduce(t)
-    return {k: float(v) / ctx.world_size for k, v in zip(keys, t.tolist())}
+    reduced = dict(zip(keys, t.tolist()))
+    return {k: float(reduced[k]) / ctx.world_size for k in values}
