@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        "with `torchrun --nproc_per_node N -m engine.cli train ...` for DistributedDataParallel.")
     p.add_argument("domain", help="domain name (see `treediff plugins`)")
     p.add_argument("--config", type=Path, help="training config YAML (schemas/train.schema.json)")
-    p.add_argument("--preset", help="model size preset: tiny, default")
+    p.add_argument("--preset", help="model size preset (engine.models.config.PRESETS: tiny, small, default)")
     p.add_argument("--model", choices=("diffusion", "ar"), help="what to train (default diffusion)")
     p.add_argument("--steps", type=int, help="total optimizer steps of the run")
     p.add_argument("--batch-size", type=int, help="examples per step and per process")
