@@ -28,55 +28,64 @@ EMPTY_HALF_SIZE = -1.0e4  # half size that makes a zero-area rectangle empty eve
 TreeCode = tuple[list[tuple[int, int, float, float, float, float, float]], list[tuple[int, int, int, int, int]], int]
 
 
-def primitive(node: Node, sign: float) -> tuple[int, float, float, float, float, float]:
-    """(kind, sign, cx, cy, p, q) in pixels for a circle or quad node.
+Prim = tuple[int, int, float, float, float, float, float]  # (row, kind, sign, cx, cy, p, q)
+
+
+def primitive(node: Node, sign: float, row: int = 0) -> Prim:
+    """(row, kind, sign, cx, cy, p, q) in pixels for a circle or quad node.
 
     Circle: p = radius. BOX: p, q = half extents along x and y. DIAMOND: p, q = half extents along
     u = (dx + dy)/sqrt(2) and v = (dy - dx)/sqrt(2), the image axes rotated 45 degrees clockwise.
     """
+    fields, values = node.production.field_index, node.children
+    x, y = UNIT * values[fields["x"]], UNIT * values[fields["y"]]  # type: ignore[operator]
     if node.production.name == "circle":
-        return CIRCLE, sign, UNIT * node["x"], UNIT * node["y"], UNIT * node["r"], 0.0  # type: ignore[operator]
-    x, y, w, h, a = (node[f] for f in ("x", "y", "w", "h", "a"))
+        return row, CIRCLE, sign, x, y, UNIT * values[fields["r"]], 0.0  # type: ignore[operator]
+    w, h, a = values[fields["w"]], values[fields["h"]], values[fields["a"]]
+    if w <= 0 or h <= 0:  # type: ignore[operator]  # zero area: draws nothing (not even a 45-degree line)
+        return row, BOX, sign, x, y, EMPTY_HALF_SIZE, EMPTY_HALF_SIZE
     half_w, half_h = UNIT / 2 * w, UNIT / 2 * h  # type: ignore[operator]
-    if half_w <= 0 or half_h <= 0:  # zero area: draws nothing (a 45-degree line would otherwise show)
-        return BOX, sign, UNIT * x, UNIT * y, EMPTY_HALF_SIZE, EMPTY_HALF_SIZE  # type: ignore[operator]
-    kind = BOX if a % 2 == 0 else DIAMOND  # type: ignore[operator]
-    if a % 4 >= 2:  # 90 or 135 degrees: the width runs along y (BOX) or along v (DIAMOND)
+    if a % 4 >= 2:  # type: ignore[operator]  # 90 or 135 degrees: the width runs along y (BOX) or v (DIAMOND)
         half_w, half_h = half_h, half_w
-    return kind, sign, UNIT * x, UNIT * y, half_w, half_h  # type: ignore[operator]
+    return row, BOX if a % 2 == 0 else DIAMOND, sign, x, y, half_w, half_h  # type: ignore[operator]
+
+
+def _signed_postorder(tree: Node) -> list[tuple[Node, float]]:
+    """Nodes with their signs, children before parents (left subtree, right subtree, node)."""
+    order: list[tuple[Node, float]] = []
+    work = [(tree, 1.0)]
+    while work:  # visits node, right, left; reversed that is left, right, node
+        node, sign = item = work.pop()
+        order.append(item)
+        name = node.production.name
+        if name == "union" or name == "difference":
+            fields, children = node.production.field_index, node.children
+            work.append((children[fields["left"]], sign))  # type: ignore[arg-type]
+            work.append((children[fields["right"]], sign if name == "union" else -sign))  # type: ignore[arg-type]
+        elif name != "circle" and name != "quad":
+            raise DomainError(f"csg2d cannot render a node of production {name!r}; expected circle, quad, union "
+                              "or difference. hint: build trees with the csg2d grammar")
+    order.reverse()
+    return order
 
 
 def compile_tree(tree: Node) -> TreeCode:
     """Flatten one tree in postfix order: its primitives, its combine steps and its row count."""
-    prims: list[tuple[int, int, float, float, float, float, float]] = []
+    prims: list[Prim] = []
     combines: list[tuple[int, int, int, int, int]] = []
-    work: list[tuple[Node, float, bool]] = [(tree, 1.0, False)]
     done: list[tuple[int, int]] = []  # (row, height) of finished subtrees
-    rows = 0
-    while work:
-        node, sign, expanded = work.pop()
+    for row, (node, sign) in enumerate(_signed_postorder(tree)):
         name = node.production.name
-        if name in ("circle", "quad"):
-            prims.append((rows, *primitive(node, sign)))
-            done.append((rows, 0))
-            rows += 1
-        elif name not in ("union", "difference"):
-            raise DomainError(f"csg2d cannot render a node of production {name!r}; expected circle, quad, union "
-                              "or difference. hint: build trees with the csg2d grammar")
-        elif not expanded:
-            right_sign = sign if name == "union" else -sign
-            work.append((node, sign, True))
-            work.append((node["right"], right_sign, False))  # type: ignore[arg-type]
-            work.append((node["left"], sign, False))  # type: ignore[arg-type]
-        else:
-            right_row, right_height = done.pop()
-            left_row, left_height = done.pop()
-            op = MIN if (name == "union") == (sign > 0) else MAX
-            height = 1 + max(left_height, right_height)
-            combines.append((height, op, rows, left_row, right_row))
-            done.append((rows, height))
-            rows += 1
-    return prims, combines, rows
+        if name == "circle" or name == "quad":
+            prims.append(primitive(node, sign, row))
+            done.append((row, 0))
+            continue
+        right_row, right_height = done.pop()
+        left_row, left_height = done.pop()
+        height = 1 + (left_height if left_height > right_height else right_height)
+        combines.append((height, MIN if (name == "union") == (sign > 0) else MAX, row, left_row, right_row))
+        done.append((row, height))
+    return prims, combines, done[-1][0] + 1  # the root is the last row
 
 
 @dataclass(frozen=True)
