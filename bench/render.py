@@ -88,8 +88,11 @@ def measure_domain(name: str, registry: Any, args: argparse.Namespace) -> list[d
     for size in sizes:
         batch = pool[:size]
         ours, theirs = [], []
+        def run(batch: list[Node] = batch) -> object:
+            return executor.execute(batch)
+
         for _ in range(args.rounds):
-            ours.append(timed(lambda b=batch: executor.execute(b), size, args.seconds, sync))
+            ours.append(timed(run, size, args.seconds, sync))
             if draw is not None:
                 theirs.append(timed(lambda: [draw(t) for t in skia_pool], len(skia_pool), args.seconds, sync))
         row: dict[str, Any] = {"domain": name, "batch": size, "device": str(executor.device), **best(ours)}

@@ -35,7 +35,8 @@ def to_hwc(image: ImageLike, what: str = "image") -> np.ndarray:
     array = array.astype(np.float64)
     if not np.isfinite(array).all():
         raise InputError(f"{what} contains NaN or infinite values; expected floats in [0, 1]")
-    return np.clip(array, 0.0, 1.0).transpose(1, 2, 0)
+    clipped: np.ndarray = np.clip(array, 0.0, 1.0)
+    return clipped.transpose(1, 2, 0)
 
 
 def to_uint8(image: ImageLike, what: str = "image") -> np.ndarray:
