@@ -1,0 +1,88 @@
+"""The TinySVG domain plugin: registers grammar, batched renderer, RMSE goal, PNG I/O and test targets."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.domain import Domain
+from engine.grammar import Grammar
+from engine.hookspecs import hookimpl
+from engine.tree import Node
+from plugins import imaging
+from plugins.tinysvg.goal import goal, rmse
+from plugins.tinysvg.layout import CANVAS
+from plugins.tinysvg.render import TinySVGExecutor
+
+HERE = Path(__file__).parent
+GRAMMAR_PATH = HERE / "grammar.yaml"
+CHECKPOINT_PATH = HERE / "model" / "model.safetensors"
+MIN_PRIMITIVES, MAX_PRIMITIVES = 2, 8  # the paper's test-set sizes
+OBSERVATION_SHAPE = (3, CANVAS, CANVAS)
+
+
+def load_observation(path: Path, options: dict[str, Any]) -> torch.Tensor:
+    """Read a target PNG as RGB float [3, 128, 128] in [0, 1] (transparency over white; resized with a warning).
+
+    ``options``: ``invert`` (bool) reads ``1 - value``; ``resize`` (bool, default true) allows other sizes.
+    """
+    return imaging.load_png(path, size=(CANVAS, CANVAS), channels=3, invert=bool(options.get("invert", False)),
+                            resize=bool(options.get("resize", True)))
+
+
+def save_observation(observation: torch.Tensor, path: Path) -> None:
+    """Write one rendering [3, 128, 128] as an RGB PNG (atomically)."""
+    imaging.save_png(observation, path)
+
+
+def save_sheet(observations: torch.Tensor, path: Path) -> None:
+    """Write a batch of renderings [B, 3, 128, 128] as one contact-sheet PNG."""
+    imaging.contact_sheet(list(observations.detach().cpu()), path)
+
+
+def test_targets(n: int, seed: int, grammar: Grammar | None = None) -> list[Node]:
+    """``n`` deterministic test targets with 2-8 primitives, the visually more complex half of 2n samples.
+
+    Samples 2n programs with :func:`engine.sample.sample_tree` seeded by ``seed`` and keeps the half whose
+    renderings compress worst (as the paper did), in sampling order.
+    """
+    from engine.sample import sample_tree
+
+    grammar = grammar or Grammar.load(GRAMMAR_PATH)
+    rng = random.Random(seed)
+    trees = [sample_tree(grammar, rng, MIN_PRIMITIVES, MAX_PRIMITIVES) for _ in range(2 * n)]
+    executor = TinySVGExecutor("cpu")
+    kept = imaging.complexity_filter(trees, executor.execute, keep=0.5)
+    return kept[:n]
+
+
+def make_domain() -> Domain:
+    """The TinySVG :class:`~engine.domain.Domain` (grammar parsed here; nothing rendered or loaded yet)."""
+    grammar = Grammar.load(GRAMMAR_PATH)
+    return Domain(
+        name="tinysvg",
+        grammar=grammar,
+        make_executor=TinySVGExecutor,
+        goal=goal,
+        distance=rmse,
+        observation_shape=OBSERVATION_SHAPE,
+        load_observation=load_observation,
+        save_observation=save_observation,
+        observation_encoder="grid",
+        min_primitives=MIN_PRIMITIVES,
+        max_primitives=MAX_PRIMITIVES,
+        test_targets=lambda n, seed: test_targets(n, seed, grammar),
+        checkpoint=CHECKPOINT_PATH if CHECKPOINT_PATH.exists() else None,
+        save_sheet=save_sheet,
+        description="coloured rectangles and ellipses arranged by bounding boxes on a 128x128 RGB canvas",
+    )
+
+
+@hookimpl
+def treediff_register_domains(register: Callable[[Domain], None]) -> None:
+    """Register the ``tinysvg`` domain."""
+    register(make_domain())
