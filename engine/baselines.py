@@ -30,11 +30,13 @@ def mutation_search(domain: Domain, renderer: Renderer, rng: random.Random, *, s
     """Hill climbing or simulated annealing over programs with the noise operator :func:`engine.noise.mutate`.
 
     Each round draws ``batch`` unvisited mutants of the current program, executes them in one batch and
-    considers the best. ``hill`` moves only to a strictly lower domain distance; ``anneal`` also accepts a
-    worse one with probability ``exp(-delta / T)``, where ``T`` starts at ``temperature`` times the start
-    program's distance and cools linearly to zero over the budget (or the time limit, whichever is used up
-    faster). After ``patience`` rounds without a new best distance since the last (re)start, the search
-    restarts from a fresh random program. Stops at the first goal match or when a limit is reached.
+    considers the best (lowest distance, then fewest primitives). Both schedules move to a strictly lower
+    domain distance, or sideways to an equal distance when the program does not grow (neutral moves that add
+    primitives would bloat programs on plateaus); ``anneal`` also accepts a worse one with probability
+    ``exp(-delta / T)``, where ``T`` starts at ``temperature`` times the start program's distance and cools
+    linearly to zero over the budget (or the time limit, whichever is used up faster). After ``patience``
+    rounds without a new best distance since the last (re)start, the search restarts from a fresh random
+    program. Stops at the first goal match or when a limit is reached.
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule {schedule!r}; expected one of {SCHEDULES}")
@@ -61,9 +63,10 @@ def mutation_search(domain: Domain, renderer: Renderer, rng: random.Random, *, s
         visits = [v for v in renderer.run([t for t, _ in children]) if v is not None]
         if not visits:
             break
-        best = min(visits, key=lambda v: v.distance)
+        best = min(visits, key=lambda v: (v.distance, v.tree.sigma))
         delta = best.distance - current_distance
-        if delta < 0 or (schedule == "anneal" and _accept(delta, temperature * scale, renderer, rng)):
+        sideways = delta == 0 and best.tree.sigma <= current.sigma  # plateau moves must not grow the program
+        if delta < 0 or sideways or (schedule == "anneal" and _accept(delta, temperature * scale, renderer, rng)):
             current, current_distance = best.tree, best.distance
         if best.distance < restart_best:
             restart_best, stale = best.distance, 0
@@ -96,9 +99,7 @@ def _accept(delta: float, t0: float, renderer: Renderer, rng: random.Random) -> 
     if renderer.time_limit:
         progress = max(progress, renderer.elapsed() / renderer.time_limit)
     temperature = t0 * max(0.0, 1.0 - progress)
-    if delta == 0:
-        return True
-    return temperature > 0 and rng.random() < math.exp(-delta / temperature)
+    return delta > 0 and temperature > 0 and rng.random() < math.exp(-delta / temperature)
 
 
 def _restart(domain: Domain, renderer: Renderer, rng: random.Random, lineage: Lineage, current: Node,

@@ -1,7 +1,8 @@
 """Value-guided beam search over edits proposed by the denoiser.
 
-Start: ``beam_width`` start programs (random derivations by default, see :mod:`engine.starts`). Each
-round expands every beam node with ``expansions`` edits sampled from the denoiser (one batched call), drops
+Start: ``beam_width`` start programs (random derivations by default, or given seeds, see
+:mod:`engine.starts`). Each round samples ``beam_width * expansions`` edits from the denoiser in one
+batched call, spread evenly over the beam nodes (``expansions`` each for a full beam), drops
 children already visited (the renderer's tree cache is the visited set) or duplicated, executes all new
 children in one renderer batch and stops at the first goal match. The next beam is the ``beam_width``
 best new children ranked by the value network's predicted remaining edits (rounded to
@@ -50,10 +51,11 @@ def beam_search(renderer: Renderer, bundle: Any, generator: torch.Generator, rng
     stalls = 0
     while beam and not renderer.done() and stalls < STALL_ROUNDS:
         parents = [c.tree for c in beam]
+        per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
         current = renderer.observe(parents).to(device)
         target = renderer.target.to(device).expand(len(parents), *renderer.target.shape)
         with renderer.profile.section("model"):
-            proposals = propose_edits(bundle.denoiser, bundle.vocab, target, current, parents, expansions,
+            proposals = propose_edits(bundle.denoiser, bundle.vocab, target, current, parents, per_node,
                                       generator, temperature=temperature, max_primitives=sigma)
         renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
         renderer.profile.count("model_batches")

@@ -23,6 +23,8 @@ from engine.errors import InputError
 from engine.tree import Node
 
 Clock = Callable[[], float]
+# A goal match found in a batch is charged the whole batch: ``calls_at_solve`` is the number of programs
+# executed when that batch finished, not the match's position inside it.
 SECTIONS = ("model", "render", "python")
 
 
@@ -96,6 +98,7 @@ class Renderer:
         self.visits: dict[Node, Visit] = {}
         self.best: Visit | None = None
         self.first_solution: Visit | None = None
+        self.calls_at_solve: int | None = None  # renderer calls spent when the solving batch finished
         self.reexecutions = 0
         self._observations: OrderedDict[Node, torch.Tensor] = OrderedDict()
 
@@ -168,6 +171,8 @@ class Renderer:
                 self.first_solution = visit
             if self.best is None or _better(visit, self.best):
                 self.best = visit
+        if self.first_solution is not None and self.calls_at_solve is None:
+            self.calls_at_solve = len(self.visits)
 
     def _remember(self, tree: Node, observation: torch.Tensor) -> None:
         self._observations[tree] = observation

@@ -28,7 +28,8 @@ class SolveResult:
 
     ``program`` is the goal match when ``solved``, otherwise the program with the lowest domain distance
     (``None`` only when the limits allowed no execution at all). ``calls_at_solve`` is the renderer-call
-    count when the first goal match was executed (the x-coordinate of solved-vs-calls curves).
+    count when the batch holding the first goal match had been executed (the whole batch is charged; the
+    x-coordinate of solved-vs-calls curves).
     ``trajectory`` holds the accepted edits from a start program to ``program``.
     """
 
@@ -91,5 +92,5 @@ def finish(method: str, renderer: Renderer, lineage: Lineage | None = None) -> S
     return SolveResult(
         method=method, program=best.tree if best else None, solved=renderer.solved,
         renderer_calls=renderer.calls, seconds=seconds, score=best.distance if best else math.inf,
-        calls_at_solve=renderer.first_solution.call if renderer.first_solution else None,
+        calls_at_solve=renderer.calls_at_solve,
         trajectory=trajectory, profile=renderer.profile.breakdown(seconds), counts=counts)

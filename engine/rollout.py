@@ -10,6 +10,7 @@ first goal match or when a limit is reached; returns the best program found.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -24,8 +25,12 @@ STALL_ROUNDS = 50
 
 def rollout_search(renderer: Renderer, bundle: Any, generator: torch.Generator, rng: random.Random, *,
                    parallel: int = 8, max_steps: int = 12, greedy: bool = True, samples: int = 4,
-                   temperature: float = 1.0, max_primitives: int | None = None) -> SolveResult:
-    """Run rollouts of ``bundle.denoiser`` until the goal is matched or the budget or time runs out."""
+                   temperature: float = 1.0, max_primitives: int | None = None,
+                   start: Sequence[Node] = ()) -> SolveResult:
+    """Run rollouts of ``bundle.denoiser`` until the goal is matched or the budget or time runs out.
+
+    ``start`` optionally gives the first rollouts' start programs (later ones start from random programs).
+    """
     from engine.models.sampler import propose_edits
 
     lineage = Lineage()
@@ -33,6 +38,11 @@ def rollout_search(renderer: Renderer, bundle: Any, generator: torch.Generator, 
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
     n_samples = samples if greedy else 1
     slots: list[tuple[Node, int]] = []  # (current program, steps taken)
+    seeds = [t for t in dict.fromkeys(start)][:parallel]
+    for tree in seeds:
+        lineage.add(tree, None, None)
+    renderer.run(seeds)
+    slots = [(tree, 0) for tree in seeds if renderer.seen(tree)]
     stalls = 0
     while not renderer.done() and stalls < STALL_ROUNDS:
         slots = _refill(renderer, rng, lineage, slots, parallel, max_steps)

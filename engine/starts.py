@@ -30,14 +30,15 @@ def start_programs(domain: Domain, start: str | Sequence[Node], count: int, rng:
 
     ``start`` is ``"random"`` (random derivations within the domain's primitive bounds), ``"minimal"`` (the
     grammar's smallest program, then random ones to fill the count), or a sequence of seed programs (for
-    example whole programs from the autoregressive model), used first and topped up with random ones.
+    example whole programs from the autoregressive model), returned as given (deduplicated, at most
+    ``count``) without random top-up.
     """
     if isinstance(start, str):
         if start not in START_KINDS:
             raise InputError(f"start {start!r}; expected one of {', '.join(START_KINDS)} or a list of programs")
         seeds = [minimal_tree(domain.grammar)] if start == "minimal" else []
     else:
-        seeds = list(start)
+        return list(dict.fromkeys(start))[:count]
     out = list(dict.fromkeys(seeds))[:count]
     tries = 0
     while len(out) < count and tries < 20 * count:

@@ -6,6 +6,7 @@ renderer calls, and shaped [C, H, W] so the engine's "grid" encoder can conditio
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,3 +111,37 @@ def make_domain(checkpoint: Path | None = None) -> Domain:
 def render(domain: Domain, tree: Node) -> torch.Tensor:
     """The observation [1, SIDE, SIDE] of one program."""
     return domain.make_executor("cpu").execute([tree])[0]
+
+
+_RUNS: dict[str, Path] = {}  # test-session cache: each kind of model is trained once per session
+TRAIN_STEPS = {"diffusion": 400, "ar": 150}
+
+
+def trained_run(kind: str, root: Path) -> Path:
+    """A run directory with a small ``kind`` model ("diffusion" or "ar") trained on the blocks domain.
+
+    Trained once per test session (about 20 s on two CPU cores) under ``root`` on first use; a run already
+    under ``root`` is reused.
+    """
+    if kind not in _RUNS:
+        from engine.registry import load_registry
+        from engine.train import run_training
+        from engine.traincfg import TrainConfig
+
+        cfg = TrainConfig(model=kind, steps=TRAIN_STEPS[kind], batch_size=32, lr=3e-3, warmup_steps=10, device="cpu",
+                          threads=1, val_every=10_000, val_size=8, checkpoint_every=10_000, log_every=10_000,
+                          tensorboard="off", seed=0,
+                          model_overrides={"d_model": 48, "n_heads": 2, "n_layers": 1, "n_decoder_layers": 1})
+        run_dir = Path(root) / f"blocks-{kind}"
+        if not list(run_dir.glob("checkpoints/*.json")):
+            run_training(make_domain(), cfg, run_dir, registry=load_registry(entry_points=[]), log_stream=io.StringIO())
+        _RUNS[kind] = run_dir
+    return _RUNS[kind]
+
+
+def load_trained(kind: str, root: Path, domain: Domain | None = None) -> Any:
+    """The :class:`engine.checkpoint.ModelBundle` of :func:`trained_run` for ``domain`` (a fresh blocks one)."""
+    from engine.checkpoint import load_bundle
+    from engine.registry import load_registry
+
+    return load_bundle(trained_run(kind, root), domain or make_domain(), registry=load_registry(entry_points=[]))

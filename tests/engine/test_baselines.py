@@ -29,11 +29,11 @@ def test_mutation_search_solves_targets_one_or_two_edits_away(schedule):
     solved = 0
     for i, target in enumerate(d.test_targets(6, 11)):
         ex = d.make_executor("cpu")
-        r = Renderer(d, ex, render(d, target), budget=300)
+        r = Renderer(d, ex, render(d, target), budget=400)
         res = mutation_search(d, r, random.Random(i), schedule=schedule, start=near(d, target, 1 + i % 2, i))
         solved += res.solved
         if res.solved:
-            assert res.score == 0.0 and res.calls_at_solve <= res.renderer_calls <= 300
+            assert res.score == 0.0 and res.calls_at_solve <= res.renderer_calls <= 400
             assert (render(d, res.program) == render(d, target)).all()
     assert solved == 6
 

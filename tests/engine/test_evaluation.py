@@ -146,5 +146,5 @@ def test_summary_table_and_plot(tmp_path):
 def test_targets_without_programs_have_no_ted(tmp_path):
     d = make_domain()
     target = Target("x", render(d, parse(d.grammar, "(box 1 1 1)")))
-    (rec,) = run(d, [target], tmp_path)
+    (rec,) = run(d, [target], tmp_path, budget=300)
     assert rec["ted"] is None and rec["target_program"] is None and rec["solved"]

@@ -1,0 +1,97 @@
+"""Options and model loading shared by the search commands (solve, eval, demo)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from engine.domain import Domain
+from engine.errors import CheckpointError, InputError
+from engine.search import METHODS, NEEDS
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """``--checkpoint``, ``--ar-checkpoint``, ``--device``, ``--seed``, ``--time-limit``."""
+    p.add_argument("--checkpoint", type=Path, default=None, metavar="C",
+                   help="run directory or checkpoint file (default: the model shipped with the domain)")
+    p.add_argument("--ar-checkpoint", type=Path, default=None, metavar="C",
+                   help="autoregressive checkpoint for --method ar (default: --checkpoint when it is one)")
+    p.add_argument("--device", default="cpu", help='"cpu", "cuda", "cuda:1" or "auto" (default cpu)')
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="wall-clock limit in seconds per solve (default: none)")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; others are checked to exist."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device!r} but no CUDA device is available; expected cpu here. "
+                         "hint: use --device cpu")
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise InputError(f"--device {device!r} is not a device name; expected cpu, cuda, cuda:N or auto") from None
+    return device
+
+
+def parse_methods(text: str) -> list[str]:
+    """A comma-separated method list, checked and deduplicated in order."""
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise InputError(f"--methods {text!r}: unknown method(s) {', '.join(unknown) or '(none given)'}; expected "
+                         f"a comma-separated list of: {', '.join(METHODS)}")
+    return list(dict.fromkeys(methods))
+
+
+def load_models(domain: Domain, methods: list[str], checkpoint: Path | None, ar_checkpoint: Path | None,
+                device: str) -> tuple[Any | None, Any | None]:
+    """The (diffusion bundle, AR bundle) the given methods need; CheckpointError naming what is missing."""
+    from engine.checkpoint import load_bundle
+
+    need_diffusion = any(NEEDS[m] == "diffusion" for m in methods)
+    need_ar = "ar" in methods
+    bundle = ar_bundle = None
+    primary = checkpoint or domain.checkpoint
+    if primary is not None and (need_diffusion or (need_ar and ar_checkpoint is None)):
+        loaded = load_bundle(primary, domain, device)
+        if loaded.kind == "ar":
+            ar_bundle = loaded
+        else:
+            bundle = loaded
+    if need_diffusion and bundle is None:
+        if primary is None:
+            raise CheckpointError(f"domain {domain.name!r} ships no trained model, and method(s) "
+                                  f"{', '.join(m for m in methods if NEEDS[m] == 'diffusion')} need one; expected "
+                                  "--checkpoint RUN_DIR (from `treediff train`). hint: or use --method mutation, "
+                                  "which needs no model")
+        raise CheckpointError(f"checkpoint {str(primary)!r} holds an autoregressive model; expected a diffusion "
+                              "checkpoint (denoiser + value) for beam search and rollouts. hint: pass it as "
+                              "--ar-checkpoint and use --method ar, or use --method mutation")
+    if need_ar and ar_bundle is None:
+        path = ar_checkpoint or domain.extras.get("ar_checkpoint")
+        if path is None:
+            raise CheckpointError(f"method 'ar' needs an autoregressive checkpoint and domain {domain.name!r} ships "
+                                  "none; expected --ar-checkpoint C (from `treediff train DOMAIN --model ar`)")
+        ar_bundle = load_bundle(path, domain, device)
+        if ar_bundle.kind != "ar":
+            raise CheckpointError(f"checkpoint {str(path)!r} holds a {ar_bundle.kind!r} model; expected an "
+                                  "autoregressive one for --method ar")
+    return bundle, ar_bundle
+
+
+def check_output_file(path: Path | None, what: str) -> None:
+    """Fail before any work when ``path``'s directory does not exist (so no run ends in a lost report)."""
+    if path is None:
+        return
+    parent = Path(path).parent if str(Path(path).parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{what} {str(path)!r}: directory {str(parent)!r} does not exist; expected an existing "
+                         "directory. hint: create it first")
+    if Path(path).is_dir():
+        raise InputError(f"{what} {str(path)!r} is a directory; expected a file name such as report.html")

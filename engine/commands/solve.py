@@ -1,0 +1,109 @@
+"""``treediff solve``: a target observation file in, the best program found out (last line of stdout)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.commands.searchargs import add_model_args, check_output_file, load_models, resolve_device
+from engine.domain import Domain
+from engine.errors import InputError
+from engine.registry import load_registry
+from engine.search import METHODS
+
+if TYPE_CHECKING:
+    import torch
+
+DEFAULT_BUDGET = 5000
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``solve`` subcommand."""
+    p = sub.add_parser("solve", help="synthesise a program whose execution reproduces a target (e.g. a PNG)",
+                       description="Search for a program reproducing TARGET. Prints the best program as the last "
+                                   "line of stdout, or one JSON object with --json.")
+    p.add_argument("domain")
+    p.add_argument("target", type=Path, metavar="TARGET.png")
+    add_model_args(p)
+    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
+                   help=f"renderer calls: distinct programs executed (default {DEFAULT_BUDGET})")
+    p.add_argument("--method", choices=METHODS, default="beam")
+    p.add_argument("--sketch", action="store_true",
+                   help="the target is a hand-drawn sketch: no exact goal check; returns the closest program")
+    p.add_argument("--invert", action="store_true", help="invert the target's polarity when reading it")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--report", type=Path, default=None, metavar="OUT.html",
+                   help="write an HTML report of the accepted edits")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load domain, target and model; solve; print; write the report if asked."""
+    from engine.report import write_report
+    from engine.search import solve
+
+    if args.budget < 1:
+        raise InputError(f"--budget {args.budget}; expected a positive number of renderer calls")
+    if args.time_limit is not None and args.time_limit < 0:
+        raise InputError(f"--time-limit {args.time_limit}; expected a non-negative number of seconds")
+    check_output_file(args.report, "--report")
+    domain = load_registry().domain(args.domain)
+    device = resolve_device(args.device)
+    target = read_target(domain, args.target, {"invert": args.invert, "sketch": args.sketch})
+    bundle, ar_bundle = load_models(domain, [args.method], args.checkpoint, args.ar_checkpoint, device)
+    if args.sketch:
+        _warn_if_not_sketch_trained(bundle or ar_bundle)
+    executor = domain.make_executor(device)
+    result = solve(domain, target, args.method, budget=args.budget, time_limit=args.time_limit, seed=args.seed,
+                   bundle=bundle, ar_bundle=ar_bundle, device=device, executor=executor, use_goal=not args.sketch)
+    if args.report is not None:
+        write_report(args.report, domain, target, result, executor, title=f"treediff solve {args.target.name}",
+                     target_label=str(args.target))
+    if args.json:
+        print(json.dumps(result.to_json()))
+        return 0
+    state = "solved" if result.solved else "not solved"
+    print(f"# {state}: {result.renderer_calls} renderer calls, {result.seconds:.2f} s, score {result.score:.4g}, "
+          f"method {result.method}" + (f", report {args.report}" if args.report else ""))
+    if result.program is None:
+        print("treediff solve: no program was executed within the limits; expected a larger --time-limit",
+              file=sys.stderr)
+        return 1
+    print(result.program)
+    return 0
+
+
+def read_target(domain: Domain, path: Path, options: dict[str, Any]) -> torch.Tensor:
+    """The domain's observation of ``path``, with an error naming the file and the expected shape."""
+    if not path.exists():
+        raise InputError(f"target file {str(path)!r} does not exist; expected a readable PNG image for domain "
+                         f"{domain.name!r}")
+    if path.is_dir():
+        raise InputError(f"target {str(path)!r} is a directory; expected a PNG image file")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            target = domain.load_observation(path, dict(options))
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's reader failing is an input problem
+            raise InputError(f"target file {str(path)!r} could not be read by domain {domain.name!r} "
+                             f"({type(exc).__name__}: {exc}); expected a PNG image") from None
+    for w in caught:
+        print(f"treediff solve: warning: {w.message}", file=sys.stderr)
+    shape = tuple(domain.observation_shape)
+    if tuple(target.shape) != shape:
+        raise InputError(f"target file {str(path)!r} was read as shape {tuple(target.shape)}; expected {shape} "
+                         f"for domain {domain.name!r}")
+    return target
+
+
+def _warn_if_not_sketch_trained(bundle: object) -> None:
+    meta = getattr(bundle, "meta", None) or {}
+    if bundle is not None and not (meta.get("train_config") or {}).get("sketch", False):
+        print("treediff solve: warning: --sketch with a model not trained on sketches (train with sketch: true "
+              "for better results)", file=sys.stderr)

@@ -1,0 +1,135 @@
+"""Beam search, rollouts and AR sampling with small trained models on the blocks domain; exact accounting."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from engine.errors import CheckpointError, InputError
+from engine.noise import mutate
+from engine.search import METHODS, solve
+from tests.engine.blocks_domain import load_trained, make_domain, render
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def models(root):
+    d = make_domain()
+    return d, load_trained("diffusion", root, d), load_trained("ar", root, d)
+
+
+def near(domain, target, edits, seed):
+    rng = random.Random(seed)
+    tree = target
+    while tree == target:
+        tree = target
+        for _ in range(edits):
+            tree, _ = mutate(tree, domain.grammar, rng)
+    return tree
+
+
+def easy_cases(d, n=6):
+    return [(t, near(d, t, 1 + i % 2, i)) for i, t in enumerate(d.test_targets(n, 41))]
+
+
+def test_beam_search_solves_targets_one_or_two_edits_away(models):
+    d, bundle, _ = models
+    solved = 0
+    for i, (target, start) in enumerate(easy_cases(d, 12)):
+        res = solve(d, render(d, target), "beam", budget=300, seed=i, bundle=bundle, options={"start": [start]})
+        assert res.trajectory[0].program == start and res.trajectory[-1].program == res.program
+        for prev, step in zip(res.trajectory, res.trajectory[1:]):
+            assert step.edit.apply(prev.program) == step.program
+        assert res.counts["edits_proposed"] > 0 and res.profile["model"] > 0
+        if res.solved:
+            solved += 1
+            assert res.score == 0.0 and res.calls_at_solve <= res.renderer_calls <= 300
+            assert (render(d, res.program) == render(d, target)).all()
+    assert solved >= 8  # 10 of 12 with the reference run; a 400-step model is weak on its own
+
+
+def test_rollouts_solve_targets_one_or_two_edits_away(models):
+    d, bundle, _ = models
+    solved = 0
+    for i, (target, start) in enumerate(easy_cases(d, 12)):
+        res = solve(d, render(d, target), "rollout", budget=300, seed=i, bundle=bundle,
+                    options={"start": [start]})
+        solved += res.solved
+    assert solved >= 5  # 7 of 12 with the reference run
+
+
+def test_ar_sampling_solves_small_targets(models):
+    d, _, ar = models
+    targets = d.test_targets(12, 43)
+    solved = sum(solve(d, render(d, t), "ar", budget=150, seed=i, ar_bundle=ar).solved for i, t in enumerate(targets))
+    assert solved >= 8  # 11 of 12 with the reference run
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("budget", [1, 3, 17, 64])
+def test_no_method_executes_more_than_the_budget(models, method, budget):
+    d, bundle, ar = models
+    target = d.test_targets(1, 77)[0]
+    ex = d.make_executor("cpu")
+    res = solve(d, render(d, target), method, budget=budget, seed=5, bundle=bundle, ar_bundle=ar, executor=ex,
+                use_goal=False)
+    assert len(set(ex.executed)) == res.renderer_calls <= budget
+    assert len(ex.executed) == res.renderer_calls + res.counts["reexecutions"]
+    assert not res.solved and res.calls_at_solve is None and res.program is not None
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_time_limits_are_honoured(models, method):
+    d, bundle, ar = models
+    target = render(d, d.test_targets(1, 78)[0])
+    ex = d.make_executor("cpu")
+    res = solve(d, target, method, budget=10_000, time_limit=0.0, bundle=bundle, ar_bundle=ar, executor=ex)
+    assert res.renderer_calls == 0 and ex.executed == [] and res.program is None
+    res = solve(d, target, method, budget=10_000, time_limit=0.5, bundle=bundle, ar_bundle=ar, use_goal=False)
+    assert 0 < res.renderer_calls < 10_000 and res.seconds < 0.5 + 1.0  # at most one batch past the limit
+
+
+def test_beam_search_is_deterministic_given_the_seed(models):
+    d, bundle, _ = models
+    target = render(d, d.test_targets(1, 79)[0])
+    a, b = (solve(d, target, "beam", budget=80, seed=9, bundle=bundle) for _ in range(2))
+    assert (a.program, a.renderer_calls, a.solved, a.calls_at_solve) == \
+        (b.program, b.renderer_calls, b.solved, b.calls_at_solve)
+
+
+def test_beam_search_without_value_network_ranks_by_distance(models):
+    d, bundle, _ = models
+    no_value = dataclasses.replace(bundle, value=None)
+    target, start = easy_cases(d, 1)[0]
+    res = solve(d, render(d, target), "beam", budget=150, seed=0, bundle=no_value, options={"start": [start]})
+    assert res.solved and res.counts.get("values_predicted", 0) == 0
+
+
+def test_unsolved_search_returns_the_lowest_distance_program(models):
+    d, bundle, _ = models
+    target = render(d, d.test_targets(1, 80)[0])
+    ex = d.make_executor("cpu")
+    res = solve(d, target, "beam", budget=20, seed=1, bundle=bundle, executor=ex, use_goal=False)
+    best = float(d.distance(ex.execute(list(dict.fromkeys(ex.executed))), target).min())
+    assert res.score == pytest.approx(best) and not res.solved
+
+
+def test_method_and_checkpoint_mismatches_are_clear_errors(models):
+    d, bundle, ar = models
+    target = render(d, d.test_targets(1, 81)[0])
+    with pytest.raises(CheckpointError, match="needs a diffusion checkpoint.*--method mutation"):
+        solve(d, target, "beam", budget=5)
+    with pytest.raises(CheckpointError, match="kind 'ar'"):
+        solve(d, target, "rollout", budget=5, bundle=ar)
+    with pytest.raises(CheckpointError, match="autoregressive"):
+        solve(d, target, "ar", budget=5, bundle=bundle)
+    with pytest.raises(InputError, match="unknown search method"):
+        solve(d, target, "astar", budget=5)
+    with pytest.raises(InputError, match="shape"):
+        solve(d, target[0], "mutation", budget=5)
