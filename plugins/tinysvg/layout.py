@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -113,24 +114,25 @@ def _place(node: Node, rows: list[list[float]], move_shifts_box: bool) -> Box:
 
     A row is [kind, x0, y0, w, h, fill, stroke, stroke width]; nodes are assumed well-typed.
     """
-    name, values, field = node.name, node.children, node.production.field_index
+    name, field = node.name, node.production.field_index
+    values: tuple[Any, ...] = node.children  # well-typed by the grammar: ints, words, bools and nodes
     if name == "rectangle" or name == "ellipse":
-        w, h = UNIT * values[field["w"]], UNIT * values[field["h"]]  # type: ignore[operator]
+        w, h = UNIT * values[field["w"]], UNIT * values[field["h"]]
         rows.append([RECT if name == "rectangle" else ELLIPSE, 0.0, 0.0, w, h, _COLOR[values[field["fill"]]],
-                     _COLOR[values[field["stroke"]]], values[field["sw"]] / 2.0])  # type: ignore[operator]
+                     _COLOR[values[field["stroke"]]], values[field["sw"]] / 2.0])
         return 0.0, 0.0, w, h
     if name == "arrange":
-        first = _place(values[field["first"]], rows, move_shifts_box)  # type: ignore[arg-type]
+        first = _place(values[field["first"]], rows, move_shifts_box)
         start = len(rows)
-        second = _place(values[field["second"]], rows, move_shifts_box)  # type: ignore[arg-type]
-        dx, dy = arrange_offset(values[field["dir"]], values[field["gap"]], first, second)  # type: ignore[arg-type]
+        second = _place(values[field["second"]], rows, move_shifts_box)
+        dx, dy = arrange_offset(values[field["dir"]], values[field["gap"]], first, second)
         _translate(rows, start, dx, dy)
         return union(first, shift(second, dx, dy))
     if name == "move":
         start = len(rows)
-        box = _place(values[field["scene"]], rows, move_shifts_box)  # type: ignore[arg-type]
-        dx, dy = move_offset(values[field["x"]], values[field["y"]], values[field["nx"]],  # type: ignore[arg-type]
-                             values[field["ny"]])  # type: ignore[arg-type]
+        box = _place(values[field["scene"]], rows, move_shifts_box)
+        dx, dy = move_offset(values[field["x"]], values[field["y"]], values[field["nx"]],
+                             values[field["ny"]])
         _translate(rows, start, dx, dy)
         return shift(box, dx, dy) if move_shifts_box else box
     raise TreeError(f"node {name!r} is not a TinySVG scene; expected rectangle, ellipse, arrange or move. "

@@ -245,11 +245,11 @@ def _ellipse_coverage(box: torch.Tensor, s: torch.Tensor, paint: torch.Tensor, c
 
 
 def ellipse_distance(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Signed distance from points (x, y) to the axis-aligned ellipse with semi-axes a, b (broadcast).
+    """Signed distance from points (x, y) (same shape) to axis-aligned ellipses with semi-axes a, b (broadcast).
 
     Negative inside. Closest point by Chatfield's evolute iteration in the first quadrant (3 iterations).
     """
-    px, py = torch.broadcast_tensors(x.abs() + 1e-4, y.abs() + 1e-4)  # nudge: the centre has no direction
+    px, py = x.abs() + 1e-4, y.abs() + 1e-4  # nudge: the centre has no direction
     tx = torch.full_like(px, math.sqrt(0.5))
     ty = torch.full_like(px, math.sqrt(0.5))
     ea = (a * a - b * b) / a  # evolute coefficients

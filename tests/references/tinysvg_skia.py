@@ -7,6 +7,8 @@ semantics are those documented in ``plugins/tinysvg/grammar.yaml`` and ``plugins
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import skia
 
@@ -26,9 +28,10 @@ def _moved(shapes: list[Placed], dx: float, dy: float) -> list[Placed]:
     return [(k, x + dx, y + dy, w, h, f, s, sw) for (k, x, y, w, h, f, s, sw) in shapes]
 
 
-def _scene(node: Node) -> tuple[Bounds, list[Placed]]:
+def _scene(tree: Node) -> tuple[Bounds, list[Placed]]:
     """(bounding box, shapes in paint order), in a frame where the scene's first shape sits at 0, 0."""
-    kind = node.name
+    node: Any = tree  # fields are typed by the grammar
+    kind = tree.name
     if kind in ("rectangle", "ellipse"):
         w, h = _STEP * node["w"], _STEP * node["h"]
         return (0.0, 0.0, w, h), [(kind, 0.0, 0.0, w, h, node["fill"], node["stroke"], node["sw"] / 2.0)]

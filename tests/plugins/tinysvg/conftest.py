@@ -1,0 +1,31 @@
+"""Fixtures for the TinySVG plugin tests: the grammar, a parser shortcut and a CPU executor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from engine.grammar import Grammar
+from engine.parse import parse
+from engine.tree import Node
+from plugins.tinysvg.plugin import GRAMMAR_PATH
+from plugins.tinysvg.render import TinySVGExecutor
+
+
+@pytest.fixture(scope="session")
+def svg_grammar() -> Grammar:
+    """The shipped TinySVG grammar."""
+    return Grammar.load(GRAMMAR_PATH)
+
+
+@pytest.fixture(scope="session")
+def program(svg_grammar: Grammar) -> Callable[[str], Node]:
+    """Parse TinySVG program text."""
+    return lambda text: parse(svg_grammar, text)
+
+
+@pytest.fixture(scope="session")
+def executor() -> TinySVGExecutor:
+    """A CPU renderer."""
+    return TinySVGExecutor("cpu")
