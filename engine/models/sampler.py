@@ -15,7 +15,7 @@ from engine.models.batch import encode_programs
 from engine.models.constraint import GrammarConstraint, TensorMaskTable
 from engine.models.denoiser import Denoiser
 from engine.models.value import ValueNet
-from engine.tokens import BOS, EOS, Vocab
+from engine.tokens import BOS, EOS, PAD, Vocab
 from engine.tree import Edit, Node, get
 
 NO_LIMIT = 10**6  # a primitive budget that never binds
@@ -129,6 +129,27 @@ def _sample_positions(logits: torch.Tensor, valid: torch.Tensor, n: int, tempera
     return torch.where(slot < n_valid, distinct, repeat)  # [B, n]
 
 
+def _edit_sites(vocab: Vocab, table: TensorMaskTable, program: torch.Tensor, max_edit: int, max_program: int,
+                max_sigma: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Where an edit may go in ``program [B, L]``: each position's nonterminal symbol id (-1 off nodes),
+    the replacement's tree-token budget (the edit window, and keeping the program within ``max_program``
+    tokens), and which positions are eligible (a node whose nonterminal fits both budgets); each ``[B, L]``.
+    """
+    arity = table.token_arity.cpu().numpy()
+    spans = torch.zeros(program.shape, dtype=torch.long)  # [B, L] token length of the subtree at each node
+    for i, seq in enumerate(program.cpu().tolist()):
+        seq = [t for t in seq if t != PAD]
+        spans[i, :len(seq)] = torch.tensor(_subtree_spans(seq, arity))
+    spans = spans.to(program.device)
+    lengths = (program != PAD).sum(1, keepdim=True)  # [B, 1]
+    budget = torch.minimum(torch.full_like(spans, max_edit), max_program - (lengths - spans))  # [B, L]
+    lhs = table.token_lhs[program]  # [B, L]
+    safe = lhs.clamp_min(0)
+    valid = ((lhs >= 0) & (table.symbol_min_sigma[safe] <= max_sigma)
+             & (table.symbol_min_tokens[safe] <= budget))  # [B, L]
+    return lhs, budget, valid
+
+
 @torch.no_grad()
 def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, current: torch.Tensor,
                   programs: Sequence[Node], n_samples: int, generator: torch.Generator, temperature: float = 1.0,
@@ -155,22 +176,9 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
     limit = cfg.sigma_small if max_primitives == "sigma_small" else max_primitives
     max_sigma = NO_LIMIT if limit is None else int(limit)
     table = TensorMaskTable(vocab, dev)
-    encoded = [vocab.encode(p) for p in programs]
     program = encode_programs(vocab, programs, device=dev)  # [B, L]
-    length = program.shape[1]
-    arity = table.token_arity.cpu().numpy()
-    spans = torch.zeros(b, length, dtype=torch.long)  # [B, L]
-    for i, seq in enumerate(encoded):
-        spans[i, :len(seq)] = torch.tensor(_subtree_spans(seq, arity))
-    spans = spans.to(dev)
-    lengths = (program != 0).sum(1, keepdim=True)  # [B, 1]
-    # Token budget of a replacement at each position: the edit window, and the program length limit.
-    budget = torch.minimum(torch.full_like(spans, cfg.max_edit_tokens - 2),
-                           cfg.max_program_tokens - (lengths - spans))  # [B, L]
-    lhs = table.token_lhs[program]  # [B, L] symbol id of the node's nonterminal, -1 elsewhere
-    safe_lhs = lhs.clamp_min(0)
-    valid = ((lhs >= 0) & (table.symbol_min_sigma[safe_lhs] <= max_sigma)
-             & (table.symbol_min_tokens[safe_lhs] <= budget))  # [B, L]
+    lhs, budget, valid = _edit_sites(vocab, table, program, cfg.max_edit_tokens - 2, cfg.max_program_tokens,
+                                     max_sigma)
 
     ctx = denoiser.encode(_rows(target, b, dev), _rows(current, b, dev), program)
     positions = _sample_positions(ctx.position_logits, valid, n_samples, temperature, generator)  # [B, n]
