@@ -118,8 +118,11 @@ def load_records(out: Path) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-def prepare_output(out: Path, resume: bool, rank: int = 0) -> None:
-    """Create ``out``; refuse to mix a fresh run into old results unless resuming (then cut a partial line)."""
+def check_output(out: Path, resume: bool) -> None:
+    """Create ``out``; refuse to mix a fresh run into old results unless resuming.
+
+    Read-only apart from creating the directory, so every rank can run it before any rank writes.
+    """
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -127,11 +130,19 @@ def prepare_output(out: Path, resume: bool, rank: int = 0) -> None:
         raise InputError(f"cannot create output directory {str(out)!r}: {exc.strerror or exc}; expected a "
                          "writable path") from None
     results = out / RESULTS
-    if not resume and read_lines(results) and rank == 0:
+    if not resume and results.exists() and results.stat().st_size > 0:
         raise InputError(f"{str(results)!r} already holds results; expected an empty output directory. "
                          "hint: pass --resume to continue that evaluation, or choose another --out")
-    if resume and rank == 0:
-        drop_partial_line(results)
+
+
+def prepare_output(out: Path, resume: bool) -> None:
+    """:func:`check_output`, then (when resuming) cut a partial last line left by an interrupted run.
+
+    Under torchrun call :func:`check_output` on every rank and this on rank 0 only, between barriers.
+    """
+    check_output(out, resume)
+    if resume:
+        drop_partial_line(Path(out) / RESULTS)
 
 
 def record_of(target: Target, method: str, result: SolveResult, budget: int, seed: int, rank: int) -> dict[str, Any]:

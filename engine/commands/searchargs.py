@@ -12,7 +12,7 @@ from engine.search import METHODS, NEEDS
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    """``--checkpoint``, ``--ar-checkpoint``, ``--device``, ``--seed``, ``--time-limit``."""
+    """``--checkpoint``, ``--ar-checkpoint``, ``--device``, ``--seed``, ``--time-limit``, ``--threads``."""
     p.add_argument("--checkpoint", type=Path, default=None, metavar="C",
                    help="run directory or checkpoint file (default: the model shipped with the domain)")
     p.add_argument("--ar-checkpoint", type=Path, default=None, metavar="C",
@@ -21,22 +21,29 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float, default=None, metavar="S",
                    help="wall-clock limit in seconds per solve (default: none)")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="torch CPU threads (default 1: search runs small batches, and extra threads mostly "
+                        "contend on a busy CPU; 0 = torch's default)")
+
+
+def apply_threads(threads: int) -> None:
+    """Set torch's intra-op CPU threads (``0`` keeps torch's default)."""
+    if threads < 0:
+        raise InputError(f"--threads {threads}; expected 0 (torch's default) or a positive number")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; others are checked to exist."""
-    import torch
+    """``auto`` -> ``cuda`` when available, else ``cpu``; a bare ``cuda`` under torchrun -> ``cuda:LOCAL_RANK``;
+    InputError for unknown or unavailable devices."""
+    import os
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {device!r} but no CUDA device is available; expected cpu here. "
-                         "hint: use --device cpu")
-    try:
-        torch.device(device)
-    except RuntimeError:
-        raise InputError(f"--device {device!r} is not a device name; expected cpu, cuda, cuda:N or auto") from None
-    return device
+    from engine.distributed import resolve_device as torch_device
+
+    return str(torch_device(device, int(os.environ.get("LOCAL_RANK", "0"))))
 
 
 def parse_methods(text: str) -> list[str]:

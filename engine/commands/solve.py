@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.commands.searchargs import add_model_args, check_output_file, load_models, resolve_device
+from engine.commands.searchargs import add_model_args, apply_threads, check_output_file, load_models, resolve_device
 from engine.domain import Domain
 from engine.errors import InputError
 from engine.registry import load_registry
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.budget < 1:
         raise InputError(f"--budget {args.budget}; expected a positive number of renderer calls")
+    apply_threads(args.threads)
     if args.time_limit is not None and args.time_limit < 0:
         raise InputError(f"--time-limit {args.time_limit}; expected a non-negative number of seconds")
     check_output_file(args.report, "--report")

@@ -29,7 +29,7 @@ OPTIONS = {"mutation": {"schedule": "hill"}}
 
 
 def run(d, targets, out, resume=False, rank=0, world=1, budget=60):
-    prepare_output(out, resume, rank)
+    prepare_output(out, resume)
     return evaluate(d, targets, METHODS, out, budget=budget, seed=1, resume=resume, rank=rank, world=world,
                     options=OPTIONS)
 

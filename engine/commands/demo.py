@@ -1,0 +1,168 @@
+"""``treediff demo``: solve every domain's bundled targets with its shipped model and write linked reports.
+
+A domain's bundled targets are the ``.png``/``.txt`` files in the ``targets/`` folder next to its plugin
+module (or ``Domain.extras["targets_dir"]``). A domain without bundled targets gets a few generated ones,
+saved under ``OUT/<domain>/targets/``. A domain without a shipped model is solved by mutation search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.commands.searchargs import apply_threads, load_models, resolve_device
+from engine.errors import InputError, TreediffError
+from engine.files import write_text
+from engine.registry import Registry, load_registry
+
+DEFAULT_BUDGET = 1000
+
+
+@dataclass
+class Row:
+    """One solved (or attempted) target of the demo."""
+
+    domain: str
+    target: str
+    method: str
+    solved: bool
+    calls: int
+    seconds: float
+    score: float
+    program: str
+    report: str
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``demo`` subcommand."""
+    p = sub.add_parser("demo", help="solve the bundled targets of every domain and write an HTML index")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), metavar="DIR", help="default runs/demo")
+    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
+                   help=f"renderer calls per target (default {DEFAULT_BUDGET})")
+    p.add_argument("--domains", default=None, help="comma-separated domains (default: all registered)")
+    p.add_argument("-n", "--n", dest="n", type=int, default=4,
+                   help="targets to generate for a domain with no bundled targets (default 4)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="per target (default: none)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's default)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Solve, report, summarise."""
+    if args.budget < 1:
+        raise InputError(f"--budget {args.budget}; expected a positive number of renderer calls")
+    apply_threads(args.threads)
+    device = resolve_device(args.device)
+    registry = load_registry()
+    names = [d.strip() for d in args.domains.split(",")] if args.domains else sorted(registry.domains)
+    domains = [registry.domain(name) for name in names]
+    if not domains:
+        raise InputError("no domains are registered; expected at least one. hint: `treediff plugins`")
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    for domain in domains:
+        rows += _demo_domain(domain, registry, args, device)
+    print(_table(rows))
+    index = args.out / "index.html"
+    write_text(index, _index_html(rows, args.budget))
+    print(f"index: {index}")
+    return 0
+
+
+def bundled_targets_dir(domain: Any, registry: Registry) -> Path | None:
+    """The domain's bundled ``targets/`` folder, or None."""
+    extra = domain.extras.get("targets_dir")
+    if extra is not None:
+        return Path(extra) if Path(extra).is_dir() else None
+    for info in registry.plugins:
+        if domain.name in info.domains:
+            spec = importlib.util.find_spec(info.module)
+            if spec is not None and spec.origin:
+                folder = Path(spec.origin).parent / "targets"
+                if folder.is_dir() and any(p.suffix.lower() in (".png", ".txt") for p in folder.iterdir()):
+                    return folder
+    return None
+
+
+def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, device: str) -> list[Row]:
+    from engine.evaluation import Target, directory_targets, generated_targets, pair_seed
+    from engine.report import write_report
+    from engine.search import solve
+
+    out = args.out / domain.name
+    out.mkdir(parents=True, exist_ok=True)
+    executor = domain.make_executor(device)
+    method, bundle, note = "beam", None, ""
+    if domain.checkpoint is not None:
+        try:
+            bundle, _ = load_models(domain, ["beam"], domain.checkpoint, None, device)
+        except TreediffError as exc:
+            method, note = "mutation", f"its shipped model could not be loaded ({exc})"
+    else:
+        method, note = "mutation", "it ships no trained model"
+    if note:
+        print(f"treediff demo: {domain.name}: using mutation search because {note}", file=sys.stderr)
+    folder = bundled_targets_dir(domain, registry)
+    if folder is not None:
+        targets: list[Target] = directory_targets(domain, folder, executor)
+    else:
+        targets = generated_targets(domain, args.n, args.seed, executor)
+        saved = out / "targets"
+        saved.mkdir(exist_ok=True)
+        for target in targets:
+            domain.save_observation(target.observation, saved / f"{target.name}.png")
+            if target.program is not None:
+                write_text(saved / f"{target.name}.txt", f"{target.program}\n")
+        print(f"treediff demo: {domain.name}: no bundled targets; generated {len(targets)} into {saved}",
+              file=sys.stderr)
+    rows = []
+    for target in targets:
+        result = solve(domain, target.observation, method, budget=args.budget, time_limit=args.time_limit,
+                       seed=pair_seed(args.seed, target.name, method), bundle=bundle, device=device,
+                       executor=executor)
+        report = out / f"{target.name}.html"
+        write_report(report, domain, target.observation, result, executor,
+                     title=f"treediff demo: {domain.name} / {target.name}", target_label=target.source)
+        rows.append(Row(domain.name, target.name, result.method, result.solved, result.renderer_calls,
+                        result.seconds, result.score, str(result.program) if result.program else "",
+                        str(report.relative_to(args.out))))
+        print(f"{domain.name}/{target.name}: {'solved' if result.solved else 'not solved'} "
+              f"({result.renderer_calls} calls, {result.seconds:.1f} s)", file=sys.stderr, flush=True)
+    return rows
+
+
+def _table(rows: list[Row]) -> str:
+    head = f"{'domain':<10} {'target':<16} {'method':<16} {'solved':<6} {'calls':>6} {'seconds':>8} {'score':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r.domain:<10} {r.target:<16} {r.method:<16} {'yes' if r.solved else 'no':<6} "
+                     f"{r.calls:>6} {r.seconds:>8.2f} {r.score:>8.4f}")
+    solved = sum(r.solved for r in rows)
+    lines.append(f"solved {solved} of {len(rows)} targets")
+    return "\n".join(lines)
+
+
+def _index_html(rows: list[Row], budget: int) -> str:
+    body = []
+    for r in rows:
+        mark = '<span class="ok">yes</span>' if r.solved else '<span class="no">no</span>'
+        body.append(f'<tr><td>{html.escape(r.domain)}</td><td><a href="{html.escape(r.report, quote=True)}">'
+                    f"{html.escape(r.target)}</a></td><td>{html.escape(r.method)}</td><td>{mark}</td>"
+                    f"<td>{r.calls}</td><td>{r.seconds:.2f}</td><td>{r.score:.4g}</td>"
+                    f"<td><code>{html.escape(r.program)}</code></td></tr>")
+    solved = sum(r.solved for r in rows)
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', "<title>treediff demo</title>",
+        "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px}code{word-break:break-all}.ok{color:#070}.no{color:#a00}"
+        "</style>", "</head>", "<body>", "<h1>treediff demo</h1>",
+        f"<p>{solved} of {len(rows)} targets solved; budget {budget} renderer calls per target.</p>",
+        "<table>", "<tr><th>domain</th><th>target</th><th>method</th><th>solved</th><th>calls</th>"
+        "<th>seconds</th><th>score</th><th>program</th></tr>", *body, "</table>", "</body>", "</html>", ""])

@@ -1,0 +1,139 @@
+"""``treediff eval``: every method on a set of targets; JSONL records, a solved-vs-calls plot and a summary.
+
+Under ``torchrun --nproc_per_node K treediff eval ...`` rank ``r`` takes targets ``r::K``; all ranks append to
+one ``results.jsonl`` and rank 0 writes the plot and the summary once every rank is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.commands.searchargs import add_model_args, apply_threads, load_models, parse_methods
+from engine.errors import InputError
+from engine.registry import load_registry
+from engine.search import METHODS, NEEDS
+
+DEFAULT_BUDGET = 5000
+SETTINGS = "eval.json"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``eval`` subcommand."""
+    p = sub.add_parser("eval", help="compare search methods on many targets (JSONL, plot, Markdown summary)")
+    p.add_argument("domain")
+    add_model_args(p)
+    p.add_argument("-n", "--n", dest="n", type=int, default=256, help="number of generated targets (default 256)")
+    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
+                   help=f"renderer calls per target and method (default {DEFAULT_BUDGET})")
+    p.add_argument("--methods", default=None,
+                   help=f"comma-separated, from {','.join(METHODS)} (default: every method whose model is available)")
+    p.add_argument("--targets", type=Path, default=None, metavar="DIR",
+                   help="a directory of target .png observations and/or .txt programs instead of generated ones")
+    p.add_argument("--invert", action="store_true", help="invert the polarity of target images read from --targets")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory (default runs/eval-DOMAIN)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted evaluation in --out")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate this rank's shard; rank 0 writes the plot and the summary at the end."""
+    from engine.distributed import barrier, setup, teardown
+    from engine.evalreport import write_outputs
+    from engine.evaluation import check_output, directory_targets, evaluate, generated_targets, load_records
+    from engine.files import drop_partial_line
+
+    if args.budget < 1:
+        raise InputError(f"--budget {args.budget}; expected a positive number of renderer calls")
+    apply_threads(args.threads)
+    domain = load_registry().domain(args.domain)
+    out = args.out or Path("runs") / f"eval-{domain.name}"
+    ctx = setup(args.device)
+    try:
+        device = str(ctx.device)
+        methods = parse_methods(args.methods) if args.methods else _available_methods(domain, args)
+        bundle, ar_bundle = load_models(domain, methods, args.checkpoint, args.ar_checkpoint, device)
+        executor = domain.make_executor(device)
+        if args.targets is not None:
+            targets = directory_targets(domain, args.targets, executor, {"invert": args.invert})
+        else:
+            targets = generated_targets(domain, args.n, args.seed, executor)
+        settings = _settings(args, domain.name, methods, len(targets))
+        check_output(out, args.resume)
+        _check_settings(out / SETTINGS, settings, args.resume)
+        barrier(ctx)
+        if ctx.is_main:
+            if args.resume:
+                drop_partial_line(out / "results.jsonl")
+            _write_settings(out / SETTINGS, settings)
+        barrier(ctx)
+        evaluate(domain, targets, methods, out, budget=args.budget, seed=args.seed, time_limit=args.time_limit,
+                 bundle=bundle, ar_bundle=ar_bundle, device=device, resume=args.resume, rank=ctx.rank,
+                 world=ctx.world_size, progress=lambda line: print(line, file=sys.stderr, flush=True))
+        barrier(ctx)
+        if ctx.is_main:
+            names = {t.name for t in targets}
+            records = [r for r in load_records(out) if r["target"] in names and r["method"] in methods]
+            plot, summary = write_outputs(out, records, methods, args.budget,
+                                          title=f"{domain.name}: {len(targets)} targets, budget {args.budget}")
+            print(summary.read_text(encoding="utf-8"), end="")
+            print(f"results: {out / 'results.jsonl'}\nplot: {plot}\nsummary: {summary}")
+    finally:
+        teardown(ctx)
+    return 0
+
+
+def _available_methods(domain: Any, args: argparse.Namespace) -> list[str]:
+    """Every method whose model can be found (mutation always); says which ones are skipped and why."""
+    primary = args.checkpoint or domain.checkpoint
+    kind = _kind(primary) if primary is not None else None
+    has_ar = kind == "ar" or (args.ar_checkpoint or domain.extras.get("ar_checkpoint")) is not None
+    have = {None: True, "diffusion": kind == "diffusion", "ar": has_ar}
+    methods = [m for m in METHODS if have[NEEDS[m]]]
+    skipped = [m for m in METHODS if m not in methods]
+    if skipped:
+        print(f"treediff eval: note: skipping {', '.join(skipped)} (no matching checkpoint; pass --checkpoint / "
+              "--ar-checkpoint to include them)", file=sys.stderr)
+    return methods
+
+
+def _kind(path: Path) -> str | None:
+    """The model kind recorded in a checkpoint's metadata (CheckpointError if it is unreadable)."""
+    from engine.checkpoint import resolve
+
+    try:
+        meta = json.loads(resolve(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # reported properly when the checkpoint is loaded
+    return meta.get("kind") if isinstance(meta, dict) else None
+
+
+def _settings(args: argparse.Namespace, domain: str, methods: list[str], n_targets: int) -> dict[str, Any]:
+    return {"domain": domain, "methods": methods, "budget": args.budget, "seed": args.seed,
+            "targets": str(args.targets) if args.targets else f"generated:{args.n}", "n_targets": n_targets,
+            "time_limit": args.time_limit, "checkpoint": str(args.checkpoint) if args.checkpoint else None,
+            "ar_checkpoint": str(args.ar_checkpoint) if args.ar_checkpoint else None}
+
+
+def _check_settings(path: Path, settings: dict[str, Any], resume: bool) -> None:
+    if not resume or not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return
+    keys = ("domain", "budget", "seed", "targets", "time_limit")
+    changed = [k for k in keys if old.get(k) != settings[k]]
+    if changed:
+        diff = ", ".join(f"{k}: {old.get(k)!r} -> {settings[k]!r}" for k in changed)
+        raise InputError(f"--resume in {str(path.parent)!r} with different settings ({diff}); expected the "
+                         "settings of the interrupted evaluation. hint: use a new --out for a different evaluation")
+
+
+def _write_settings(path: Path, settings: dict[str, Any]) -> None:
+    from engine.files import write_text
+
+    write_text(path, json.dumps(settings, indent=1, sort_keys=True) + "\n")
