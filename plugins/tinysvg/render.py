@@ -233,7 +233,7 @@ def _ellipse_coverage(box: torch.Tensor, s: torch.Tensor, paint: torch.Tensor, c
     reach = (s + 1.0) / torch.minimum(a, b)  # [M] band half-width in units of k
     inner = (1.0 - reach).clamp_min(0.0).square()[:, None, None]
     outer = (1.0 + reach).square()[:, None, None]
-    fill = torch.where(k2 < 1.0, paint[:, 0, None, None], 0.0)  # [M, Sy, Sx]
+    fill = (k2 < 1.0).float().mul_(paint[:, 0, None, None])  # [M, Sy, Sx] (torch.where broadcasts slowly)
     stroke = torch.zeros_like(fill)
     band = torch.nonzero(((k2 >= inner) & (k2 <= outer)).view(-1)).squeeze(1)  # [n] flat pixel indices
     i, r, c = band // (height * width), band // width % height, band % width
