@@ -21,7 +21,9 @@ Coverage (pixel (col, row) is the square [col, col+1] x [row, row+1]):
   ``d`` comes from three iterations of Chatfield's trig-free closest-point iteration on the ellipse
   evolute; against brute-force distances its error is at most 0.012 px within 3 px of the outline for
   every TinySVG ellipse (radii 3..27 px, worst for the most eccentric ones), so the coverage is a 1-px-wide
-  linear ramp across the exact outline.
+  linear ramp across the exact outline. Known limitation: where a stroke is thicker than a thin ellipse's
+  half-width allows, the inner stroke edge ends in a sharp tip on the ellipse's medial axis, and the ramp
+  there under-covers the stroke by up to ~0.15 on a few pixels (skia fills them fully).
 
 Each shape paints its fill, then its stroke on top (SVG order); ``none`` paints nothing; a shape with a zero
 width or height paints nothing (SVG). Colours composite with ``over`` onto a white canvas.
