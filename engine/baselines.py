@@ -117,6 +117,18 @@ def _restart(domain: Domain, renderer: Renderer, rng: random.Random, lineage: Li
     return current, current_distance, current_distance
 
 
+def ar_programs(renderer: Renderer, ar_bundle: Any, count: int, generator: torch.Generator) -> list[Node]:
+    """Up to ``count`` distinct whole programs sampled from the AR model for the renderer's target (not run)."""
+    from engine.models.sampler import sample_programs
+
+    device = next(ar_bundle.ar.parameters()).device
+    with renderer.profile.section("model"):
+        samples = sample_programs(ar_bundle.ar, ar_bundle.vocab, renderer.target.to(device)[None], 2 * count,
+                                  generator)[0]
+    renderer.profile.count("programs_sampled", len(samples))
+    return list(dict.fromkeys(tree for tree, _ in samples))[:count]
+
+
 def ar_search(domain: Domain, renderer: Renderer, ar_model: Any, vocab: Any, generator: torch.Generator, *,
               batch: int = 32, temperature: float = 1.0, max_tokens: int | None = None,
               heat: float = 1.25, max_temperature: float = 3.0) -> SolveResult:

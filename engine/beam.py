@@ -112,4 +112,5 @@ def _rank(renderer: Renderer, bundle: Any, cands: list[Candidate], resolution: f
 
 
 def _device(module: Any) -> torch.device:
-    return next(module.parameters()).device
+    device: torch.device = next(module.parameters()).device
+    return device

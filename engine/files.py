@@ -10,7 +10,7 @@ from pathlib import Path
 from engine.errors import InputError
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary file next to ``path`` and rename it over ``path``.
 
     On failure the temporary file is removed and ``path`` is left as it was (absent or old).

@@ -54,7 +54,9 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
     (start programs, mutations), so a solve is reproducible. ``bundle`` is a loaded diffusion checkpoint
     (``engine.checkpoint.load_bundle``) for ``beam`` and ``rollout``; ``ar_bundle`` (or ``bundle``) an
     autoregressive one for ``ar``. ``use_goal=False`` (sketch targets) disables the goal check: the search
-    runs to its limits and returns the program of lowest distance. ``options`` go to the method function.
+    runs to its limits and returns the program of lowest distance. ``options`` go to the method function;
+    for ``beam`` and ``rollout``, ``{"start": "ar"}`` seeds the search with programs sampled from the AR model
+    (``ar_bundle``), which are executed and counted like any other program.
     """
     model = model_for(method, bundle, ar_bundle)
     executor = executor if executor is not None else domain.make_executor(device)
@@ -69,12 +71,23 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
         from engine.baselines import mutation_search
 
         return mutation_search(domain, renderer, rng, **opts)
+    assert model is not None  # model_for raised unless a model-based method has its bundle
     generator = _generator(model, seed)
     if method == "ar":
         from engine.baselines import ar_search
 
         return ar_search(domain, renderer, model.ar, model.vocab, generator,
                          max_tokens=opts.pop("max_tokens", model.config.max_program_tokens), **opts)
+    if opts.get("start") == "ar":
+        from engine.baselines import ar_programs
+
+        count = int(opts.get("beam_width" if method == "beam" else "parallel", 8))
+        ar_model = model_for("ar", ar_bundle, bundle)
+        opts["start"] = ar_programs(renderer, ar_model, count, _generator(ar_model, seed))
+    if method == "rollout" and isinstance(opts.get("start"), str):
+        from engine.starts import start_programs
+
+        opts["start"] = [] if opts["start"] == "random" else start_programs(domain, opts["start"], 1, rng)
     if method == "beam":
         from engine.beam import beam_search
 

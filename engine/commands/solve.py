@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
                    help=f"renderer calls: distinct programs executed (default {DEFAULT_BUDGET})")
     p.add_argument("--method", choices=METHODS, default="beam")
+    p.add_argument("--start", choices=("random", "minimal", "ar"), default="random",
+                   help="start programs of beam search and rollouts: random derivations (default), the grammar's "
+                        "smallest program, or samples of the AR model (needs --ar-checkpoint)")
     p.add_argument("--sketch", action="store_true",
                    help="the target is a hand-drawn sketch: no exact goal check; returns the closest program")
     p.add_argument("--invert", action="store_true", help="invert the target's polarity when reading it")
@@ -55,12 +58,15 @@ def run(args: argparse.Namespace) -> int:
     domain = load_registry().domain(args.domain)
     device = resolve_device(args.device)
     target = read_target(domain, args.target, {"invert": args.invert, "sketch": args.sketch})
-    bundle, ar_bundle = load_models(domain, [args.method], args.checkpoint, args.ar_checkpoint, device)
+    needs = [args.method] + (["ar"] if args.start == "ar" and args.method in ("beam", "rollout") else [])
+    bundle, ar_bundle = load_models(domain, needs, args.checkpoint, args.ar_checkpoint, device)
+    options = {"start": args.start} if args.method in ("beam", "rollout") else None
     if args.sketch:
         _warn_if_not_sketch_trained(bundle or ar_bundle)
     executor = domain.make_executor(device)
     result = solve(domain, target, args.method, budget=args.budget, time_limit=args.time_limit, seed=args.seed,
-                   bundle=bundle, ar_bundle=ar_bundle, device=device, executor=executor, use_goal=not args.sketch)
+                   bundle=bundle, ar_bundle=ar_bundle, device=device, executor=executor, use_goal=not args.sketch,
+                   options=options)
     if args.report is not None:
         write_report(args.report, domain, target, result, executor, title=f"treediff solve {args.target.name}",
                      target_label=str(args.target))

@@ -133,3 +133,18 @@ def test_method_and_checkpoint_mismatches_are_clear_errors(models):
         solve(d, target, "astar", budget=5)
     with pytest.raises(InputError, match="shape"):
         solve(d, target[0], "mutation", budget=5)
+
+
+@pytest.mark.parametrize("method", ["beam", "rollout"])
+@pytest.mark.parametrize("start", ["ar", "minimal"])
+def test_searches_can_start_from_ar_samples_or_the_minimal_program(models, method, start):
+    d, bundle, ar = models
+    target = render(d, d.test_targets(1, 82)[0])
+    ex = d.make_executor("cpu")
+    res = solve(d, target, method, budget=25, seed=2, bundle=bundle, ar_bundle=ar, executor=ex, use_goal=False,
+                options={"start": start})
+    assert len(set(ex.executed)) == res.renderer_calls <= 25
+    first = ex.executed[0]
+    if start == "minimal":
+        assert str(first) == "(box 0 0 1)"
+    assert res.trajectory[0].edit is None
