@@ -75,7 +75,7 @@ def beam_search(renderer: Renderer, bundle: Any, generator: torch.Generator, rng
         trees = list(children)
         visits = renderer.run(trees)
         done = [Candidate(t, v, children[t]) for t, v in zip(trees, visits) if v is not None]
-        if renderer.solved or not done:
+        if renderer.done() or not done:  # no value-network batch after the goal, the budget or the time
             break
         beam = _rank(renderer, bundle, done, value_resolution)[:beam_width]
     return finish("beam", renderer, lineage)
@@ -88,7 +88,7 @@ def _restart(renderer: Renderer, bundle: Any, rng: random.Random, lineage: Linea
         lineage.add(tree, None, None)
     visits = renderer.run(trees)
     done = [Candidate(t, v, 0.0) for t, v in zip(trees, visits) if v is not None]
-    if renderer.solved or not done:
+    if renderer.done() or not done:
         return done
     return _rank(renderer, bundle, done, resolution)[:width]
 

@@ -4,7 +4,8 @@ Every search method executes programs only through :class:`Renderer`. A *rendere
 program executed during a solve; programs are cached by tree (``Node`` hashes by structure), so a
 re-visit is free and uncounted. The renderer never executes more than ``budget`` distinct programs and
 never starts an executor batch after the wall-clock limit has passed; big batches are split into chunks
-of ``chunk`` programs, so the time limit is overshot by at most one chunk.
+of ``chunk`` programs. The searches check :meth:`Renderer.done` before every model batch too, so a solve
+ends at most one model batch plus one executor chunk after its time limit (a running batch is not cut).
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
     """Synthesise a program for ``target`` (an observation ``[*S]``) with ``method``.
 
     Never executes more than ``budget`` distinct programs and starts no executor or model batch after
-    ``time_limit`` seconds. ``seed`` seeds a ``torch.Generator`` (model sampling) and a ``random.Random``
+    ``time_limit`` seconds (a batch already running finishes: the overshoot is at most one model batch
+    plus one executor chunk). ``seed`` seeds a ``torch.Generator`` (model sampling) and a ``random.Random``
     (start programs, mutations), so a solve is reproducible. ``bundle`` is a loaded diffusion checkpoint
     (``engine.checkpoint.load_bundle``) for ``beam`` and ``rollout``; ``ar_bundle`` (or ``bundle``) an
     autoregressive one for ``ar``. ``use_goal=False`` (sketch targets) disables the goal check: the search
