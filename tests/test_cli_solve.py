@@ -149,3 +149,27 @@ def test_real_process_reports_errors_without_traceback(tmp_path):
                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1])
     assert run.returncode == 2
     assert "Traceback" not in run.stderr and "none.png" in run.stderr and run.stdout == ""
+
+
+def test_sketch_targets_run_the_whole_budget_and_return_the_closest_program(capsys, blocks, target_png):
+    code, out, err = solve(capsys, "blocks", target_png, "--method", "mutation", "--budget", 60, "--sketch", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["solved"] is False and data["renderer_calls"] == 60 and data["score"] is not None
+
+
+def test_warning_for_resized_targets_goes_to_stderr(capsys, blocks, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "big.png"
+    Image.new("L", (32, 32), 255).save(path)
+
+    def load(p, options):
+        import warnings
+
+        warnings.warn(f"image {str(p)!r} is 32x32 pixels; resized to 16x16", stacklevel=1)
+        return render(blocks, parse(blocks.grammar, "(box 0 0 1)"))
+
+    blocks.load_observation = load
+    code, out, err = solve(capsys, "blocks", path, "--method", "mutation", "--budget", 5)
+    assert code == 0 and "warning: image" in err and "resized" in err
