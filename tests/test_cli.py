@@ -60,3 +60,38 @@ def test_new_plugin_scaffold_works(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not valid"):
         scaffold("Bad-Name", tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["treediff-tiles"]  # no staging leftovers
+
+
+def test_plugins_lists_builtin_domains(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "domain csg2d" in out and "domain tinysvg" in out and "encoder grid" in out
+
+
+def test_render_writes_png_and_nothing_on_bad_program(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    good = tmp_path / "good.png"
+    assert main(["render", "csg2d", "(+ (Circle 2 3 3) (Quad 8 8 4 9 7))", "--out", str(good)]) == 0
+    image = Image.open(good)
+    assert image.size == (128, 128)
+    assert image.convert("L").getpixel((24, 24)) < 64 and image.convert("L").getpixel((127, 0)) > 192
+    program = tmp_path / "prog.txt"
+    program.write_text("(Rectangle 3 3 red none 0)\n")
+    assert main(["render", "tinysvg", str(program), "--out", str(tmp_path / "svg.png")]) == 0
+    bad = tmp_path / "bad.png"
+    assert main(["render", "csg2d", "(Quad 8 8 4 9 9)", "--out", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "<argument>:1:15:" in err and "out of range" in err and "Traceback" not in err
+    assert not bad.exists()
+    assert main(["render", "nosuchdomain", "(Circle 1 1 1)", "--out", str(bad)]) == 2
+    assert "unknown domain 'nosuchdomain'" in capsys.readouterr().err
+
+
+def test_sample_domain_writes_images_and_sheet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sample", "csg2d", "-n", "3", "--seed", "1", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(line.startswith("(") for line in lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.png", "1.png", "2.png", "contact_sheet.png",
+                                                          "programs.txt"]
+    assert (tmp_path / "programs.txt").read_text().splitlines() == lines
