@@ -12,8 +12,7 @@ from torch import nn
 from engine.errors import InputError
 from engine.models.config import ModelConfig
 from engine.models.layers import Block, KVCache, init_weights
-
-PAD = 0  # engine.tokens.PAD; repeated here so model code does not depend on the tokenizer module
+from engine.tokens import PAD
 
 
 class ContextEncoder(nn.Module):
