@@ -48,6 +48,7 @@ def _atomic(target: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; checkpoints are shared artefacts
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
@@ -312,8 +313,22 @@ def export_model(path: str | Path, out_dir: str | Path) -> Path:
     write_tensors(out / "model.safetensors", ckpt.weights)
     meta = {k: v for k, v in ckpt.meta.items() if k != "train_state"}
     meta["exported_from"] = {"path": str(ckpt.path), "step": ckpt.meta.get("step")}
+    validation = _validation_at(ckpt.path.parent.parent / "metrics.jsonl", ckpt.meta.get("step"))
+    if validation:
+        meta["validation"] = validation
     write_json(out / "model.json", meta)
     return out / "model.json"
+
+
+def _validation_at(metrics: Path, step: Any) -> dict[str, float]:
+    """The ``val_*`` metrics a run logged at ``step`` (empty when there are none)."""
+    if not metrics.exists():
+        return {}
+    for line in metrics.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line) if line.strip() else {}
+        if record.get("step") == step and any(k.startswith("val_") for k in record):
+            return {k: v for k, v in record.items() if k.startswith("val_")}
+    return {}
 
 
 # -- bundles ----------------------------------------------------------------------------------------

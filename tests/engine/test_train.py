@@ -97,6 +97,7 @@ def test_cli_trains_then_resumes_with_config_file_and_flags(tmp_path: Path, monk
                      str(tmp_path / "m")]) == 0
     out = capsys.readouterr().out
     assert "to step 6" in out and (tmp_path / "m" / "model.safetensors").exists()
+    assert "val_edit_acc" in json.loads((tmp_path / "m" / "model.json").read_text())["validation"]
     meta = read_checkpoint(run).meta
     assert meta["step"] == 6 and meta["train_config"]["model_overrides"] == fast_config().model_overrides
     assert [r["step"] for r in read_metrics(run) if "loss" in r] == [4, 5, 6]
