@@ -1,8 +1,11 @@
-"""Shared fixtures: the toy grammars under tests/grammars."""
+"""Shared fixtures: the toy grammars under tests/grammars, and single-threaded torch for every test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+import torch
 
 from engine.grammar import Grammar
 from tests.toys import GRAMMAR_DIR, TOY_GRAMMARS
@@ -18,3 +21,13 @@ def toy_grammar(request: pytest.FixtureRequest) -> Grammar:
 def csg_grammar() -> Grammar:
     """The CSG-shaped toy grammar."""
     return Grammar.load(GRAMMAR_DIR / "csg.yaml")
+
+
+@pytest.fixture(autouse=True)
+def single_thread() -> Iterator[None]:
+    """One torch thread per test: the tensors are tiny, and on a busy machine OpenMP barrier spinning makes
+    multi-threaded runs many times slower. The previous count is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
