@@ -60,7 +60,8 @@ def generated_targets(domain: Domain, n: int, seed: int, executor: Executor) -> 
 def directory_targets(domain: Domain, directory: Path, executor: Executor,
                       options: dict[str, Any] | None = None) -> list[Target]:
     """Targets from a directory: every ``*.png`` (read with ``domain.load_observation``) and every ``*.txt``
-    program (parsed and executed), in name order."""
+    program (parsed and executed), in name order. A program and an image with the same name are one target:
+    the program, whose execution is the observation and which is known to be a solution."""
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError(f"targets directory {str(directory)!r} does not exist; expected a directory of .png "
@@ -69,9 +70,12 @@ def directory_targets(domain: Domain, directory: Path, executor: Executor,
     if not files:
         raise InputError(f"targets directory {str(directory)!r} holds no .png or .txt files; expected at "
                          "least one target")
+    programs = {p.stem for p in files if p.suffix.lower() in PROGRAM_SUFFIXES}
     targets: list[Target] = []
     for path in files:
         if path.suffix.lower() == ".png":
+            if path.stem in programs:
+                continue
             targets.append(Target(path.stem, domain.load_observation(path, dict(options or {})), None, str(path)))
         else:
             tree = read_program(domain.grammar, str(path))

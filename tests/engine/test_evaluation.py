@@ -57,6 +57,8 @@ def test_directory_targets_read_pngs_and_programs(tmp_path):
     assert [t.name for t in targets] == ["a", "b"]
     assert targets[0].program is None and targets[1].program == tree
     assert (targets[0].observation == targets[1].observation).all()
+    d.save_observation(render(d, tree), tmp_path / "b.png")  # same name as the program: one target
+    assert [t.name for t in directory_targets(d, tmp_path, d.make_executor("cpu"))] == ["a", "b"]
     with pytest.raises(InputError, match="does not exist"):
         directory_targets(d, tmp_path / "missing", d.make_executor("cpu"))
     (tmp_path / "empty").mkdir()
