@@ -10,17 +10,16 @@ research code's per-core figures (goal: 10x) and writes JSON (default bench/resu
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.files import write_json
 from engine.grammar import Grammar
 from engine.noise import forward, mutate, reverse_path
 from engine.sample import sample_tree
@@ -132,16 +131,6 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(f"{r['name']:<26}{r['per_second']:>12,.0f}{r['per_wall_second']:>12,.0f}{base:>10}{goal:>9}"
                      f"{speed:>9}")
     return "\n".join(lines)
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically (temporary file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import platform
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.references
 
+from engine.files import write_json  # noqa: E402
 from engine.registry import load_registry  # noqa: E402
 from engine.sample import sample_tree  # noqa: E402
 from engine.tree import Node  # noqa: E402
@@ -115,15 +114,6 @@ def format_row(row: dict[str, Any]) -> str:
     return (f"{row['domain']:8} {row['batch']:>6} {row['device']:>6} {num('wall_per_s', 12)} {num('cpu_per_s', 9)} "
             f"{num('skia_wall_per_s', 11)} {num('skia_cpu_per_s', 9)} {num('ratio_wall', 6, '.2f')} "
             f"{num('ratio_cpu', 6, '.2f')}")
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
 
 
 def machine(device: str) -> dict[str, Any]:

@@ -15,12 +15,10 @@ including EOS. Prints a table and writes JSON (default bench/results/sampler.jso
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +28,7 @@ import numpy as np
 import torch
 
 from engine.decoding import BatchDecoder, DecodeState
+from engine.files import write_json
 from engine.grammar import Grammar
 from engine.models.autoregressive import ARModel
 from engine.models.backbone import count_parameters
@@ -181,11 +180,7 @@ def main(argv: list[str] | None = None) -> int:
               "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
               "load_average": os.getloadavg(), "batch": args.batch, "samples": args.samples,
               "models": models, "constraint": constraint}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(report, fh, indent=2)
-    os.replace(tmp, args.out)
+    write_json(args.out, report)
     print(f"wrote {args.out}")
     return 0
 

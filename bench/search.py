@@ -12,7 +12,6 @@ proposals are random but their compute cost is the preset's. Prints a table and 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 import torch
 
 from engine.checkpoint import ModelBundle, build_models, load_bundle
+from engine.files import write_json
 from engine.models.config import PRESETS
 from engine.registry import load_registry
 from engine.search import METHODS, NEEDS, solve
@@ -131,14 +131,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{'checkpoint' if args.checkpoint else 'fresh ' + args.preset}, threads {torch.get_num_threads()}")
     print(table(rows))
     out = args.out or ROOT / "bench" / "results" / f"search-{domain.name}-{torch.device(args.device).type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"domain": domain.name, "preset": None if args.checkpoint else args.preset,
                "checkpoint": str(args.checkpoint) if args.checkpoint else None,
                "machine": machine(args.device, torch.get_num_threads()), "rows": rows,
                "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    write_json(out, payload, indent=1)
     print(f"wrote {out}")
     return 0
 

@@ -16,7 +16,6 @@ Per-core figures use this process's CPU time, so they hold on a shared machine; 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -31,6 +30,7 @@ import torch
 from engine.checkpoint import build_models
 from engine.data import EditStream, Materializer, make_batch, make_loader
 from engine.domain import Domain
+from engine.files import write_json
 from engine.registry import Registry, load_registry
 from engine.tokens import Vocab
 from engine.train import TrainModule, data_spec, make_optimizer, model_config, run_training
@@ -168,10 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                           "torch": torch.__version__,
                           "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
               "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
+    write_json(args.out, report, indent=1)
     print(f"wrote {args.out}")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -31,6 +32,13 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json(path: Path, payload: object, indent: int = 2) -> None:
+    """Write ``payload`` as JSON to ``path`` atomically, creating the parent directory if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=indent) + "\n", encoding="utf-8"))
 
 
 def _umask() -> int:

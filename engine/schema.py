@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from engine.files import write_atomic
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -43,9 +43,6 @@ def write_schemas(out_dir: Path = SCHEMA_DIR) -> list[Path]:
     written = []
     for filename, text in schemas().items():
         target = out_dir / filename
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{filename}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+        write_atomic(target, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))  # type: ignore[misc]
         written.append(target)
     return written

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import warnings
 import zlib
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from engine.errors import InputError
+from engine.files import write_atomic
 
 ImageLike = Any  # torch.Tensor or np.ndarray, float [H, W] or [C, H, W] in [0, 1]
 
@@ -45,24 +45,6 @@ def to_uint8(image: ImageLike, what: str = "image") -> np.ndarray:
     return array[:, :, 0] if array.shape[2] == 1 else array
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it over ``path``."""
-    path = Path(path)
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
-    except OSError as exc:
-        raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}; expected a writable directory "
-                         f"{str(path.parent)!r}. hint: create the directory first") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def save_png(image: ImageLike, path: str | os.PathLike[str], invert: bool = False) -> None:
     """Write a float image [H, W] or [C, H, W] in [0, 1] (C = 1 gray, 3 RGB, 4 RGBA) as an 8-bit PNG.
 
@@ -74,7 +56,7 @@ def save_png(image: ImageLike, path: str | os.PathLike[str], invert: bool = Fals
         array = 1.0 - array
     pixels = np.rint(array * 255.0).astype(np.uint8)
     picture = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)  # L, RGB or RGBA
-    _write_atomically(Path(path), lambda tmp: picture.save(tmp, format="PNG"))
+    write_atomic(Path(path), lambda tmp: picture.save(tmp, format="PNG"))
 
 
 def _open(path: Path) -> Image.Image:
@@ -188,7 +170,7 @@ def contact_sheet(images: Sequence[ImageLike] | torch.Tensor, path: str | os.Pat
         if wrapped:
             for j, line in enumerate(wrapped[i]):
                 draw.text((x, y + cell_h + 1 + 11 * j), line, fill=(0, 0, 0), font=font)
-    _write_atomically(Path(path), lambda tmp: sheet.save(tmp, format="PNG"))
+    write_atomic(Path(path), lambda tmp: sheet.save(tmp, format="PNG"))
 
 
 def compression_ratio(image: ImageLike) -> float:
