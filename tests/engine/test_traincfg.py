@@ -48,3 +48,11 @@ def test_flags_override_and_are_validated() -> None:
 def test_schema_forbids_unknown_keys() -> None:
     schema = TrainConfig.model_json_schema()
     assert schema["additionalProperties"] is False and "steps" in schema["properties"]
+
+
+def test_shipped_model_configs_are_valid() -> None:
+    root = Path(__file__).resolve().parents[2] / "plugins"
+    found = sorted(root.glob("*/model/train.yaml"))
+    assert found
+    for path in found:
+        assert load_train_config(path).steps >= 1
