@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -20,12 +21,10 @@ from engine.trainlog import read_metrics
 from tests.engine.blocks_domain import make_domain
 from tests.engine.trainkit import blocks_registry, fast_config
 
-QUIET = open(os.devnull, "w")  # noqa: SIM115 - progress lines are not under test here
-
 
 def _train(run: Path, resume: bool = False, stop_at: int | None = None, **options: object):  # type: ignore[no-untyped-def]
     return run_training(make_domain(), fast_config(**options), run, resume=resume, registry=blocks_registry(),
-                        stop_at=stop_at, log_stream=QUIET)
+                        stop_at=stop_at, log_stream=io.StringIO())
 
 
 def test_loss_falls_on_the_tiny_preset(tmp_path: Path) -> None:
@@ -127,7 +126,7 @@ def _ddp_worker(rank: int, world: int, port: int, run: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     trainer = Trainer(make_domain(), fast_config(steps=4, checkpoint_every=2, log_every=2, val_size=8), Path(run),
-                      registry=blocks_registry(), log_stream=QUIET)
+                      registry=blocks_registry(), log_stream=io.StringIO())
     try:
         result = trainer.run()
         first = make_batch(trainer.domain.grammar, trainer.vocab, trainer.spec, 1, trainer.cfg.seed, trainer.ctx.rank,
