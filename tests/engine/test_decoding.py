@@ -12,22 +12,12 @@ from engine.decoding import DONE, BatchDecoder, DecodeState, MaskTable
 from engine.errors import TreeError
 from engine.grammar import Grammar
 from engine.tokens import EOS, Vocab
-from engine.tree import Node, build, validate
+from engine.tree import build, validate
+from tests.toys import random_tree
 
 GRAMMARS = sorted((Path(__file__).parents[1] / "grammars").glob("*.yaml"))
 BOUNDS = [(None, 12), (2, 30), (6, None), (0, 40), (8, 80)]
 
-
-def random_tree(g: Grammar, rng: random.Random, nonterminal: str, depth: int = 6) -> Node:
-    """An independent random derivation: uniform productions, shortest ones once ``depth`` runs out."""
-    prods = g.rules[nonterminal]
-    if depth <= 0:
-        lowest = min(g.prod_min_height[p.index] for p in prods)
-        prods = tuple(p for p in prods if g.prod_min_height[p.index] == lowest)
-    prod = rng.choice(prods)
-    kids = tuple(rng.choice(s.terminal.values) if s.terminal else random_tree(g, rng, s.symbol, depth - 1)
-                 for s in prod.slots)
-    return Node(prod, kids)
 
 
 def terminates_without_token_bound(g: Grammar) -> bool:

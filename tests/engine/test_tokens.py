@@ -11,20 +11,10 @@ from engine.errors import TreeError
 from engine.grammar import Grammar
 from engine.tokens import BOS, EOS, PAD, SEP, EditTokens, Vocab, decode_edit, encode_edit
 from engine.tree import Edit, Node, build, get, validate, walk
+from tests.toys import random_tree
 
 GRAMMARS = sorted((Path(__file__).parents[1] / "grammars").glob("*.yaml"))
 
-
-def random_tree(g: Grammar, rng: random.Random, nonterminal: str, depth: int = 6) -> Node:
-    """An independent random derivation: uniform productions, shortest ones once ``depth`` runs out."""
-    prods = g.rules[nonterminal]
-    if depth <= 0:
-        lowest = min(g.prod_min_height[p.index] for p in prods)
-        prods = tuple(p for p in prods if g.prod_min_height[p.index] == lowest)
-    prod = rng.choice(prods)
-    kids = tuple(rng.choice(s.terminal.values) if s.terminal else random_tree(g, rng, s.symbol, depth - 1)
-                 for s in prod.slots)
-    return Node(prod, kids)
 
 
 @pytest.fixture(params=GRAMMARS, ids=lambda p: p.stem)
