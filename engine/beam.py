@@ -42,23 +42,14 @@ def beam_search(renderer: Renderer, bundle: Any, generator: torch.Generator, rng
                 start: str | Sequence[Node] = "random", value_resolution: float = 0.1,
                 max_primitives: int | None = None) -> SolveResult:
     """Run value-guided beam search with ``bundle.denoiser`` (and ``bundle.value`` when present)."""
-    from engine.models.sampler import propose_edits
-
     lineage = Lineage()
-    device = _device(bundle.denoiser)
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
     beam = _restart(renderer, bundle, rng, lineage, start, beam_width, value_resolution)
     stalls = 0
     while beam and not renderer.done() and stalls < STALL_ROUNDS:
         parents = [c.tree for c in beam]
         per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
-        current = renderer.observe(parents).to(device)
-        target = renderer.target.to(device).expand(len(parents), *renderer.target.shape)
-        with renderer.profile.section("model"):
-            proposals = propose_edits(bundle.denoiser, bundle.vocab, target, current, parents, per_node,
-                                      generator, temperature=temperature, max_primitives=sigma)
-        renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
-        renderer.profile.count("model_batches")
+        proposals = propose(renderer, bundle, parents, per_node, generator, temperature, sigma)
         children: dict[Node, float] = {}
         for parent, props in zip(parents, proposals):
             for prop in props:
@@ -79,6 +70,22 @@ def beam_search(renderer: Renderer, bundle: Any, generator: torch.Generator, rng
             break
         beam = _rank(renderer, bundle, done, value_resolution)[:beam_width]
     return finish("beam", renderer, lineage)
+
+
+def propose(renderer: Renderer, bundle: Any, parents: list[Node], n_samples: int, generator: torch.Generator,
+            temperature: float, max_primitives: int | None) -> list[list[Any]]:
+    """Sample ``n_samples`` edits per parent with the denoiser, timed and counted in the renderer's profile."""
+    from engine.models.sampler import propose_edits
+
+    device = _device(bundle.denoiser)
+    current = renderer.observe(parents).to(device)
+    target = renderer.target.to(device).expand(len(parents), *renderer.target.shape)
+    with renderer.profile.section("model"):
+        proposals = propose_edits(bundle.denoiser, bundle.vocab, target, current, parents, n_samples,
+                                  generator, temperature=temperature, max_primitives=max_primitives)
+    renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
+    renderer.profile.count("model_batches")
+    return proposals
 
 
 def _restart(renderer: Renderer, bundle: Any, rng: random.Random, lineage: Lineage,

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from engine.beam import propose
 from engine.budget import Renderer
 from engine.result import Lineage, SolveResult, finish
 from engine.starts import random_program
@@ -31,10 +32,7 @@ def rollout_search(renderer: Renderer, bundle: Any, generator: torch.Generator, 
 
     ``start`` optionally gives the first rollouts' start programs (later ones start from random programs).
     """
-    from engine.models.sampler import propose_edits
-
     lineage = Lineage()
-    device = next(bundle.denoiser.parameters()).device
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
     n_samples = samples if greedy else 1
     slots: list[tuple[Node, int]] = []  # (current program, steps taken)
@@ -50,13 +48,7 @@ def rollout_search(renderer: Renderer, bundle: Any, generator: torch.Generator, 
             stalls += 1
             continue
         parents = [tree for tree, _ in slots]
-        current = renderer.observe(parents).to(device)
-        target = renderer.target.to(device).expand(len(parents), *renderer.target.shape)
-        with renderer.profile.section("model"):
-            proposals = propose_edits(bundle.denoiser, bundle.vocab, target, current, parents, n_samples,
-                                      generator, temperature=temperature, max_primitives=sigma)
-        renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
-        renderer.profile.count("model_batches")
+        proposals = propose(renderer, bundle, parents, n_samples, generator, temperature, sigma)
         moves: list[tuple[int, Node, Edit]] = []
         taken: set[Node] = set()
         for i, props in enumerate(proposals):
