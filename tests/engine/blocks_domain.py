@@ -19,6 +19,7 @@ from PIL import Image
 from engine.domain import Domain
 from engine.errors import InputError
 from engine.grammar import Grammar
+from engine.noise import mutate
 from engine.sample import sample_tree
 from engine.tree import Node
 
@@ -145,3 +146,14 @@ def load_trained(kind: str, root: Path, domain: Domain | None = None) -> Any:
     from engine.registry import load_registry
 
     return load_bundle(trained_run(kind, root), domain or make_domain(), registry=load_registry(entry_points=[]))
+
+
+def near(domain: Domain, target: Node, edits: int, seed: int) -> Node:
+    """A program ``edits`` mutations away from ``target`` (never ``target`` itself)."""
+    rng = random.Random(seed)
+    tree = target
+    while tree == target:
+        tree = target
+        for _ in range(edits):
+            tree, _ = mutate(tree, domain.grammar, rng)
+    return tree

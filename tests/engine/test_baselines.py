@@ -8,19 +8,8 @@ import pytest
 
 from engine.baselines import mutation_search
 from engine.budget import Renderer
-from engine.noise import mutate
 from engine.search import solve
-from tests.engine.blocks_domain import make_domain, render
-
-
-def near(domain, target, edits: int, seed: int):
-    rng = random.Random(seed)
-    tree = target
-    while tree == target:
-        tree = target
-        for _ in range(edits):
-            tree, _ = mutate(tree, domain.grammar, rng)
-    return tree
+from tests.engine.blocks_domain import make_domain, near, render
 
 
 @pytest.mark.parametrize("schedule", ["anneal", "hill"])

@@ -25,15 +25,6 @@ def terminates_without_token_bound(g: Grammar) -> bool:
     return g.name == "csg2d"
 
 
-@pytest.fixture(params=GRAMMARS, ids=lambda p: p.stem)
-def vocab(request: pytest.FixtureRequest) -> Vocab:
-    return Vocab(Grammar.load(request.param))
-
-
-@pytest.fixture
-def csg() -> Vocab:
-    return Vocab(Grammar.load(Path(__file__).parents[1] / "grammars" / "csg.yaml"))
-
 
 def feasible(vocab: Vocab, nt: str, max_sigma: int | None, max_tokens: int | None) -> bool:
     g = vocab.grammar

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 
 import pytest
 
 from engine.errors import CheckpointError, InputError
-from engine.noise import mutate
 from engine.search import METHODS, solve
-from tests.engine.blocks_domain import load_trained, make_domain, render
+from tests.engine.blocks_domain import load_trained, make_domain, near, render
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +21,6 @@ def models(root):
     d = make_domain()
     return d, load_trained("diffusion", root, d), load_trained("ar", root, d)
 
-
-def near(domain, target, edits, seed):
-    rng = random.Random(seed)
-    tree = target
-    while tree == target:
-        tree = target
-        for _ in range(edits):
-            tree, _ = mutate(tree, domain.grammar, rng)
-    return tree
 
 
 def easy_cases(d, n=6):

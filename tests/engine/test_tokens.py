@@ -17,15 +17,6 @@ GRAMMARS = sorted((Path(__file__).parents[1] / "grammars").glob("*.yaml"))
 
 
 
-@pytest.fixture(params=GRAMMARS, ids=lambda p: p.stem)
-def vocab(request: pytest.FixtureRequest) -> Vocab:
-    return Vocab(Grammar.load(request.param))
-
-
-@pytest.fixture
-def csg() -> Vocab:
-    return Vocab(Grammar.load(Path(__file__).parents[1] / "grammars" / "csg.yaml"))
-
 
 def test_layout(vocab: Vocab) -> None:
     g = vocab.grammar

@@ -54,3 +54,15 @@ def edit_batch(grammar: Grammar, n: int, seed: int) -> EditBatch:
         edits.append(path[0])
         lengths.append(float(len(path)))
     return make_edit_batch(Vocab(grammar), observe(targets), observe(currents), currents, edits, lengths)
+
+
+def overfit(model: torch.nn.Module, batch: EditBatch, steps: int) -> tuple[float, dict[str, torch.Tensor]]:
+    """Train ``model`` on one batch with AdamW; returns the first loss and the last step's loss dict."""
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = model.loss(batch)["loss"].item()  # type: ignore[operator]
+    for _ in range(steps):
+        out = model.loss(batch)  # type: ignore[operator]
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    return first, out

@@ -8,7 +8,7 @@ from engine.grammar import Grammar
 from engine.models.autoregressive import ARModel, program_sequence
 from engine.models.encoders import grid_encoder
 from engine.tokens import BOS, EOS, PAD, Vocab
-from tests.engine.models.fakes import CFG, SHAPE, edit_batch
+from tests.engine.models.fakes import CFG, SHAPE, edit_batch, overfit
 
 
 def _model(grammar: Grammar) -> ARModel:
@@ -41,13 +41,7 @@ def test_ignores_the_current_observation(csg_grammar: Grammar) -> None:
 def test_overfits_a_tiny_batch(csg_grammar: Grammar) -> None:
     model = _model(csg_grammar)
     batch = edit_batch(csg_grammar, 8, seed=3)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    first = model.loss(batch)["loss"].item()
-    for _ in range(80):
-        out = model.loss(batch)
-        opt.zero_grad()
-        out["loss"].backward()
-        opt.step()
+    first, out = overfit(model, batch, 80)
     assert out["loss"].item() < 0.25 * first
 
 

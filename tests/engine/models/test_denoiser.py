@@ -10,7 +10,7 @@ from engine.grammar import Grammar
 from engine.models.denoiser import Denoiser
 from engine.models.encoders import grid_encoder
 from engine.tokens import Vocab
-from tests.engine.models.fakes import CFG, SHAPE, edit_batch
+from tests.engine.models.fakes import CFG, SHAPE, edit_batch, overfit
 
 
 def _model(grammar: Grammar, seed: int = 0, **update: object) -> Denoiser:
@@ -52,13 +52,7 @@ def test_uses_the_observations(csg_grammar: Grammar) -> None:
 def test_overfits_a_tiny_batch(csg_grammar: Grammar) -> None:
     model = _model(csg_grammar)
     batch = edit_batch(csg_grammar, 8, seed=4)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    first = model.loss(batch)["loss"].item()
-    for _ in range(100):
-        out = model.loss(batch)
-        opt.zero_grad()
-        out["loss"].backward()
-        opt.step()
+    first, out = overfit(model, batch, 100)
     assert out["loss"].item() < 0.25 * first
     assert out["token_acc"].item() > 0.9
 
