@@ -19,11 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.files import write_json
-from engine.grammar import Grammar
-from engine.noise import forward, mutate, reverse_path
-from engine.sample import sample_tree
-from engine.ted import tree_edit_distance
+from treediff.engine.files import write_json
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.noise import forward, mutate, reverse_path
+from treediff.engine.trees.ted import tree_edit_distance
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAMMAR = ROOT / "tests" / "grammars" / "csg.yaml"
@@ -61,9 +61,9 @@ def measure(seconds: float, seed: int) -> tuple[list[dict[str, Any]], list[str]]
         "samples/s": lambda i: sample_tree(grammar, rng, LO, HI),
     }
     try:
-        from engine.tokens import Vocab
+        from treediff.engine.trees.tokens import Vocab
     except ImportError:
-        notes.append("engine.tokens.Vocab is not available: tokenization rows skipped")
+        notes.append("treediff.engine.trees.tokens.Vocab is not available: tokenization rows skipped")
     else:
         vocab = Vocab(grammar)
         encode = vocab.encode
@@ -96,7 +96,7 @@ def _decoder_rows(vocab: Any, seed: int) -> dict[str, Callable[[int], object]]:
     """Grammar-constrained decoding: one DecodeState tree, and one BatchDecoder step at batch 256."""
     import numpy as np
 
-    from engine.decoding import BatchDecoder, DecodeState, MaskTable
+    from treediff.engine.trees.decoding import BatchDecoder, DecodeState, MaskTable
 
     rng = random.Random(seed)
     table = MaskTable.build(vocab)

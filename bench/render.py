@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.references
 
-from engine.files import write_json  # noqa: E402
-from engine.registry import load_registry  # noqa: E402
-from engine.sample import sample_tree  # noqa: E402
-from engine.tree import Node  # noqa: E402
-from plugins.csg2d.render import Renderer  # noqa: E402
+from treediff.engine.domains.registry import load_registry  # noqa: E402
+from treediff.engine.files import write_json  # noqa: E402
+from treediff.engine.trees.derivation import sample_tree  # noqa: E402
+from treediff.engine.trees.tree import Node  # noqa: E402
+from treediff.plugins.csg2d.render import Renderer  # noqa: E402
 
 REFERENCES = {"csg2d": "tests.references.csg2d_skia", "tinysvg": "tests.references.tinysvg_skia"}
 

@@ -2,7 +2,7 @@
 
 Runs every method on a few of the domain's test targets with the goal check off (so each solve spends its
 whole budget), timing model calls and executor batches with perf_counter hooks inside the search
-(engine.budget.Profile). Without --checkpoint the models are freshly initialised from a preset: their
+(treediff.engine.search.budget.Profile). Without --checkpoint the models are freshly initialised from a preset: their
 proposals are random but their compute cost is the preset's. Prints a table and writes JSON.
 
     python bench/search.py [--domain csg2d] [--device cpu|cuda] [--preset tiny] [--budget 300] [--targets 3]
@@ -21,12 +21,12 @@ from typing import Any
 
 import torch
 
-from engine.checkpoint import ModelBundle, build_models, load_bundle
-from engine.files import write_json
-from engine.models.config import PRESETS
-from engine.registry import load_registry
-from engine.search import METHODS, NEEDS, solve
-from engine.tokens import Vocab
+from treediff.engine.domains.registry import load_registry
+from treediff.engine.files import write_json
+from treediff.engine.models.config import PRESETS
+from treediff.engine.search.solve import METHODS, NEEDS, solve
+from treediff.engine.training.checkpoint import ModelBundle, build_models, load_bundle
+from treediff.engine.trees.tokens import Vocab
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ Rows, all on one domain (default csg2d) with a fixed seed:
   data/DataLoader W workers the same through torch DataLoader worker processes (wall clock)
   execute                   the domain executor on targets + currents (2 programs per sample)
   train/<preset>/<kind>     forward + backward + AdamW step on executed batches
-  trainer/<preset>          the whole loop of engine.train (data, execution, step) for a few steps
+  trainer/<preset>          the whole loop of treediff.engine.training.train (data, execution, step) for a few steps
 Per-core figures use this process's CPU time, so they hold on a shared machine; wall figures do not.
 "16 workers" extrapolates the per-worker rate linearly, to compare with what a GPU step consumes.
 
@@ -27,14 +27,14 @@ from typing import Any
 
 import torch
 
-from engine.checkpoint import build_models
-from engine.data import EditStream, Materializer, make_batch, make_loader
-from engine.domain import Domain
-from engine.files import write_json
-from engine.registry import Registry, load_registry
-from engine.tokens import Vocab
-from engine.train import TrainModule, data_spec, make_optimizer, model_config, run_training
-from engine.traincfg import TrainConfig
+from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.registry import Registry, load_registry
+from treediff.engine.files import write_json
+from treediff.engine.training.checkpoint import build_models
+from treediff.engine.training.data import EditStream, Materializer, make_batch, make_loader
+from treediff.engine.training.train import TrainModule, data_spec, make_optimizer, model_config, run_training
+from treediff.engine.training.traincfg import TrainConfig
+from treediff.engine.trees.tokens import Vocab
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,7 +114,7 @@ def bench_step(domain: Domain, registry: Registry, preset: str, kind: str, batch
 
 def bench_trainer(domain: Domain, registry: Registry, preset: str, batch: int, device: str,
                   threads: int, steps: int) -> dict[str, Any]:
-    """The real loop (data in-process, execution, step) via engine.train, reading its samples/s."""
+    """The real loop (data in-process, execution, step) via treediff.engine.training.train, reading its samples/s."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(preset=preset, batch_size=batch, steps=steps, log_every=steps, val_every=10**9,
                           checkpoint_every=10**9, val_size=1, device=device, threads=threads)

@@ -1,4 +1,4 @@
-"""The ``treediff`` command line: builds the parser from engine.commands and maps errors to exit codes."""
+"""The ``treediff`` command line: builds the parser from treediff.engine.commands and maps errors to exit codes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine import __version__, commands
-from engine.errors import TreediffError
+from treediff.engine import __version__, commands
+from treediff.engine.errors import TreediffError
 
 
 def build_parser() -> argparse.ArgumentParser:

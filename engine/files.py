@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.errors import InputError
+from treediff.engine.errors import InputError
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from engine.errors import InputError
-from engine.files import write_atomic
+from treediff.engine.errors import InputError
+from treediff.engine.files import write_atomic
 
 ImageLike = Any  # torch.Tensor or np.ndarray, float [H, W] or [C, H, W] in [0, 1]
 

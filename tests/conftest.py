@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from engine.grammar import Grammar
 from tests.toys import GRAMMAR_DIR, TOY_GRAMMARS
+from treediff.engine.grammar.grammar import Grammar
 
 
 @pytest.fixture(params=TOY_GRAMMARS)

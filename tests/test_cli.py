@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.commands.new_plugin import scaffold
-from engine.errors import InputError
 from tests.toys import GRAMMAR_DIR
+from treediff.engine.cli import main
+from treediff.engine.commands.new_plugin import scaffold
+from treediff.engine.errors import InputError
 
 BAD = GRAMMAR_DIR / "bad"
 
@@ -34,7 +34,7 @@ def test_validate_binary_file_is_unreadable_not_a_crash(tmp_path: Path, capsys: 
 
 
 def test_console_script_reports_without_traceback(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "sample", str(BAD / "syntax.yaml")],
+    proc = subprocess.run([sys.executable, "-m", "treediff.engine.cli", "sample", str(BAD / "syntax.yaml")],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "syntax.yaml:7:13: YAML syntax error" in proc.stderr and "Traceback" not in proc.stderr

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli
-from engine.files import read_lines
-from engine.hookspecs import hookimpl
-from engine.parse import parse
-from engine.registry import load_registry
 from tests.engine.blocks_domain import make_domain, render, trained_run
+from treediff.engine import cli
+from treediff.engine.domains.hookspecs import hookimpl
+from treediff.engine.domains.registry import load_registry
+from treediff.engine.files import read_lines
+from treediff.engine.grammar.parse import parse
 
 
 class Plugin:
@@ -29,9 +29,9 @@ class Plugin:
 def use_domains(monkeypatch, *domains):
     registry = load_registry(entry_points=[])
     registry.add("blocks-test", Plugin(*domains))
-    for module in ("engine.commands.eval", "engine.commands.demo"):
+    for module in ("treediff.engine.commands.eval", "treediff.engine.commands.demo"):
         monkeypatch.setattr(f"{module}.load_registry", lambda: registry)
-    monkeypatch.setattr("engine.registry.load_registry", lambda *a, **k: registry)
+    monkeypatch.setattr("treediff.engine.domains.registry.load_registry", lambda *a, **k: registry)
     return registry
 
 

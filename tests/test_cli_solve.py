@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli
-from engine.grammar import Grammar
-from engine.hookspecs import hookimpl
-from engine.parse import parse
-from engine.registry import load_registry
 from tests.engine.blocks_domain import GRAMMAR, make_domain, render, trained_run
+from treediff.engine import cli
+from treediff.engine.domains.hookspecs import hookimpl
+from treediff.engine.domains.registry import load_registry
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
 
 TARGET = "(- (box 1 1 2) (box 2 2 1))"
 
@@ -35,9 +35,9 @@ def blocks(monkeypatch):
     domain = make_domain()
     registry = load_registry(entry_points=[])
     registry.add("blocks-test", BlocksPlugin(domain))
-    monkeypatch.setattr("engine.commands.solve.load_registry", lambda: registry)
-    monkeypatch.setattr("engine.checkpoint.load_registry", lambda: registry, raising=False)
-    monkeypatch.setattr("engine.registry.load_registry", lambda *a, **k: registry)
+    monkeypatch.setattr("treediff.engine.commands.solve.load_registry", lambda: registry)
+    monkeypatch.setattr("treediff.engine.training.checkpoint.load_registry", lambda: registry, raising=False)
+    monkeypatch.setattr("treediff.engine.domains.registry.load_registry", lambda *a, **k: registry)
     return domain
 
 
@@ -135,8 +135,8 @@ def test_checkpoint_of_another_grammar_is_refused(capsys, monkeypatch, tmp_path,
     other.grammar = Grammar.from_text(GRAMMAR.replace("max: 3", "max: 2"), "blocks-small.yaml")
     registry = load_registry(entry_points=[])
     registry.add("blocks-test", BlocksPlugin(other))
-    monkeypatch.setattr("engine.commands.solve.load_registry", lambda: registry)
-    monkeypatch.setattr("engine.registry.load_registry", lambda *a, **k: registry)
+    monkeypatch.setattr("treediff.engine.commands.solve.load_registry", lambda: registry)
+    monkeypatch.setattr("treediff.engine.domains.registry.load_registry", lambda *a, **k: registry)
     png = tmp_path / "t.png"
     other.save_observation(render(other, parse(other.grammar, "(box 0 0 1)")), png)
     code, out, err = solve(capsys, "blocks", png, "--checkpoint", run_dir)
@@ -145,7 +145,8 @@ def test_checkpoint_of_another_grammar_is_refused(capsys, monkeypatch, tmp_path,
 
 
 def test_real_process_reports_errors_without_traceback(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "engine.cli", "solve", "csg2d", str(tmp_path / "none.png"), "--json"],
+    run = subprocess.run([sys.executable, "-m", "treediff.engine.cli", "solve", "csg2d", str(tmp_path / "none.png"),
+                          "--json"],
                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1])
     assert run.returncode == 2
     assert "Traceback" not in run.stderr and "none.png" in run.stderr and run.stdout == ""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from engine.grammar import Grammar
-from engine.tree import Node
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.tree import Node
 
 GRAMMAR_DIR = Path(__file__).parent / "grammars"
 TOY_GRAMMARS = sorted(p.stem for p in GRAMMAR_DIR.glob("*.yaml"))

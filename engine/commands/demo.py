@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.commands.searchargs import apply_threads, load_models, resolve_device
-from engine.errors import InputError, TreediffError
-from engine.files import write_text
-from engine.registry import Registry, load_registry
+from treediff.engine.commands.searchargs import apply_threads, load_models, resolve_device
+from treediff.engine.domains.registry import Registry, load_registry
+from treediff.engine.errors import InputError, TreediffError
+from treediff.engine.files import write_text
 
 DEFAULT_BUDGET = 1000
 
@@ -92,9 +92,9 @@ def bundled_targets_dir(domain: Any, registry: Registry) -> Path | None:
 
 
 def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, device: str) -> list[Row]:
-    from engine.evaluation import Target, directory_targets, generated_targets, pair_seed
-    from engine.report import write_report
-    from engine.search import solve
+    from treediff.engine.evaluation.harness import Target, directory_targets, generated_targets, pair_seed
+    from treediff.engine.evaluation.solvereport import write_report
+    from treediff.engine.search.solve import solve
 
     out = args.out / domain.name
     out.mkdir(parents=True, exist_ok=True)

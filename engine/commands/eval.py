@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.commands.searchargs import add_model_args, apply_threads, load_models, parse_methods
-from engine.errors import InputError
-from engine.registry import load_registry
-from engine.search import METHODS, NEEDS
+from treediff.engine.commands.searchargs import add_model_args, apply_threads, load_models, parse_methods
+from treediff.engine.domains.registry import load_registry
+from treediff.engine.errors import InputError
+from treediff.engine.search.solve import METHODS, NEEDS
 
 DEFAULT_BUDGET = 5000
 SETTINGS = "eval.json"
@@ -41,10 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate this rank's shard; rank 0 writes the plot and the summary at the end."""
-    from engine.distributed import barrier, setup, teardown
-    from engine.evalreport import write_outputs
-    from engine.evaluation import check_output, directory_targets, evaluate, generated_targets, load_records
-    from engine.files import drop_partial_line
+    from treediff.engine.evaluation.evalreport import write_outputs
+    from treediff.engine.evaluation.harness import (
+        check_output,
+        directory_targets,
+        evaluate,
+        generated_targets,
+        load_records,
+    )
+    from treediff.engine.files import drop_partial_line
+    from treediff.engine.training.distributed import barrier, setup, teardown
 
     if args.budget < 1:
         raise InputError(f"--budget {args.budget}; expected a positive number of renderer calls")
@@ -102,7 +108,7 @@ def _available_methods(domain: Any, args: argparse.Namespace) -> list[str]:
 
 def _kind(path: Path) -> str | None:
     """The model kind recorded in a checkpoint's metadata (CheckpointError if it is unreadable)."""
-    from engine.checkpoint import resolve
+    from treediff.engine.training.checkpoint import resolve
 
     try:
         meta = json.loads(resolve(path).read_text(encoding="utf-8"))
@@ -134,6 +140,6 @@ def _check_settings(path: Path, settings: dict[str, Any], resume: bool) -> None:
 
 
 def _write_settings(path: Path, settings: dict[str, Any]) -> None:
-    from engine.files import write_text
+    from treediff.engine.files import write_text
 
     write_text(path, json.dumps(settings, indent=1, sort_keys=True) + "\n")

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from string import Template
 
-from engine.errors import InputError
+from treediff.engine.errors import InputError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "plugin"
 LAYOUT = {  # template -> path inside the new project

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.registry import load_registry
+from treediff.engine.domains.registry import load_registry
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -16,10 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     """Print one line per plugin, then one per failure; exit 1 if any plugin failed to load."""
     reg = load_registry()
-    print(f"{'plugin':<18} {'version':<10} {'module':<28} provides")
+    print(f"{'plugin':<18} {'version':<10} {'module':<32} provides")
     for info in reg.plugins:
         provides = [f"domain {d}" for d in info.domains] + [f"encoder {e}" for e in info.encoders]
-        print(f"{info.name:<18} {info.version:<10} {info.module:<28} {', '.join(provides) or '-'}")
+        print(f"{info.name:<18} {info.version:<10} {info.module:<32} {', '.join(provides) or '-'}")
     for name, reason in reg.failures:
         print(f"{name:<18} {'FAILED':<10} {reason}")
     for name, dom in sorted(reg.domains.items()):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.programs import read_program
-from engine.registry import load_registry
+from treediff.engine.domains.registry import load_registry
+from treediff.engine.grammar.programs import read_program
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

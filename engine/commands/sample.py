@@ -6,10 +6,10 @@ import argparse
 import random
 from pathlib import Path
 
-from engine.errors import InputError
-from engine.grammar import Grammar
-from engine.registry import load_registry
-from engine.tree import to_text
+from treediff.engine.domains.registry import load_registry
+from treediff.engine.errors import InputError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.tree import to_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """Sample ``n`` programs deterministically from ``seed``."""
-    from engine.sample import sample_tree
+    from treediff.engine.trees.derivation import sample_tree
 
     if args.n < 1:
         raise InputError(f"-n must be a positive number of programs; got {args.n}")
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(domain: object, trees: list, out: Path, device: str) -> None:  # type: ignore[type-arg]
-    from engine.domain import Domain
+    from treediff.engine.domains.domain import Domain
 
     assert isinstance(domain, Domain)
     out.mkdir(parents=True, exist_ok=True)

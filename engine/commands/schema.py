@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.errors import InputError
-from engine.schema import SCHEMA_DIR, write_schemas
+from treediff.engine.errors import InputError
+from treediff.engine.grammar.schema import SCHEMA_DIR, write_schemas
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from engine.domain import Domain
-from engine.errors import CheckpointError, InputError
-from engine.search import METHODS, NEEDS
+from treediff.engine.domains.domain import Domain
+from treediff.engine.errors import CheckpointError, InputError
+from treediff.engine.search.solve import METHODS, NEEDS
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -41,7 +41,7 @@ def resolve_device(device: str) -> str:
     InputError for unknown or unavailable devices."""
     import os
 
-    from engine.distributed import resolve_device as torch_device
+    from treediff.engine.training.distributed import resolve_device as torch_device
 
     return str(torch_device(device, int(os.environ.get("LOCAL_RANK", "0"))))
 
@@ -59,7 +59,7 @@ def parse_methods(text: str) -> list[str]:
 def load_models(domain: Domain, methods: list[str], checkpoint: Path | None, ar_checkpoint: Path | None,
                 device: str) -> tuple[Any | None, Any | None]:
     """The (diffusion bundle, AR bundle) the given methods need; CheckpointError naming what is missing."""
-    from engine.checkpoint import load_bundle
+    from treediff.engine.training.checkpoint import load_bundle
 
     need_diffusion = any(NEEDS[m] == "diffusion" for m in methods)
     need_ar = "ar" in methods

@@ -9,11 +9,17 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.commands.searchargs import add_model_args, apply_threads, check_output_file, load_models, resolve_device
-from engine.domain import Domain
-from engine.errors import InputError
-from engine.registry import load_registry
-from engine.search import METHODS
+from treediff.engine.commands.searchargs import (
+    add_model_args,
+    apply_threads,
+    check_output_file,
+    load_models,
+    resolve_device,
+)
+from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.registry import load_registry
+from treediff.engine.errors import InputError
+from treediff.engine.search.solve import METHODS
 
 if TYPE_CHECKING:
     import torch
@@ -46,8 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """Load domain, target and model; solve; print; write the report if asked."""
-    from engine.report import write_report
-    from engine.search import solve
+    from treediff.engine.evaluation.solvereport import write_report
+    from treediff.engine.search.solve import solve
 
     if args.budget < 1:
         raise InputError(f"--budget {args.budget}; expected a positive number of renderer calls")

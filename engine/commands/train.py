@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from engine.registry import load_registry
+from treediff.engine.domains.registry import load_registry
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,10 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        description="Train the denoiser and value network (--model diffusion) or the autoregressive "
                        "baseline (--model ar) on programs generated on the fly. Options come from --config YAML, "
                        "then the flags below; --resume continues the latest checkpoint in --out exactly. Launch "
-                       "with `torchrun --nproc_per_node N -m engine.cli train ...` for DistributedDataParallel.")
+                       "with `torchrun --nproc_per_node N -m treediff.engine.cli train ...` for "
+                       "DistributedDataParallel.")
     p.add_argument("domain", help="domain name (see `treediff plugins`)")
     p.add_argument("--config", type=Path, help="training config YAML (schemas/train.schema.json)")
-    p.add_argument("--preset", help="model size preset (engine.models.config.PRESETS: tiny, small, default)")
+    p.add_argument("--preset", help="model size preset (treediff.engine.models.config.PRESETS: tiny, small, default)")
     p.add_argument("--model", choices=("diffusion", "ar"), help="what to train (default diffusion)")
     p.add_argument("--steps", type=int, help="total optimizer steps of the run")
     p.add_argument("--batch-size", type=int, help="examples per step and per process")
@@ -39,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def resolve_config(args: argparse.Namespace, run_dir: Path) -> Any:
     """The run's TrainConfig: --config file, else (on --resume) the run's saved config, else defaults;
     then the flags given on the command line."""
-    from engine.checkpoint import latest_checkpoint, read_checkpoint
-    from engine.traincfg import TrainConfig, load_train_config
+    from treediff.engine.training.checkpoint import latest_checkpoint, read_checkpoint
+    from treediff.engine.training.traincfg import TrainConfig, load_train_config
 
     if args.config is not None:
         base = load_train_config(args.config)
@@ -55,8 +56,8 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Train, then print where the final checkpoint is and its last metrics."""
-    from engine.checkpoint import export_model
-    from engine.train import run_training
+    from treediff.engine.training.checkpoint import export_model
+    from treediff.engine.training.train import run_training
 
     registry = load_registry()
     domain = registry.domain(args.domain)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.errors import InputError
-from engine.validation import validate_file
+from treediff.engine.errors import InputError
+from treediff.engine.grammar.validation import validate_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -1,1 +1,1 @@
-"""Neural models of the engine: observation encoders, denoiser, value network, AR baseline and samplers."""
+"""Neural models of the engine: observation encoders, denoiser, value network, AR baseline, batched inference."""

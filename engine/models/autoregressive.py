@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.backbone import ContextEncoder, DecoderCache, TokenDecoder
-from engine.models.batch import EditBatch
-from engine.models.config import ModelConfig
-from engine.tokens import BOS, EOS, PAD, Vocab
+from treediff.engine.models.backbone import ContextEncoder, DecoderCache, TokenDecoder
+from treediff.engine.models.batch import EditBatch
+from treediff.engine.models.config import ModelConfig
+from treediff.engine.trees.tokens import BOS, EOS, PAD, Vocab
 
 
 def program_sequence(program: torch.Tensor) -> torch.Tensor:

@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.errors import InputError
-from engine.models.config import ModelConfig
-from engine.models.layers import Block, KVCache, init_weights
-from engine.tokens import PAD
+from treediff.engine.errors import InputError
+from treediff.engine.models.config import ModelConfig
+from treediff.engine.models.layers import Block, KVCache, init_weights
+from treediff.engine.trees.tokens import PAD
 
 
 class ContextEncoder(nn.Module):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from engine.tokens import BOS, EOS, PAD, Vocab, encode_edit
-from engine.tree import Edit, Node
+from treediff.engine.trees.tokens import BOS, EOS, PAD, Vocab, encode_edit
+from treediff.engine.trees.tree import Edit, Node
 
 
 @dataclass

@@ -1,15 +1,16 @@
-"""Batched grammar constraint on a torch device: the stack machine of engine.decoding as tensor ops."""
+"""Batched grammar constraint on a torch device: the stack machine of treediff.engine.trees.decoding as tensor ops."""
 
 from __future__ import annotations
 
 import torch
 
-from engine.decoding import MaskTable
-from engine.tokens import EOS, PAD, Vocab
+from treediff.engine.trees.decoding import MaskTable
+from treediff.engine.trees.tokens import EOS, PAD, Vocab
 
 
 class TensorMaskTable:
-    """:class:`engine.decoding.MaskTable` arrays as tensors on one device (build once per vocab/device)."""
+    """:class:`treediff.engine.trees.decoding.MaskTable` arrays as tensors on one device (build once per
+    vocab/device)."""
 
     def __init__(self, vocab: Vocab, device: torch.device | str) -> None:
         table = MaskTable.build(vocab)

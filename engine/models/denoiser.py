@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.backbone import ContextEncoder, DecoderCache, TokenDecoder
-from engine.models.batch import EditBatch
-from engine.models.config import ModelConfig
-from engine.models.layers import init_weights
-from engine.tokens import PAD, Vocab
+from treediff.engine.models.backbone import ContextEncoder, DecoderCache, TokenDecoder
+from treediff.engine.models.batch import EditBatch
+from treediff.engine.models.config import ModelConfig
+from treediff.engine.models.layers import init_weights
+from treediff.engine.trees.tokens import PAD, Vocab
 
 
 def production_table(vocab: Vocab) -> torch.Tensor:

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.errors import DomainError
-from engine.hookspecs import hookimpl
+from treediff.engine.domains.hookspecs import hookimpl
+from treediff.engine.errors import DomainError
 
 
 class GridEncoder(nn.Module):

@@ -8,12 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.backbone import ContextEncoder
-from engine.models.batch import EditBatch
-from engine.models.config import ModelConfig
-from engine.models.denoiser import condition_views
-from engine.models.layers import init_weights
-from engine.tokens import Vocab
+from treediff.engine.models.backbone import ContextEncoder
+from treediff.engine.models.batch import EditBatch
+from treediff.engine.models.config import ModelConfig
+from treediff.engine.models.denoiser import condition_views
+from treediff.engine.models.layers import init_weights
+from treediff.engine.trees.tokens import Vocab
 
 
 class ValueNet(nn.Module):

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from plugins.csg2d.program import BOX, CIRCLE, DIAMOND
+from treediff.plugins.csg2d.program import BOX, CIRCLE, DIAMOND
 
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
 

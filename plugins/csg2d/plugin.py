@@ -9,15 +9,15 @@ from typing import Any
 
 import torch
 
-from engine.domain import Domain
-from engine.grammar import Grammar
-from engine.hookspecs import hookimpl
-from engine.sample import sample_tree
-from engine.tree import Node
-from plugins.csg2d.goal import distance, goal
-from plugins.csg2d.render import SIZE, Renderer
-from plugins.csg2d.sketch import sketch
-from plugins.imaging import complexity_filter, contact_sheet, load_png, save_png
+from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.hookspecs import hookimpl
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.tree import Node
+from treediff.plugins.csg2d.goal import distance, goal
+from treediff.plugins.csg2d.render import SIZE, Renderer
+from treediff.plugins.csg2d.sketch import sketch
+from treediff.plugins.imaging import complexity_filter, contact_sheet, load_png, save_png
 
 HERE = Path(__file__).resolve().parent
 GRAMMAR_PATH = HERE / "grammar.yaml"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.errors import DomainError
-from engine.tree import Node
+from treediff.engine.errors import DomainError
+from treediff.engine.trees.tree import Node
 
 CIRCLE, BOX, DIAMOND = 0, 1, 2  # primitive kinds: circle, axis-aligned rectangle, rectangle rotated 45 deg
 MIN, MAX = 0, 1  # combine operations

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 
 import torch
 
-from engine.tree import Node
-from plugins.csg2d.distance import grid_distances
-from plugins.csg2d.program import MIN, Program, TreeCode, assemble, compile_tree
+from treediff.engine.trees.tree import Node
+from treediff.plugins.csg2d.distance import grid_distances
+from treediff.plugins.csg2d.program import MIN, Program, TreeCode, assemble, compile_tree
 
 SIZE = 128  # image side in pixels
 TILE = 8  # tile side in pixels

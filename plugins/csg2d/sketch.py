@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from engine.tree import Node
-from plugins.csg2d.render import SIZE, Renderer
+from treediff.engine.trees.tree import Node
+from treediff.plugins.csg2d.render import SIZE, Renderer
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.errors import InputError
+from treediff.engine.errors import InputError
 
 THRESHOLD = 0.0166  # RMSE over all channels and pixels of [0, 1] values (DESIGN: TinySVG goal check)
 

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import TreeError
-from engine.tree import Node
-from plugins.tinysvg.palette import WORDS
+from treediff.engine.errors import TreeError
+from treediff.engine.trees.tree import Node
+from treediff.plugins.tinysvg.palette import WORDS
 
 CANVAS = 128
 UNIT = 6.0  # px per size / move step

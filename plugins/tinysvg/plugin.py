@@ -9,14 +9,14 @@ from typing import Any
 
 import torch
 
-from engine.domain import Domain
-from engine.grammar import Grammar
-from engine.hookspecs import hookimpl
-from engine.tree import Node
-from plugins import imaging
-from plugins.tinysvg.goal import goal, rmse
-from plugins.tinysvg.layout import CANVAS
-from plugins.tinysvg.render import TinySVGExecutor
+from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.hookspecs import hookimpl
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.tree import Node
+from treediff.plugins import imaging
+from treediff.plugins.tinysvg.goal import goal, rmse
+from treediff.plugins.tinysvg.layout import CANVAS
+from treediff.plugins.tinysvg.render import TinySVGExecutor
 
 HERE = Path(__file__).parent
 GRAMMAR_PATH = HERE / "grammar.yaml"
@@ -47,10 +47,10 @@ def save_sheet(observations: torch.Tensor, path: Path) -> None:
 def test_targets(n: int, seed: int, grammar: Grammar | None = None) -> list[Node]:
     """``n`` deterministic test targets with 2-8 primitives, the visually more complex half of 2n samples.
 
-    Samples 2n programs with :func:`engine.sample.sample_tree` seeded by ``seed`` and keeps the half whose
-    renderings compress worst (as the paper did), in sampling order.
+    Samples 2n programs with :func:`treediff.engine.trees.derivation.sample_tree` seeded by ``seed`` and keeps
+    the half whose renderings compress worst (as the paper did), in sampling order.
     """
-    from engine.sample import sample_tree
+    from treediff.engine.trees.derivation import sample_tree
 
     grammar = grammar or Grammar.load(GRAMMAR_PATH)
     rng = random.Random(seed)
@@ -61,7 +61,7 @@ def test_targets(n: int, seed: int, grammar: Grammar | None = None) -> list[Node
 
 
 def make_domain() -> Domain:
-    """The TinySVG :class:`~engine.domain.Domain` (grammar parsed here; nothing rendered or loaded yet)."""
+    """The TinySVG :class:`~treediff.Domain` (grammar parsed here; nothing rendered or loaded yet)."""
     grammar = Grammar.load(GRAMMAR_PATH)
     return Domain(
         name="tinysvg",

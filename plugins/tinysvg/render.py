@@ -1,6 +1,6 @@
 """Batched TinySVG rasteriser: anti-aliased fill and stroke coverage of laid-out shapes, painter's order, torch.
 
-Shapes come from :func:`plugins.tinysvg.layout.layout`. Each shape is drawn inside a window of the canvas
+Shapes come from :func:`treediff.plugins.tinysvg.layout.layout`. Each shape is drawn inside a window of the canvas
 that holds its box, stroke and one pixel of anti-aliasing (shapes are at most 54 px plus stroke, so windows
 are far smaller than the canvas). Drawing has two vectorised phases, with no loop over pixels or programs:
 
@@ -40,9 +40,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.tree import Node
-from plugins.tinysvg.layout import CANVAS, RECT, Layout, layout
-from plugins.tinysvg.palette import rgb_table
+from treediff.engine.trees.tree import Node
+from treediff.plugins.tinysvg.layout import CANVAS, RECT, Layout, layout
+from treediff.plugins.tinysvg.palette import rgb_table
 
 _BUCKETS = ((512, 64), (2048, 32), (None, 16))  # (up to this many shapes, round window sides up to this px)
 _HUGE_PAGE, _MADV_HUGEPAGE = 2 << 20, 14  # Linux transparent huge pages

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.domain import Domain
-from engine.errors import InputError
-from engine.grammar import Grammar
-from engine.noise import mutate
-from engine.sample import sample_tree
-from engine.tree import Node
+from treediff.engine.domains.domain import Domain
+from treediff.engine.errors import InputError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.noise import mutate
+from treediff.engine.trees.tree import Node
 
 GRAMMAR = """
 name: blocks
@@ -125,9 +125,9 @@ def trained_run(kind: str, root: Path) -> Path:
     under ``root`` is reused.
     """
     if kind not in _RUNS:
-        from engine.registry import load_registry
-        from engine.train import run_training
-        from engine.traincfg import TrainConfig
+        from treediff.engine.domains.registry import load_registry
+        from treediff.engine.training.train import run_training
+        from treediff.engine.training.traincfg import TrainConfig
 
         cfg = TrainConfig(model=kind, steps=TRAIN_STEPS[kind], batch_size=32, lr=3e-3, warmup_steps=10, device="cpu",
                           threads=1, val_every=10_000, val_size=8, checkpoint_every=10_000, log_every=10_000,
@@ -141,9 +141,10 @@ def trained_run(kind: str, root: Path) -> Path:
 
 
 def load_trained(kind: str, root: Path, domain: Domain | None = None) -> Any:
-    """The :class:`engine.checkpoint.ModelBundle` of :func:`trained_run` for ``domain`` (a fresh blocks one)."""
-    from engine.checkpoint import load_bundle
-    from engine.registry import load_registry
+    """The :class:`treediff.engine.training.checkpoint.ModelBundle` of :func:`trained_run` for ``domain``
+    (a fresh blocks one)."""
+    from treediff.engine.domains.registry import load_registry
+    from treediff.engine.training.checkpoint import load_bundle
 
     return load_bundle(trained_run(kind, root), domain or make_domain(), registry=load_registry(entry_points=[]))
 

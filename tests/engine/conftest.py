@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.grammar import Grammar
-from engine.tokens import Vocab
 from tests.toys import GRAMMAR_DIR
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.tokens import Vocab
 
 GRAMMARS = sorted(GRAMMAR_DIR.glob("*.yaml"))
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.domain import Domain
-from engine.grammar import Grammar
-from engine.hookspecs import hookimpl
 from tests.toys import GRAMMAR_DIR
+from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.hookspecs import hookimpl
+from treediff.engine.grammar.grammar import Grammar
 
 
 def toy_domain(name: str) -> Domain:

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from engine.baselines import mutation_search
-from engine.budget import Renderer
-from engine.search import solve
 from tests.engine.blocks_domain import make_domain, near, render
+from treediff.engine.search.baselines import mutation_search
+from treediff.engine.search.budget import BudgetedExecutor
+from treediff.engine.search.solve import solve
 
 
 @pytest.mark.parametrize("schedule", ["anneal", "hill"])
@@ -18,7 +18,7 @@ def test_mutation_search_solves_targets_one_or_two_edits_away(schedule):
     solved = 0
     for i, target in enumerate(d.test_targets(6, 11)):
         ex = d.make_executor("cpu")
-        r = Renderer(d, ex, render(d, target), budget=400)
+        r = BudgetedExecutor(d, ex, render(d, target), budget=400)
         res = mutation_search(d, r, random.Random(i), schedule=schedule, start=near(d, target, 1 + i % 2, i))
         solved += res.solved
         if res.solved:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.budget import Profile, Renderer
-from engine.errors import InputError
-from engine.parse import parse
 from tests.engine.blocks_domain import make_domain, render
+from treediff.engine.errors import InputError
+from treediff.engine.grammar.parse import parse
+from treediff.engine.search.budget import BudgetedExecutor, Profile
 
 
 class FakeClock:
@@ -29,7 +29,7 @@ def test_distinct_programs_are_counted_once_and_revisits_are_free():
     d = make_domain()
     ex = d.make_executor("cpu")
     target = render(d, parse(d.grammar, "(box 1 1 2)"))
-    r = Renderer(d, ex, target, budget=10)
+    r = BudgetedExecutor(d, ex, target, budget=10)
     a, b = programs(d, BOXES[:2])
     visits = r.run([a, b, a])
     assert r.calls == 2 and len(ex.executed) == 2
@@ -41,7 +41,7 @@ def test_distinct_programs_are_counted_once_and_revisits_are_free():
 def test_budget_truncates_a_batch_and_never_executes_more():
     d = make_domain()
     ex = d.make_executor("cpu")
-    r = Renderer(d, ex, render(d, parse(d.grammar, "(box 3 3 1)")), budget=5)
+    r = BudgetedExecutor(d, ex, render(d, parse(d.grammar, "(box 3 3 1)")), budget=5)
     trees = programs(d, BOXES)
     visits = r.run(trees)
     assert r.calls == 5 and len(set(ex.executed)) == 5 == len(ex.executed)
@@ -52,7 +52,7 @@ def test_budget_truncates_a_batch_and_never_executes_more():
 def test_goal_best_and_first_solution():
     d = make_domain()
     target_tree = parse(d.grammar, "(box 2 1 1)")
-    r = Renderer(d, d.make_executor("cpu"), render(d, target_tree), budget=100)
+    r = BudgetedExecutor(d, d.make_executor("cpu"), render(d, target_tree), budget=100)
     r.run(programs(d, ["(box 2 1 2)", "(box 0 0 1)", "(+ (box 2 1 1) (box 0 0 1))"]))
     assert not r.solved and r.best.tree == parse(d.grammar, "(+ (box 2 1 1) (box 0 0 1))")
     r.run([target_tree, parse(d.grammar, "(+ (box 2 1 1) (box 2 1 1))")])
@@ -64,7 +64,7 @@ def test_goal_best_and_first_solution():
 def test_goal_can_be_disabled_for_sketch_targets():
     d = make_domain()
     t = parse(d.grammar, "(box 2 1 1)")
-    r = Renderer(d, d.make_executor("cpu"), render(d, t), budget=10, use_goal=False)
+    r = BudgetedExecutor(d, d.make_executor("cpu"), render(d, t), budget=10, use_goal=False)
     r.run([t])
     assert not r.solved and r.best.distance == 0.0 and not r.done()
 
@@ -80,7 +80,7 @@ def test_time_limit_stops_between_chunks():
         return original(trees)
 
     ex.execute = slow
-    r = Renderer(d, ex, render(d, parse(d.grammar, "(box 3 3 1)")), budget=100, time_limit=2.5, chunk=4,
+    r = BudgetedExecutor(d, ex, render(d, parse(d.grammar, "(box 3 3 1)")), budget=100, time_limit=2.5, chunk=4,
                  clock=clock, profile=Profile(clock=clock))
     visits = r.run(programs(d, BOXES))
     assert r.calls == 12  # three chunks start before 2.5 s; the fourth would start at 3 s
@@ -92,14 +92,14 @@ def test_time_limit_stops_between_chunks():
 def test_zero_time_limit_executes_nothing():
     d = make_domain()
     ex = d.make_executor("cpu")
-    r = Renderer(d, ex, render(d, parse(d.grammar, "(box 3 3 1)")), budget=10, time_limit=0.0)
+    r = BudgetedExecutor(d, ex, render(d, parse(d.grammar, "(box 3 3 1)")), budget=10, time_limit=0.0)
     assert r.run(programs(d, BOXES[:3])) == [None] * 3 and ex.executed == []
 
 
 def test_evicted_observations_are_re_executed_without_counting():
     d = make_domain()
     ex = d.make_executor("cpu")
-    r = Renderer(d, ex, render(d, parse(d.grammar, "(box 3 3 1)")), budget=50, keep_observations=2)
+    r = BudgetedExecutor(d, ex, render(d, parse(d.grammar, "(box 3 3 1)")), budget=50, keep_observations=2)
     trees = programs(d, BOXES[:6])
     r.run(trees)
     obs = r.observe(trees)
@@ -115,9 +115,9 @@ def test_bad_limits_are_rejected():
     d = make_domain()
     target = render(d, parse(d.grammar, "(box 3 3 1)"))
     with pytest.raises(InputError, match="budget"):
-        Renderer(d, d.make_executor("cpu"), target, budget=0)
+        BudgetedExecutor(d, d.make_executor("cpu"), target, budget=0)
     with pytest.raises(InputError, match="time limit"):
-        Renderer(d, d.make_executor("cpu"), target, budget=5, time_limit=-1)
+        BudgetedExecutor(d, d.make_executor("cpu"), target, budget=5, time_limit=-1)
 
 
 def test_profile_breakdown_puts_the_rest_in_python():

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoint import (
+from tests.engine.blocks_domain import GRAMMAR, make_domain
+from tests.engine.trainkit import blocks_registry, fast_config
+from treediff.engine.domains.domain import Domain
+from treediff.engine.errors import CheckpointError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.training.checkpoint import (
     build_models,
     capture_rng,
     export_model,
@@ -24,14 +29,9 @@ from engine.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from engine.data import DataSpec, Materializer, make_batch
-from engine.domain import Domain
-from engine.errors import CheckpointError
-from engine.grammar import Grammar
-from engine.tokens import Vocab
-from engine.train import model_config
-from tests.engine.blocks_domain import GRAMMAR, make_domain
-from tests.engine.trainkit import blocks_registry, fast_config
+from treediff.engine.training.data import DataSpec, Materializer, make_batch
+from treediff.engine.training.train import model_config
+from treediff.engine.trees.tokens import Vocab
 
 
 def _meta(domain: Domain, kind: str, mcfg: object) -> dict[str, object]:

@@ -9,7 +9,10 @@ from random import Random
 import pytest
 import torch
 
-from engine.data import (
+from tests.engine.blocks_domain import make_domain, render
+from treediff.engine.errors import DomainError, TreeError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.training.data import (
     DataSpec,
     EditStream,
     Materializer,
@@ -18,12 +21,9 @@ from engine.data import (
     make_loader,
     validation_batches,
 )
-from engine.errors import DomainError, TreeError
-from engine.grammar import Grammar
-from engine.noise import reverse_path
-from engine.tokens import BOS, EOS, PAD, EditTokens, Vocab, decode_edit
-from engine.tree import Node
-from tests.engine.blocks_domain import make_domain, render
+from treediff.engine.trees.noise import reverse_path
+from treediff.engine.trees.tokens import BOS, EOS, PAD, EditTokens, Vocab, decode_edit
+from treediff.engine.trees.tree import Node
 
 
 def test_example_is_the_first_step_of_the_reverse_path(csg_grammar: Grammar) -> None:

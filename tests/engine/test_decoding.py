@@ -1,4 +1,4 @@
-"""Tests for engine.decoding: constrained decoding states, mask arrays and the batched decoder."""
+"""Tests for treediff.engine.trees.decoding: constrained decoding states, mask arrays and the batched decoder."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.decoding import DONE, BatchDecoder, DecodeState, MaskTable
-from engine.errors import TreeError
-from engine.grammar import Grammar
-from engine.tokens import EOS, Vocab
-from engine.tree import build, validate
 from tests.toys import random_tree
+from treediff.engine.errors import TreeError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.decoding import DONE, BatchDecoder, DecodeState, MaskTable
+from treediff.engine.trees.tokens import EOS, Vocab
+from treediff.engine.trees.tree import build, validate
 
 GRAMMARS = sorted((Path(__file__).parents[1] / "grammars").glob("*.yaml"))
 BOUNDS = [(None, 12), (2, 30), (6, None), (0, 40), (8, 80)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.distributed import mean_over_ranks, resolve_device, setup, teardown
-from engine.errors import InputError
+from treediff.engine.errors import InputError
+from treediff.engine.training.distributed import mean_over_ranks, resolve_device, setup, teardown
 
 
 def test_alone_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:

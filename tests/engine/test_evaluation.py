@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from engine.errors import InputError
-from engine.evalreport import solved_curve, summary_markdown, summary_rows, write_outputs
-from engine.evaluation import (
+from tests.engine.blocks_domain import make_domain, render
+from treediff.engine.errors import InputError
+from treediff.engine.evaluation.evalreport import solved_curve, summary_markdown, summary_rows, write_outputs
+from treediff.engine.evaluation.harness import (
     RESULTS,
     Target,
     completed,
@@ -20,9 +21,8 @@ from engine.evaluation import (
     prepare_output,
     shard,
 )
-from engine.files import append_line, read_lines
-from engine.parse import parse
-from tests.engine.blocks_domain import make_domain, render
+from treediff.engine.files import append_line, read_lines
+from treediff.engine.grammar.parse import parse
 
 METHODS = ["mutation"]
 OPTIONS = {"mutation": {"schedule": "hill"}}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import GrammarError, InputError
-from engine.grammar import Grammar
+from treediff.engine.errors import GrammarError, InputError
+from treediff.engine.grammar.grammar import Grammar
 
 BAD = Path(__file__).parent.parent / "grammars" / "bad"
 
@@ -64,7 +64,7 @@ def test_fingerprint_ignores_path_but_not_content(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", sorted(BAD.glob("*.yaml")) + sorted((BAD.parent / "bad_external").glob("*.yaml")),
                          ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_bad_grammars_report_every_error_at_its_line(path: Path) -> None:
-    from engine.validation import validate_file
+    from treediff.engine.grammar.validation import validate_file
 
     expected = expectations(path)
     assert expected, f"{path} has no '# expect' lines"

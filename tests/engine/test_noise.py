@@ -6,12 +6,12 @@ import random
 
 import pytest
 
-from engine.errors import TreeError
-from engine.grammar import Grammar
-from engine.noise import forward, mutate, path_length, reverse_path, small_nodes
-from engine.parse import parse
-from engine.sample import sample_tree
-from engine.tree import Edit, Node, get, validate
+from treediff.engine.errors import TreeError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.noise import forward, mutate, path_length, reverse_path, small_nodes
+from treediff.engine.trees.tree import Edit, Node, get, validate
 
 # Toy-grammar trees stay small enough for quick tests (the lists grammar grows fast with depth).
 DEPTH = 9

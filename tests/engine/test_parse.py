@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import ParseError
-from engine.grammar import Grammar
-from engine.parse import parse, parser_for
-from engine.sample import sample_tree
-from engine.tree import to_text, validate
 from tests.toys import GRAMMAR_DIR, TOY_GRAMMARS
+from treediff.engine.errors import ParseError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse, parser_for
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.tree import to_text, validate
 
 GRAMMARS = {name: Grammar.load(GRAMMAR_DIR / f"{name}.yaml") for name in TOY_GRAMMARS}
 

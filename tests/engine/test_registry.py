@@ -6,8 +6,8 @@ import importlib.metadata as md
 
 import pytest
 
-from engine.errors import DomainError, PluginError
-from engine.registry import GROUP, load_registry
+from treediff.engine.domains.registry import GROUP, load_registry
+from treediff.engine.errors import DomainError, PluginError
 
 
 def ep(name: str, value: str) -> md.EntryPoint:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.report import MAX_FRAMES, frames_of, render_report, write_report
-from engine.search import solve
 from tests.engine.blocks_domain import make_domain, render
+from treediff.engine.evaluation.solvereport import MAX_FRAMES, frames_of, render_report, write_report
+from treediff.engine.search.solve import solve
 
 VOID = {"meta", "img", "input", "br", "hr", "link"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.schema import SCHEMA_DIR, schemas, write_schemas
+from treediff.engine.grammar.schema import SCHEMA_DIR, schemas, write_schemas
 
 
 def test_committed_schemas_are_fresh() -> None:

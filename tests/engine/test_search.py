@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from engine.errors import CheckpointError, InputError
-from engine.search import METHODS, solve
 from tests.engine.blocks_domain import load_trained, make_domain, near, render
+from treediff.engine.errors import CheckpointError, InputError
+from treediff.engine.search.solve import METHODS, solve
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import zss
 from apted import APTED
 from apted.helpers import Tree as AptedTree
 
-from engine.grammar import Grammar
-from engine.noise import forward
-from engine.parse import parse
-from engine.sample import sample_tree
-from engine.ted import labelled_children, tree_edit_distance
-from engine.tree import Node
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.noise import forward
+from treediff.engine.trees.ted import labelled_children, tree_edit_distance
+from treediff.engine.trees.tree import Node
 
 DEPTH = 7  # the reference implementations are slow; keep toy trees small
 

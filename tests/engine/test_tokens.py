@@ -1,4 +1,4 @@
-"""Tests for engine.tokens: vocabulary layout, prefix encode/decode, node positions and edit encoding."""
+"""Tests for treediff.engine.trees.tokens: vocabulary layout, prefix encode/decode, node positions and edit encoding."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import TreeError
-from engine.grammar import Grammar
-from engine.tokens import BOS, EOS, PAD, SEP, EditTokens, Vocab, decode_edit, encode_edit
-from engine.tree import Edit, Node, build, get, validate, walk
 from tests.toys import random_tree
+from treediff.engine.errors import TreeError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.tokens import BOS, EOS, PAD, SEP, EditTokens, Vocab, decode_edit, encode_edit
+from treediff.engine.trees.tree import Edit, Node, build, get, validate, walk
 
 GRAMMARS = sorted((Path(__file__).parents[1] / "grammars").glob("*.yaml"))
 
@@ -72,7 +72,7 @@ def test_round_trip_and_positions(vocab: Vocab) -> None:
 
 
 def test_round_trip_on_sampled_trees(vocab: Vocab) -> None:
-    sample = pytest.importorskip("engine.sample")
+    sample = pytest.importorskip("treediff.engine.trees.derivation")
     rng = random.Random(3)
     for _ in range(100):
         tree = sample.sample_tree(vocab.grammar, rng, 1, 8)

@@ -12,14 +12,14 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from engine import cli
-from engine.checkpoint import latest_checkpoint, load_bundle, read_checkpoint
-from engine.data import make_batch
-from engine.errors import CheckpointError, InputError
-from engine.train import Trainer, lr_factor, run_training
-from engine.trainlog import read_metrics
 from tests.engine.blocks_domain import make_domain
 from tests.engine.trainkit import blocks_registry, fast_config
+from treediff.engine import cli
+from treediff.engine.errors import CheckpointError, InputError
+from treediff.engine.training.checkpoint import latest_checkpoint, load_bundle, read_checkpoint
+from treediff.engine.training.data import make_batch
+from treediff.engine.training.train import Trainer, lr_factor, run_training
+from treediff.engine.training.trainlog import read_metrics
 
 
 def _train(run: Path, resume: bool = False, stop_at: int | None = None, **options: object):  # type: ignore[no-untyped-def]
@@ -85,7 +85,7 @@ def test_learning_rate_schedule() -> None:
 
 def test_cli_trains_then_resumes_with_config_file_and_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("engine.commands.train.load_registry", blocks_registry)
+    monkeypatch.setattr("treediff.engine.commands.train.load_registry", blocks_registry)
     config = tmp_path / "train.yaml"
     body = {k: v for k, v in fast_config().model_dump(mode="json").items() if k != "steps"}
     config.write_text(json.dumps(body))  # JSON is YAML
@@ -104,7 +104,7 @@ def test_cli_trains_then_resumes_with_config_file_and_flags(tmp_path: Path, monk
 
 def test_cli_reports_a_bad_config_file_with_its_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("engine.commands.train.load_registry", blocks_registry)
+    monkeypatch.setattr("treediff.engine.commands.train.load_registry", blocks_registry)
     config = tmp_path / "bad.yaml"
     config.write_text("steps: 10\nbatch_sise: 4\nlr: fast\n")
     assert cli.main(["train", "blocks", "--config", str(config), "--out", str(tmp_path / "R")]) == 2

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InputError
-from engine.traincfg import TrainConfig, load_train_config, parse_train_config
+from treediff.engine.errors import InputError
+from treediff.engine.training.traincfg import TrainConfig, load_train_config, parse_train_config
 
 
 def test_yaml_values_and_defaults() -> None:

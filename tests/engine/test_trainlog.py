@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from engine.trainlog import TrainLog, read_metrics, truncate_metrics
+from treediff.engine.training.trainlog import TrainLog, read_metrics, truncate_metrics
 
 
 def test_records_go_to_jsonl_and_to_plain_lines_off_a_terminal(tmp_path: Path) -> None:

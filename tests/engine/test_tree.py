@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import TreeError
-from engine.grammar import Grammar
-from engine.parse import parse
-from engine.tree import Edit, Node, build, get, nodes_prefix, replace, to_text, validate, walk
+from treediff.engine.errors import TreeError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
+from treediff.engine.trees.tree import Edit, Node, build, get, nodes_prefix, replace, to_text, validate, walk
 
 
 def test_equal_programs_hash_equal_across_grammar_loads(csg_grammar: Grammar) -> None:

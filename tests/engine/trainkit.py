@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.registry import Registry, load_registry
-from engine.traincfg import TrainConfig
 from tests.engine.blocks_domain import make_domain
+from treediff.engine.domains.registry import Registry, load_registry
+from treediff.engine.training.traincfg import TrainConfig
 
 # the tiny preset, narrowed for 16x16 observations: 16 grid tokens, one block each side
 FAST = {"d_model": 32, "n_heads": 2, "n_layers": 1, "n_decoder_layers": 1,

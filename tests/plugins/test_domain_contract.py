@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.domain import Domain
-from engine.registry import load_registry
-from engine.sample import sample_tree
-from engine.tree import validate
-from engine.validation import round_trip_problems
+from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.registry import load_registry
+from treediff.engine.grammar.validation import round_trip_problems
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.tree import validate
 
 REGISTRY = load_registry()
 DOMAINS = sorted(REGISTRY.domains)

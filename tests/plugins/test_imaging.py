@@ -1,4 +1,4 @@
-"""Tests for plugins.imaging: PNG round trips, modes, resizing, errors, contact sheets, complexity filter."""
+"""Tests for treediff.plugins.imaging: PNG round trips, modes, resizing, errors, contact sheets, complexity filter."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.errors import InputError
-from plugins.imaging import complexity_filter, compression_ratio, contact_sheet, load_png, save_png
+from treediff.engine.errors import InputError
+from treediff.plugins.imaging import complexity_filter, compression_ratio, contact_sheet, load_png, save_png
 
 
 def _gradient(h: int = 16, w: int = 24) -> torch.Tensor:

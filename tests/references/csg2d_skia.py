@@ -1,6 +1,6 @@
 """Independent CSG2D references: skia drawing with anti-aliasing, and exact point-in-shape tests.
 
-Shares no code with ``plugins.csg2d``; both follow the written semantics (DESIGN.md, CSG2D): 128x128,
+Shares no code with ``treediff.plugins.csg2d``; both follow the written semantics (DESIGN.md, CSG2D): 128x128,
 pixel (c, r) centred at (c + 0.5, r + 0.5), y down, one unit = 8 px, Circle (8X, 8Y) radius 8R, Quad
 centred at (8X, 8Y), 8W wide, 8H high, rotated 45*A degrees clockwise on the image; (+ a b) union and
 (- a b) a minus b.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import skia
 
-from engine.tree import Node
+from treediff.engine.trees.tree import Node
 
 SIZE = 128
 UNIT = 8

@@ -1,6 +1,6 @@
 """Independent TinySVG reference: lays a scene out again from the written semantics and draws it with skia.
 
-Deliberately shares no code with ``plugins.tinysvg`` (not even the colour table): layout is recomputed here
+Deliberately shares no code with ``treediff.plugins.tinysvg`` (not even the colour table): layout is recomputed here
 by translating lists of placed shapes, so comparing against it cross-checks layout and rendering. The
 semantics are those documented in ``plugins/tinysvg/grammar.yaml`` and ``plugins/tinysvg/layout.py``.
 """
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import skia
 
-from engine.tree import Node
+from treediff.engine.trees.tree import Node
 
 _SIZE = 128
 _STEP = 6.0

@@ -8,13 +8,13 @@ from random import Random
 
 import torch
 
-from engine.grammar import Grammar
-from engine.models.batch import EditBatch, make_edit_batch
-from engine.models.config import PRESETS, ModelConfig
-from engine.noise import forward, reverse_path
-from engine.sample import sample_tree
-from engine.tokens import Vocab
-from engine.tree import Edit, Node
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.models.batch import EditBatch, make_edit_batch
+from treediff.engine.models.config import PRESETS, ModelConfig
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.noise import forward, reverse_path
+from treediff.engine.trees.tokens import Vocab
+from treediff.engine.trees.tree import Edit, Node
 
 SHAPE = (1, 8, 8)
 CFG: ModelConfig = PRESETS["tiny"].model_copy(

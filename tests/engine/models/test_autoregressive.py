@@ -1,14 +1,14 @@
-"""Tests for engine.models.autoregressive: sequence building, shapes, overfitting, KV-cache decoding."""
+"""Tests for treediff.engine.models.autoregressive: sequence building, shapes, overfitting, KV-cache decoding."""
 
 from __future__ import annotations
 
 import torch
 
-from engine.grammar import Grammar
-from engine.models.autoregressive import ARModel, program_sequence
-from engine.models.encoders import grid_encoder
-from engine.tokens import BOS, EOS, PAD, Vocab
 from tests.engine.models.fakes import CFG, SHAPE, edit_batch, overfit
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.models.autoregressive import ARModel, program_sequence
+from treediff.engine.models.encoders import grid_encoder
+from treediff.engine.trees.tokens import BOS, EOS, PAD, Vocab
 
 
 def _model(grammar: Grammar) -> ARModel:

@@ -1,15 +1,15 @@
-"""Tests for engine.models.constraint: the tensor stack machine agrees with engine.decoding's BatchDecoder."""
+"""Tests for treediff.engine.models.constraint: the tensor stack machine agrees with decoding's BatchDecoder."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from engine.decoding import BatchDecoder
-from engine.grammar import Grammar
-from engine.models.constraint import GrammarConstraint, TensorMaskTable
-from engine.tokens import EOS, PAD, Vocab
-from engine.tree import validate
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.models.constraint import GrammarConstraint, TensorMaskTable
+from treediff.engine.trees.decoding import BatchDecoder
+from treediff.engine.trees.tokens import EOS, PAD, Vocab
+from treediff.engine.trees.tree import validate
 
 
 def test_masks_match_batch_decoder_on_random_walks(toy_grammar: Grammar) -> None:

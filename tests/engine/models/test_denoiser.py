@@ -1,16 +1,16 @@
-"""Tests for engine.models.denoiser: shapes, pointer masking, loss, overfitting, KV-cache decoding, autocast."""
+"""Tests for treediff.engine.models.denoiser: shapes, pointer masking, loss, overfitting, KV cache, autocast."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from engine.errors import InputError
-from engine.grammar import Grammar
-from engine.models.denoiser import Denoiser
-from engine.models.encoders import grid_encoder
-from engine.tokens import Vocab
 from tests.engine.models.fakes import CFG, SHAPE, edit_batch, overfit
+from treediff.engine.errors import InputError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.models.denoiser import Denoiser
+from treediff.engine.models.encoders import grid_encoder
+from treediff.engine.trees.tokens import Vocab
 
 
 def _model(grammar: Grammar, seed: int = 0, **update: object) -> Denoiser:

@@ -1,13 +1,13 @@
-"""Tests for engine.models.encoders: the "grid" encoder's shapes, padding, registration and errors."""
+"""Tests for treediff.engine.models.encoders: the "grid" encoder's shapes, padding, registration and errors."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from engine.errors import DomainError
-from engine.models.encoders import GridEncoder, grid_encoder
-from engine.registry import load_registry
+from treediff.engine.domains.registry import load_registry
+from treediff.engine.errors import DomainError
+from treediff.engine.models.encoders import GridEncoder, grid_encoder
 
 
 @pytest.mark.parametrize(("shape", "options", "tokens"), [

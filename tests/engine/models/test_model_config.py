@@ -1,19 +1,19 @@
-"""Tests for engine.models.config: presets are valid and sized as documented."""
+"""Tests for treediff.engine.models.config: presets are valid and sized as documented."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from engine.grammar import Grammar
-from engine.models.autoregressive import ARModel
-from engine.models.backbone import count_parameters
-from engine.models.config import PRESETS, ModelConfig
-from engine.models.denoiser import Denoiser
-from engine.models.encoders import grid_encoder
-from engine.models.value import ValueNet
-from engine.tokens import Vocab
 from tests.toys import GRAMMAR_DIR
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.models.autoregressive import ARModel
+from treediff.engine.models.backbone import count_parameters
+from treediff.engine.models.config import PRESETS, ModelConfig
+from treediff.engine.models.denoiser import Denoiser
+from treediff.engine.models.encoders import grid_encoder
+from treediff.engine.models.value import ValueNet
+from treediff.engine.trees.tokens import Vocab
 
 
 def test_presets_exist_and_validate() -> None:

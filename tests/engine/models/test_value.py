@@ -1,14 +1,14 @@
-"""Tests for engine.models.value: output shape and range, log-scale loss, overfitting."""
+"""Tests for treediff.engine.models.value: output shape and range, log-scale loss, overfitting."""
 
 from __future__ import annotations
 
 import torch
 
-from engine.grammar import Grammar
-from engine.models.encoders import grid_encoder
-from engine.models.value import ValueNet
-from engine.tokens import Vocab
 from tests.engine.models.fakes import CFG, SHAPE, edit_batch, overfit
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.models.encoders import grid_encoder
+from treediff.engine.models.value import ValueNet
+from treediff.engine.trees.tokens import Vocab
 
 
 def _model(grammar: Grammar) -> ValueNet:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.csg2d.distance import grid_distances
-from plugins.csg2d.program import BOX, CIRCLE, DIAMOND
+from treediff.plugins.csg2d.distance import grid_distances
+from treediff.plugins.csg2d.program import BOX, CIRCLE, DIAMOND
 
 
 def _brute(kind: int, params: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:

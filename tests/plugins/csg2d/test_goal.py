@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from plugins.csg2d.goal import distance, goal, iou
+from treediff.plugins.csg2d.goal import distance, goal, iou
 
 
 def _square(top: int, left: int, size: int = 40) -> torch.Tensor:

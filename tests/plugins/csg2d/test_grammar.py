@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 
-from engine.grammar import Grammar
-from engine.parse import parse
-from engine.sample import sample_tree
-from engine.tree import to_text
-from engine.validation import validate_file
-from plugins.csg2d.plugin import GRAMMAR_PATH
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
+from treediff.engine.grammar.validation import validate_file
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.tree import to_text
+from treediff.plugins.csg2d.plugin import GRAMMAR_PATH
 
 
 def test_grammar_file_is_valid_and_points_at_the_schema() -> None:

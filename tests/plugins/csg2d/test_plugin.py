@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.errors import InputError
-from engine.parse import parse
-from engine.registry import load_registry
-from engine.sample import sample_tree
-from plugins.csg2d.plugin import CHECKPOINT_PATH, make_domain
-from plugins.imaging import compression_ratio
+from treediff.engine.domains.registry import load_registry
+from treediff.engine.errors import InputError
+from treediff.engine.grammar.parse import parse
+from treediff.engine.trees.derivation import sample_tree
+from treediff.plugins.csg2d.plugin import CHECKPOINT_PATH, make_domain
+from treediff.plugins.imaging import compression_ratio
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.errors import DomainError
-from engine.grammar import Grammar
-from engine.parse import parse
-from plugins.csg2d.plugin import GRAMMAR_PATH
-from plugins.csg2d.program import BOX, CIRCLE, DIAMOND, EMPTY_HALF_SIZE, MAX, MIN, assemble, compile_tree
 from tests.toys import GRAMMAR_DIR
+from treediff.engine.errors import DomainError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
+from treediff.plugins.csg2d.plugin import GRAMMAR_PATH
+from treediff.plugins.csg2d.program import BOX, CIRCLE, DIAMOND, EMPTY_HALF_SIZE, MAX, MIN, assemble, compile_tree
 
 GRAMMAR = Grammar.load(GRAMMAR_PATH)
 

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import DomainError
-from engine.grammar import Grammar
-from engine.parse import parse
-from engine.sample import sample_tree
-from engine.tree import Node
-from plugins.csg2d.plugin import GRAMMAR_PATH
-from plugins.csg2d.render import Renderer
 from tests.references.csg2d_skia import SkiaRenderer, exact_inside
 from tests.toys import GRAMMAR_DIR
+from treediff.engine.errors import DomainError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.tree import Node
+from treediff.plugins.csg2d.plugin import GRAMMAR_PATH
+from treediff.plugins.csg2d.render import Renderer
 
 GRAMMAR = Grammar.load(GRAMMAR_PATH)
 

@@ -7,13 +7,13 @@ import random
 import numpy as np
 import torch
 
-from engine.grammar import Grammar
-from engine.parse import parse
-from engine.sample import sample_tree
-from plugins.csg2d.plugin import GRAMMAR_PATH
-from plugins.csg2d.render import Renderer
-from plugins.csg2d.sketch import SketchStyle, sketch
 from tests.references.csg2d_skia import exact_inside
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
+from treediff.engine.trees.derivation import sample_tree
+from treediff.plugins.csg2d.plugin import GRAMMAR_PATH
+from treediff.plugins.csg2d.render import Renderer
+from treediff.plugins.csg2d.sketch import SketchStyle, sketch
 
 GRAMMAR = Grammar.load(GRAMMAR_PATH)
 

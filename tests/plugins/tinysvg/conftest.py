@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.grammar import Grammar
-from engine.parse import parse
-from engine.tree import Node
-from plugins.tinysvg.plugin import GRAMMAR_PATH
-from plugins.tinysvg.render import TinySVGExecutor
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
+from treediff.engine.trees.tree import Node
+from treediff.plugins.tinysvg.plugin import GRAMMAR_PATH
+from treediff.plugins.tinysvg.render import TinySVGExecutor
 
 
 @pytest.fixture(scope="session")

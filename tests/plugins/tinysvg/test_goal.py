@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.errors import InputError
-from plugins.tinysvg.goal import THRESHOLD, goal, rmse
+from treediff.engine.errors import InputError
+from treediff.plugins.tinysvg.goal import THRESHOLD, goal, rmse
 
 
 def _images(batch: int = 3) -> torch.Tensor:

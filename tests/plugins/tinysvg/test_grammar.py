@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 
-from engine.grammar import Grammar
-from engine.parse import parse
-from engine.sample import sample_tree
-from engine.tree import to_text
-from plugins.tinysvg.plugin import GRAMMAR_PATH
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.tree import to_text
+from treediff.plugins.tinysvg.plugin import GRAMMAR_PATH
 
 
 def test_grammar_file_declares_the_schema_for_editors() -> None:

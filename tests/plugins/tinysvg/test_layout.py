@@ -8,14 +8,14 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from engine.errors import TreeError
-from engine.grammar import Grammar
-from engine.parse import parse
-from engine.sample import sample_tree
-from engine.tree import Node
-from plugins.tinysvg.layout import ELLIPSE, RECT, layout, scene_box
-from plugins.tinysvg.palette import color_index
 from tests.references.tinysvg_skia import placed_shapes
+from treediff.engine.errors import TreeError
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.grammar.parse import parse
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.tree import Node
+from treediff.plugins.tinysvg.layout import ELLIPSE, RECT, layout, scene_box
+from treediff.plugins.tinysvg.palette import color_index
 
 Parse = Callable[[str], Node]
 

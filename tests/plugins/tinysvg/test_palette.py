@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.grammar import Grammar
-from plugins.tinysvg.palette import COLORS, WORDS, color_index, rgb_table
+from treediff.engine.grammar.grammar import Grammar
+from treediff.plugins.tinysvg.palette import COLORS, WORDS, color_index, rgb_table
 
 
 def test_words_follow_the_grammar(svg_grammar: Grammar) -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.domain import Domain
-from engine.registry import load_registry
-from plugins.tinysvg import plugin
-from plugins.tinysvg.goal import goal, rmse
-from plugins.tinysvg.render import TinySVGExecutor
+from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.registry import load_registry
+from treediff.plugins.tinysvg import plugin
+from treediff.plugins.tinysvg.goal import goal, rmse
+from treediff.plugins.tinysvg.render import TinySVGExecutor
 
 
 @pytest.fixture(scope="module")

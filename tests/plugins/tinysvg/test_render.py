@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.grammar import Grammar
-from engine.sample import sample_tree
-from engine.tree import Node
-from plugins.tinysvg.render import TinySVGExecutor, ellipse_distance
 from tests.references.tinysvg_skia import render_reference
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.tree import Node
+from treediff.plugins.tinysvg.render import TinySVGExecutor, ellipse_distance
 
 Parse = Callable[[str], Node]
 RED, BLUE, BLACK, WHITE = (1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)

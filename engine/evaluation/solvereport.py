@@ -1,0 +1,159 @@
+"""HTML report of one solve: the target, every accepted edit as an observation with its program, an animation.
+
+The engine stays domain-free: observations are written with the domain's own ``save_observation`` into a
+temporary directory and embedded as ``data:`` URIs when the file is a PNG (anything else is listed by
+name only). The page is self-contained (no external resources) and written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from treediff.engine.domains.domain import Domain, Executor
+from treediff.engine.files import write_text
+from treediff.engine.search.result import SolveResult, Step
+from treediff.engine.trees.tree import Edit, Node
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_FRAMES = 120
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:72em}
+h1{font-size:1.4em} table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
+img{image-rendering:pixelated;width:160px;height:auto;border:1px solid #999;background:#fff}
+code{font-size:.9em;word-break:break-all} .ok{color:#070;font-weight:bold} .no{color:#a00;font-weight:bold}
+.pair{display:flex;gap:1.5em;align-items:flex-start} .anim img{width:256px}
+"""
+
+SCRIPT = """
+(function () {
+  var data = JSON.parse(document.getElementById('frames').textContent);
+  var img = document.getElementById('frame-img');
+  var cap = document.getElementById('frame-caption');
+  var slider = document.getElementById('frame-slider');
+  var button = document.getElementById('frame-play');
+  var i = 0, timer = null;
+  function show(k) {
+    i = k; slider.value = String(k);
+    img.src = data[k].src; cap.textContent = data[k].caption;
+  }
+  function tick() { show((i + 1) % data.length); }
+  button.addEventListener('click', function () {
+    if (timer) { clearInterval(timer); timer = null; button.textContent = 'play'; }
+    else { timer = setInterval(tick, 700); button.textContent = 'pause'; }
+  });
+  slider.addEventListener('input', function () { show(parseInt(slider.value, 10)); });
+  if (data.length) { show(0); button.click(); }
+})();
+"""
+
+
+def observation_uris(domain: Domain, observations: torch.Tensor) -> list[str | None]:
+    """``data:image/png;base64,...`` URIs of observations ``[B, *S]`` via ``domain.save_observation``
+    (``None`` for an observation whose saved file is not a PNG)."""
+    out: list[str | None] = []
+    with tempfile.TemporaryDirectory(prefix="treediff-report-") as tmp:
+        for i in range(observations.shape[0]):
+            path = Path(tmp) / f"obs-{i}.png"
+            domain.save_observation(observations[i].detach().cpu(), path)
+            data = path.read_bytes() if path.exists() else b""
+            out.append("data:image/png;base64," + base64.b64encode(data).decode("ascii")
+                       if data.startswith(PNG_MAGIC) else None)
+    return out
+
+
+def frames_of(trajectory: Sequence[Step], limit: int = MAX_FRAMES) -> list[Step]:
+    """The steps shown: all of them, or ``limit`` evenly spaced ones including the first and the last."""
+    steps = list(trajectory)
+    if len(steps) <= limit:
+        return steps
+    idx = sorted({round(k * (len(steps) - 1) / (limit - 1)) for k in range(limit)})
+    return [steps[k] for k in idx]
+
+
+def render_report(domain: Domain, target: torch.Tensor, result: SolveResult, executor: Executor,
+                  title: str = "treediff solve", target_label: str = "") -> str:
+    """The report page as a string (executes the shown programs once more, outside any budget)."""
+    steps = frames_of(result.trajectory)
+    programs: list[Node] = [s.program for s in steps]
+    with torch.no_grad():
+        observations = executor.execute(programs) if programs else None
+    stack = [target.detach().cpu()[None]]
+    if observations is not None:
+        stack.append(observations.detach().cpu())
+    uris = observation_uris(domain, torch.cat(stack))
+    target_uri, step_uris = uris[0], uris[1:]
+    frames = [{"src": target_uri or "", "caption": "target"}]
+    frames += [{"src": uri or "", "caption": f"step {k}: {step.program}"}
+               for k, (step, uri) in enumerate(zip(steps, step_uris))]
+    best = str(result.program) if result.program is not None else "(no program executed)"
+    verdict = '<span class="ok">solved</span>' if result.solved else '<span class="no">not solved</span>'
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<p>" + " · ".join([f"domain <b>{html.escape(domain.name)}</b>", f"method <b>{html.escape(result.method)}</b>",
+                            verdict, f"{result.renderer_calls} renderer calls",
+                            f"{result.seconds:.2f} s", f"score {_num(result.score)}"]) + "</p>",
+        '<div class="pair">',
+        _figure(target_uri, "target" + (f" ({target_label})" if target_label else "")),
+        _figure(step_uris[-1] if step_uris else None, "best program"),
+        '<div class="anim"><h2>Animation</h2>',
+        f'<img id="frame-img" alt="trajectory frame" src="{html.escape(target_uri or "", quote=True)}">',
+        '<div><button id="frame-play" type="button">play</button> ',
+        f'<input id="frame-slider" type="range" min="0" max="{max(0, len(frames) - 1)}" value="0" '
+        'aria-label="frame"></div>', '<p id="frame-caption">target</p></div>', "</div>",
+        f"<h2>Best program</h2><p><code>{html.escape(best)}</code></p>",
+        _steps_table(steps, step_uris, len(result.trajectory)),
+        f'<script type="application/json" id="frames">{_json_for_html(frames)}</script>',
+        f"<script>{SCRIPT}</script>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def write_report(path: Path, domain: Domain, target: torch.Tensor, result: SolveResult, executor: Executor,
+                 title: str = "treediff solve", target_label: str = "") -> None:
+    """Render the report and write it to ``path`` atomically (nothing is written if rendering fails)."""
+    write_text(Path(path), render_report(domain, target, result, executor, title, target_label))
+
+
+def _figure(uri: str | None, caption: str) -> str:
+    body = (f'<img alt="{html.escape(caption, quote=True)}" src="{html.escape(uri, quote=True)}">' if uri
+            else "<p>(no image preview for this domain)</p>")
+    return f"<figure>{body}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _steps_table(steps: Sequence[Step], uris: Sequence[str | None], total: int) -> str:
+    note = f" (showing {len(steps)} of {total})" if total > len(steps) else ""
+    rows = [f"<h2>Accepted edits{note}</h2>", "<table>",
+            "<tr><th>#</th><th>observation</th><th>edit</th><th>program</th><th>distance</th><th>call</th></tr>"]
+    for k, (step, uri) in enumerate(zip(steps, uris)):
+        image = f'<img alt="step {k}" src="{html.escape(uri, quote=True)}">' if uri else "-"
+        mark = ' <span class="ok">goal</span>' if step.solved else ""
+        rows.append(f"<tr><td>{k}</td><td>{image}</td><td>{_edit_text(step.edit)}</td>"
+                    f"<td><code>{html.escape(str(step.program))}</code>{mark}</td>"
+                    f"<td>{_num(step.distance)}</td><td>{step.call}</td></tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def _edit_text(edit: Edit | None) -> str:
+    if edit is None:
+        return "start"
+    where = "/".join(str(i) for i in edit.path) or "root"
+    return f"at <code>{html.escape(where)}</code> put <code>{html.escape(str(edit.replacement))}</code>"
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}" if value == value and abs(value) != float("inf") else "n/a"
+
+
+def _json_for_html(data: object) -> str:
+    """JSON that cannot close the surrounding script element."""
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

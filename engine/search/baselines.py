@@ -1,0 +1,164 @@
+"""Baselines in the search harness: model-free mutation search and autoregressive sampling with rejection.
+
+Both spend renderer calls through the same :class:`treediff.engine.search.budget.BudgetedExecutor` as the
+neural searches, so their curves are comparable: every distinct program executed counts once, re-visits are free.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import torch
+
+from treediff.engine.domains.domain import Domain
+from treediff.engine.errors import TreeError
+from treediff.engine.search.budget import BudgetedExecutor
+from treediff.engine.search.result import Lineage, SolveResult, finish
+from treediff.engine.search.starts import random_program
+from treediff.engine.trees.noise import mutate
+from treediff.engine.trees.tree import Edit, Node
+
+SCHEDULES = ("anneal", "hill")
+STALL_ROUNDS = 50  # rounds in a row without a new program before a search gives up early
+
+
+def mutation_search(domain: Domain, renderer: BudgetedExecutor, rng: random.Random, *, schedule: str = "anneal",
+                    batch: int = 8, temperature: float = 0.05, patience: int = 30, sigma_small: int = 2,
+                    start: Node | None = None) -> SolveResult:
+    """Hill climbing or simulated annealing over programs with the noise operator
+    :func:`treediff.engine.trees.noise.mutate`.
+
+    Each round draws ``batch`` unvisited mutants of the current program, executes them in one batch and
+    considers the best (lowest distance, then fewest primitives). Both schedules move to a strictly lower
+    domain distance, or sideways to an equal distance when the program does not grow (neutral moves that add
+    primitives would bloat programs on plateaus); ``anneal`` also accepts a worse one with probability
+    ``exp(-delta / T)``, where ``T`` starts at ``temperature`` times the start program's distance and cools
+    linearly to zero over the budget (or the time limit, whichever is used up faster). After ``patience``
+    rounds without a new best distance since the last (re)start, the search restarts from a fresh random
+    program. Stops at the first goal match or when a limit is reached.
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule {schedule!r}; expected one of {SCHEDULES}")
+    lineage = Lineage()
+    current = start if start is not None else random_program(domain, rng)
+    lineage.add(current, None, None)
+    first = renderer.run([current])[0]
+    if first is None:
+        return finish(f"mutation-{schedule}", renderer, lineage)
+    current_distance = restart_best = first.distance
+    scale = first.distance if first.distance > 0 and math.isfinite(first.distance) else 1.0
+    stale = stalls = 0
+    while not renderer.done() and stalls < STALL_ROUNDS:
+        children = _fresh_mutants(current, domain, renderer, rng, batch, sigma_small)
+        if not children:
+            stalls += 1
+            current, current_distance, restart_best = _restart(domain, renderer, rng, lineage, current,
+                                                               current_distance)
+            stale = 0
+            continue
+        stalls = 0
+        for tree, edit in children:
+            lineage.add(tree, current, edit)
+        visits = [v for v in renderer.run([t for t, _ in children]) if v is not None]
+        if not visits:
+            break
+        best = min(visits, key=lambda v: (v.distance, v.tree.sigma))
+        delta = best.distance - current_distance
+        sideways = delta == 0 and best.tree.sigma <= current.sigma  # plateau moves must not grow the program
+        if delta < 0 or sideways or (schedule == "anneal" and _accept(delta, temperature * scale, renderer, rng)):
+            current, current_distance = best.tree, best.distance
+        if best.distance < restart_best:
+            restart_best, stale = best.distance, 0
+        else:
+            stale += 1
+        if stale >= patience:
+            current, current_distance, restart_best = _restart(domain, renderer, rng, lineage, current,
+                                                               current_distance)
+            stale = 0
+    return finish(f"mutation-{schedule}", renderer, lineage)
+
+
+def _fresh_mutants(tree: Node, domain: Domain, renderer: BudgetedExecutor, rng: random.Random, batch: int,
+                   sigma_small: int) -> list[tuple[Node, Edit]]:
+    out: dict[Node, Edit] = {}
+    for _ in range(4 * batch):
+        if len(out) >= batch:
+            break
+        try:
+            child, edit = mutate(tree, domain.grammar, rng, sigma_small)
+        except TreeError:
+            return []
+        if child not in out and not renderer.seen(child):
+            out[child] = edit
+    return list(out.items())
+
+
+def _accept(delta: float, t0: float, renderer: BudgetedExecutor, rng: random.Random) -> bool:
+    progress = renderer.calls / renderer.budget
+    if renderer.time_limit:
+        progress = max(progress, renderer.elapsed() / renderer.time_limit)
+    temperature = t0 * max(0.0, 1.0 - progress)
+    return delta > 0 and temperature > 0 and rng.random() < math.exp(-delta / temperature)
+
+
+def _restart(domain: Domain, renderer: BudgetedExecutor, rng: random.Random, lineage: Lineage, current: Node,
+             current_distance: float) -> tuple[Node, float, float]:
+    """A fresh random program as the new current one (kept when the limits stop its execution)."""
+    for _ in range(20):
+        tree = random_program(domain, rng)
+        if renderer.seen(tree):
+            continue
+        lineage.add(tree, None, None)
+        visit = renderer.run([tree])[0]
+        if visit is not None:
+            return tree, visit.distance, visit.distance
+        break
+    return current, current_distance, current_distance
+
+
+def ar_programs(renderer: BudgetedExecutor, ar_bundle: Any, count: int, generator: torch.Generator) -> list[Node]:
+    """Up to ``count`` distinct whole programs sampled from the AR model for the renderer's target (not run)."""
+    from treediff.engine.models.inference import sample_programs
+
+    device = next(ar_bundle.ar.parameters()).device
+    with renderer.profile.section("model"):
+        samples = sample_programs(ar_bundle.ar, ar_bundle.vocab, renderer.target.to(device)[None], 2 * count,
+                                  generator)[0]
+    renderer.profile.count("programs_sampled", len(samples))
+    return list(dict.fromkeys(tree for tree, _ in samples))[:count]
+
+
+def ar_search(domain: Domain, renderer: BudgetedExecutor, ar_model: Any, vocab: Any, generator: torch.Generator, *,
+              batch: int = 32, temperature: float = 1.0, max_tokens: int | None = None,
+              heat: float = 1.25, max_temperature: float = 3.0) -> SolveResult:
+    """Sample whole programs from the autoregressive model (grammar-constrained, over-long ones rejected by
+    the sampler) in batches of ``batch``, executing the unvisited ones, until a goal match or a limit.
+
+    When a round yields no new program the sampling temperature is multiplied by ``heat`` (up to
+    ``max_temperature``) so that a peaked model keeps exploring; after :data:`STALL_ROUNDS` such rounds in a
+    row the search stops early.
+    """
+    from treediff.engine.models.inference import sample_programs
+
+    device = next(ar_model.parameters()).device
+    target = renderer.target.to(device)[None]
+    lineage = Lineage()
+    stalls = 0
+    tau = temperature
+    while not renderer.done() and stalls < STALL_ROUNDS:
+        with renderer.profile.section("model"):
+            samples = sample_programs(ar_model, vocab, target, batch, generator, temperature=tau,
+                                      max_tokens=max_tokens)[0]
+        renderer.profile.count("programs_sampled", len(samples))
+        fresh = [t for t in dict.fromkeys(tree for tree, _ in samples) if not renderer.seen(t)]
+        if not fresh:
+            stalls += 1
+            tau = min(max_temperature, tau * heat)
+            continue
+        stalls = 0
+        for tree in fresh:
+            lineage.add(tree, None, None)
+        renderer.run(fresh[:renderer.remaining])
+    return finish("ar", renderer, lineage)

@@ -1,0 +1,207 @@
+"""Renderer-call accounting for one solve: a budget of distinct programs, a wall clock and a tree cache.
+
+Every search method executes programs only through :class:`BudgetedExecutor`. A *renderer call* is one distinct
+program executed during a solve; programs are cached by tree (``Node`` hashes by structure), so a
+re-visit is free and uncounted. The renderer never executes more than ``budget`` distinct programs and
+never starts an executor batch after the wall-clock limit has passed; big batches are split into chunks
+of ``chunk`` programs. The searches check :meth:`BudgetedExecutor.done` before every model batch too, so a solve
+ends at most one model batch plus one executor chunk after its time limit (a running batch is not cut).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+
+from treediff.engine.domains.domain import Domain, Executor
+from treediff.engine.errors import InputError
+from treediff.engine.trees.tree import Node
+
+Clock = Callable[[], float]
+# A goal match found in a batch is charged the whole batch: ``calls_at_solve`` is the number of programs
+# executed when that batch finished, not the match's position inside it.
+SECTIONS = ("model", "render", "python")
+
+
+@dataclass
+class Profile:
+    """Seconds spent per section of a solve; ``python`` is whatever the other sections do not cover."""
+
+    clock: Clock = time.perf_counter
+    seconds: dict[str, float] = field(default_factory=lambda: {"model": 0.0, "render": 0.0})
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        """Time the ``with`` body under ``name`` (sections must not nest)."""
+        start = self.clock()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + self.clock() - start
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the counter ``name`` (edits proposed, model batches, ...)."""
+        self.counts[name] = self.counts.get(name, 0) + n
+
+    def breakdown(self, total: float) -> dict[str, float]:
+        """Seconds per section plus ``python`` = ``total`` minus the timed sections."""
+        out = dict(self.seconds)
+        out["python"] = max(0.0, total - sum(self.seconds.values()))
+        return out
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What executing one program told us: goal match, distance to the target, and when it was run."""
+
+    tree: Node
+    solved: bool
+    distance: float
+    call: int  # 1-based renderer call that executed it
+
+
+class BudgetedExecutor:
+    """Executes programs against one target under a renderer-call budget and an optional time limit.
+
+    ``run(trees)`` returns one :class:`Visit` per tree (cached visits are free), or ``None`` for trees
+    that could not be executed because the budget or the time ran out. ``observe(trees)`` returns the
+    observations of visited trees; a bounded LRU keeps recent ones and evicted ones are re-executed
+    without counting (they are not new programs). With ``use_goal=False`` (e.g. sketch targets) no
+    program counts as solved and the search runs to its limits.
+    """
+
+    def __init__(self, domain: Domain, executor: Executor, target: torch.Tensor, budget: int,
+                 time_limit: float | None = None, *, use_goal: bool = True, chunk: int = 256,
+                 keep_observations: int = 512, profile: Profile | None = None, clock: Clock = time.perf_counter
+                 ) -> None:
+        if budget < 1:
+            raise InputError(f"renderer-call budget {budget!r}; expected a positive integer")
+        if time_limit is not None and not time_limit >= 0:
+            raise InputError(f"time limit {time_limit!r} seconds; expected a non-negative number")
+        self.domain = domain
+        self.executor = executor
+        self.target = target.to(executor.device, torch.float32)
+        self.budget = budget
+        self.time_limit = time_limit
+        self.use_goal = use_goal
+        self.chunk = max(1, chunk)
+        self.keep = max(1, keep_observations)
+        self.clock = clock
+        self.profile = profile if profile is not None else Profile(clock=clock)
+        self.started = clock()
+        self.visits: dict[Node, Visit] = {}
+        self.best: Visit | None = None
+        self.first_solution: Visit | None = None
+        self.calls_at_solve: int | None = None  # renderer calls spent when the solving batch finished
+        self.reexecutions = 0
+        self._observations: OrderedDict[Node, torch.Tensor] = OrderedDict()
+
+    # -- limits ---------------------------------------------------------------------------------
+    @property
+    def calls(self) -> int:
+        """Distinct programs executed so far."""
+        return len(self.visits)
+
+    @property
+    def remaining(self) -> int:
+        """Renderer calls left in the budget."""
+        return self.budget - len(self.visits)
+
+    def elapsed(self) -> float:
+        """Seconds since the solve started."""
+        return self.clock() - self.started
+
+    def out_of_time(self) -> bool:
+        """Whether the wall-clock limit has passed."""
+        return self.time_limit is not None and self.elapsed() >= self.time_limit
+
+    @property
+    def solved(self) -> bool:
+        """Whether some executed program matched the goal."""
+        return self.first_solution is not None
+
+    def done(self) -> bool:
+        """Whether the search should stop: solved, budget spent, or out of time."""
+        return self.solved or self.remaining <= 0 or self.out_of_time()
+
+    def seen(self, tree: Node) -> bool:
+        """Whether ``tree`` was already executed in this solve."""
+        return tree in self.visits
+
+    # -- execution ------------------------------------------------------------------------------
+    def run(self, trees: Sequence[Node]) -> list[Visit | None]:
+        """Execute the new trees among ``trees`` (deduplicated, in order) within the limits.
+
+        New programs beyond the remaining budget, or in chunks that would start after the time limit,
+        are not executed and map to ``None``. Cached trees always map to their visit.
+        """
+        fresh: list[Node] = []
+        pending: set[Node] = set()
+        for tree in trees:
+            if tree not in self.visits and tree not in pending:
+                pending.add(tree)
+                fresh.append(tree)
+        fresh = fresh[:max(0, self.remaining)]
+        for start in range(0, len(fresh), self.chunk):
+            if self.out_of_time():
+                break
+            self._execute(fresh[start:start + self.chunk])
+        return [self.visits.get(tree) for tree in trees]
+
+    def _execute(self, batch: list[Node]) -> None:
+        with self.profile.section("render"):
+            observations = self.executor.execute(batch)
+            distances = self.domain.distance(observations, self.target).detach().to("cpu", torch.float64)
+            if self.use_goal:
+                goals = self.domain.goal(observations, self.target).detach().to("cpu").tolist()
+            else:
+                goals = [False] * len(batch)
+        for i, tree in enumerate(batch):
+            distance = float(distances[i])
+            visit = Visit(tree, bool(goals[i]), distance if math.isfinite(distance) else math.inf, len(self.visits) + 1)
+            self.visits[tree] = visit
+            self._remember(tree, observations[i])
+            if visit.solved and self.first_solution is None:
+                self.first_solution = visit
+            if self.best is None or _better(visit, self.best):
+                self.best = visit
+        if self.first_solution is not None and self.calls_at_solve is None:
+            self.calls_at_solve = len(self.visits)
+
+    def _remember(self, tree: Node, observation: torch.Tensor) -> None:
+        self._observations[tree] = observation
+        self._observations.move_to_end(tree)
+        while len(self._observations) > self.keep:
+            self._observations.popitem(last=False)
+
+    def observe(self, trees: Sequence[Node]) -> torch.Tensor:
+        """Observations ``[len(trees), *S]`` of already visited trees (re-executed for free if evicted)."""
+        missing = [t for t in dict.fromkeys(trees) if t not in self._observations]
+        for tree in missing:
+            if tree not in self.visits:
+                raise ValueError(f"observe() needs visited programs; {tree} was never run")
+        found = {t: self._observations[t] for t in trees if t in self._observations}
+        if missing:
+            with self.profile.section("render"):
+                fresh = self.executor.execute(missing)
+            self.reexecutions += len(missing)
+            for i, tree in enumerate(missing):
+                found[tree] = fresh[i]
+                self._remember(tree, fresh[i])
+        for tree in found:
+            if tree in self._observations:
+                self._observations.move_to_end(tree)
+        rows = [found[tree] for tree in trees]
+        return torch.stack(rows)
+
+
+def _better(a: Visit, b: Visit) -> bool:
+    """Solved beats unsolved, then lower distance, then the earlier call."""
+    return (not a.solved, a.distance, a.call) < (not b.solved, b.distance, b.call)

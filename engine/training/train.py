@@ -1,0 +1,330 @@
+"""The training loop: models of one kind, AdamW + warmup/decay schedule, on-the-fly data, validation,
+checkpoints, exact resume, bf16 autocast on GPU and DistributedDataParallel under torchrun.
+
+A run is a pure function of its config: batch ``i`` of rank ``r`` comes from stream seed ``(seed, r, i)``
+and dropout is reseeded from ``(seed, r, i)`` before each step, so stopping after any checkpoint and
+resuming gives the same weights and losses as never stopping (on the same device and world size).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+from pydantic import ValidationError
+from torch import nn
+
+from treediff.engine.domains.domain import Domain
+from treediff.engine.errors import CheckpointError, InputError
+from treediff.engine.training.checkpoint import (
+    MODEL_ROLES,
+    build_models,
+    capture_rng,
+    check_compatible,
+    latest_checkpoint,
+    list_checkpoints,
+    load_models,
+    read_checkpoint,
+    restore_optimizer,
+    restore_rng,
+    save_checkpoint,
+    write_json,
+)
+from treediff.engine.training.data import (
+    DataSpec,
+    EditStream,
+    Materializer,
+    make_loader,
+    stream_seed,
+    validation_batches,
+)
+from treediff.engine.training.distributed import DistContext, barrier, mean_over_ranks, setup, teardown
+from treediff.engine.training.traincfg import TrainConfig
+from treediff.engine.training.trainlog import TrainLog, truncate_metrics
+from treediff.engine.trees.tokens import Vocab
+
+STREAM_DROPOUT = 10
+
+
+def model_config(cfg: TrainConfig) -> Any:
+    """The ModelConfig a training config asks for: its preset with ``model_overrides`` (and sigma_small)."""
+    from treediff.engine.models.config import PRESETS, ModelConfig
+
+    if cfg.preset not in PRESETS:
+        raise InputError(f"unknown model preset {cfg.preset!r}; expected one of: {', '.join(PRESETS)}")
+    data = PRESETS[cfg.preset].model_dump()
+    data.update(cfg.model_overrides)
+    if cfg.sigma_small is not None:
+        data["sigma_small"] = cfg.sigma_small
+    try:
+        return ModelConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InputError(f"model_overrides on preset {cfg.preset!r} are invalid: {problems}; expected fields of "
+                         "treediff.engine.models.config.ModelConfig") from None
+
+
+def data_spec(domain: Domain, cfg: TrainConfig, mcfg: Any) -> DataSpec:
+    """How examples are drawn for ``domain`` under ``cfg`` (sizes default to the domain's)."""
+    return DataSpec(kind=cfg.model, min_primitives=cfg.min_primitives or domain.min_primitives,
+                    max_primitives=cfg.max_primitives or domain.max_primitives, sigma_small=mcfg.sigma_small,
+                    k_max=cfg.k_max, p_fresh=cfg.p_fresh, max_program_tokens=mcfg.max_program_tokens,
+                    max_edit_tokens=mcfg.max_edit_tokens)
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Learning-rate multiplier after ``step`` completed updates: linear warmup, then the decay."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    if cfg.schedule == "linear":
+        return 1.0 - (1.0 - cfg.min_lr_ratio) * progress
+    return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class TrainModule(nn.Module):
+    """All models of one kind behind a single forward returning the joint loss (what DDP wraps).
+
+    Diffusion: ``loss = denoiser loss + value_weight * value loss``, one optimizer over both.
+    """
+
+    def __init__(self, models: Mapping[str, nn.Module], kind: str, value_weight: float = 0.5) -> None:
+        super().__init__()
+        self.kind = kind
+        self.value_weight = value_weight
+        self.roles = nn.ModuleDict(dict(models))
+
+    def forward(self, batch: Any) -> dict[str, torch.Tensor]:
+        if self.kind == "ar":
+            out: dict[str, torch.Tensor] = self.roles["ar"].loss(batch)  # type: ignore[operator]
+            return {"loss": out["loss"], "token_acc": out["token_acc"], "program_acc": out["program_acc"]}
+        d: dict[str, torch.Tensor] = self.roles["denoiser"].loss(batch)  # type: ignore[operator]
+        v: dict[str, torch.Tensor] = self.roles["value"].loss(batch)  # type: ignore[operator]
+        return {"loss": d["loss"] + self.value_weight * v["loss"], "denoiser": d["loss"].detach(),
+                "position": d["position"].detach(), "tokens": d["tokens"].detach(), "value": v["loss"].detach(),
+                "position_acc": d["position_acc"], "token_acc": d["token_acc"], "edit_acc": d["edit_acc"],
+                "value_mae": v["mae"]}
+
+
+def make_optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices and convolution kernels only (not biases, norms, positions)."""
+    decay = [p for p in module.parameters() if p.requires_grad and p.dim() >= 2]
+    rest = [p for p in module.parameters() if p.requires_grad and p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": rest, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run reports."""
+
+    run_dir: Path
+    step: int  # optimizer steps done when the run ended
+    checkpoint: Path | None  # the newest checkpoint (None off the main process before any is written)
+    start: int = 0  # the step the run began (or resumed) at
+    rank: int = 0
+    last: dict[str, float] = field(default_factory=dict)  # last training metrics record
+    validation: dict[str, float] = field(default_factory=dict)  # last validation metrics
+
+
+def validation_metrics(module: TrainModule, batches: list[Any], autocast: Any) -> dict[str, float]:
+    """Mean loss statistics over the fixed validation set (eval mode, no gradients), keys ``val_*``."""
+    module.eval()
+    sums: dict[str, float] = {}
+    total = 0
+    with torch.no_grad(), autocast():
+        for batch in batches:
+            out = module(batch)
+            n = len(batch)
+            total += n
+            for k, v in out.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * n
+    module.train()
+    return {f"val_{k}": v / max(total, 1) for k, v in sums.items()}
+
+
+class Trainer:
+    """One training run of ``domain`` into ``run_dir``; call :meth:`run`."""
+
+    def __init__(self, domain: Domain, cfg: TrainConfig, run_dir: Path, resume: bool = False,
+                 registry: Any = None, log_stream: TextIO | None = None) -> None:
+        from treediff.engine.domains.registry import load_registry
+
+        self.domain, self.cfg, self.run_dir = domain, cfg, Path(run_dir)
+        self.ctx: DistContext = setup(cfg.device)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.mcfg = model_config(cfg)
+        self.vocab = Vocab(domain.grammar)
+        registry = registry or load_registry()
+        self.encoder_name = domain.observation_encoder
+        encoder = registry.encoder(self.encoder_name)
+        torch.manual_seed(cfg.seed)  # weights are the same on every rank
+        self.models = build_models(cfg.model, self.mcfg, self.vocab, tuple(domain.observation_shape), encoder)
+        self.module = TrainModule(self.models, cfg.model, cfg.value_weight).to(self.ctx.device)
+        self.optimizer = make_optimizer(self.module, cfg)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, self.cfg))
+        self.amp = cfg.amp == "on" or (cfg.amp == "auto" and self.ctx.device.type == "cuda")
+        self.start = self._restore() if resume else self._fresh()
+        self.wrapped: nn.Module = self.module
+        if self.ctx.distributed:
+            ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
+            self.wrapped = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+        self.spec = data_spec(domain, cfg, self.mcfg)
+        self.materialize = Materializer(domain, self.vocab, self.ctx.device, cfg.model, cfg.sketch, cfg.seed,
+                                        self.ctx.rank)
+        self.log = TrainLog(self.run_dir, self.ctx.is_main, cfg.steps, self.start, cfg.tensorboard, log_stream)
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, Any]:
+        """Checkpoint metadata (everything but the step, versions and training state)."""
+        g = self.domain.grammar
+        return {"kind": self.cfg.model, "domain": self.domain.name,
+                "grammar": {"name": g.name, "fingerprint": g.fingerprint},
+                "model_config": self.mcfg.model_dump(mode="json"), "train_config": self.cfg.model_dump(mode="json"),
+                "observation_shape": list(self.domain.observation_shape), "encoder": self.encoder_name,
+                "vocab_size": self.vocab.size, "world_size": self.ctx.world_size}
+
+    def _fresh(self) -> int:
+        if list_checkpoints(self.run_dir):
+            raise InputError(f"run directory {str(self.run_dir)!r} already holds checkpoints; expected a new "
+                             "directory. hint: pass --resume to continue that run, or choose another --out")
+        if self.ctx.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            truncate_metrics(self.run_dir, 0)
+            write_json(self.run_dir / "config.json", self.meta())
+        return 0
+
+    def _restore(self) -> int:
+        path = latest_checkpoint(self.run_dir)
+        if path is None:
+            return self._fresh()
+        ckpt = read_checkpoint(path, with_state=True)
+        check_compatible(ckpt.meta, self.domain, str(path))
+        wanted = self.mcfg.model_dump(mode="json")
+        if ckpt.meta.get("kind") != self.cfg.model or ckpt.meta.get("model_config") != wanted:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} holds a {ckpt.meta.get('kind')!r} model with config "
+                f"{ckpt.meta.get('model_config')}, but this run asks for a {self.cfg.model!r} model with config "
+                f"{wanted}; expected the same model to resume. hint: resume with the "
+                "run's original preset and model_overrides, or train into a new --out directory")
+        load_models(ckpt, self.models)
+        state = ckpt.meta.get("train_state", {})
+        restore_optimizer(self.optimizer, ckpt.state, state["optimizer"])
+        sched = dict(state.get("scheduler", {}))
+        sched["lr_lambdas"] = [None] * len(self.optimizer.param_groups)
+        self.scheduler.load_state_dict(sched)
+        self.scheduler.base_lrs = [self.cfg.lr] * len(self.optimizer.param_groups)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = self.cfg.lr
+        if "rng" in state and self.ctx.is_main:
+            restore_rng(ckpt.state, state["rng"])
+        step = int(ckpt.meta["step"])
+        if self.ctx.is_main:
+            truncate_metrics(self.run_dir, step)
+            write_json(self.run_dir / "config.json", self.meta())
+        return step
+
+    # -- loop -------------------------------------------------------------------------------------
+
+    def autocast(self) -> Any:
+        """bf16 autocast on the training device when AMP is on; a no-op context otherwise."""
+        return torch.autocast(device_type=self.ctx.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def run(self, stop_at: int | None = None) -> TrainResult:
+        """Train from the current step up to ``cfg.steps`` (or ``stop_at``, to simulate an interruption)."""
+        cfg, ctx = self.cfg, self.ctx
+        end = min(cfg.steps, stop_at) if stop_at is not None else cfg.steps
+        result = TrainResult(self.run_dir, self.start, latest_checkpoint(self.run_dir), self.start, ctx.rank)
+        val_set = self._validation_set() if ctx.is_main and self.start < end else []
+        stream = EditStream(self.domain.grammar, self.spec, cfg.batch_size, cfg.seed, ctx.rank, self.start, end)
+        loader = make_loader(stream, cfg.workers, cfg.prefetch)
+        sums: dict[str, torch.Tensor] = {}
+        steps_in_window, window_start = 0, time.perf_counter()
+        try:
+            for index, tree_batch in zip(range(self.start, end), loader, strict=True):
+                out = self._step(index, tree_batch)
+                for k, v in out.items():
+                    sums[k] = v.detach().float() + sums[k] if k in sums else v.detach().float()
+                steps_in_window += 1
+                done = index + 1
+                last = done == end
+                if done % cfg.log_every and done % cfg.val_every and done % cfg.checkpoint_every and not last:
+                    continue
+                record: dict[str, Any] = {"step": done}
+                if done % cfg.log_every == 0 or last:
+                    record.update(self._train_record(sums, steps_in_window, window_start))
+                    result.last = dict(record)
+                    sums, steps_in_window = {}, 0
+                if ctx.is_main and (done % cfg.val_every == 0 or last):
+                    result.validation = validation_metrics(self.module, val_set, self.autocast)
+                    record.update(result.validation)
+                if len(record) > 1:
+                    self.log.record(record)
+                    self.log.advance(done, float(record.get("loss", 0.0)))
+                if done % cfg.checkpoint_every == 0 or last:
+                    result.checkpoint = self._save(done)
+                result.step = done
+                window_start = time.perf_counter()
+        finally:
+            self.log.close()
+        return result
+
+    def _step(self, index: int, tree_batch: Any) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        batch = self.materialize(tree_batch)
+        torch.manual_seed(stream_seed(cfg.seed, self.ctx.rank, index, STREAM_DROPOUT))
+        self.wrapped.train()
+        with self.autocast():
+            out: dict[str, torch.Tensor] = self.wrapped(batch)
+        out["loss"].backward()  # type: ignore[no-untyped-call]
+        if cfg.grad_clip > 0:
+            out["grad_norm"] = nn.utils.clip_grad_norm_(self.module.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return out
+
+    def _train_record(self, sums: dict[str, torch.Tensor], steps: int, start: float) -> dict[str, Any]:
+        means = {k: float(v) / max(steps, 1) for k, v in sums.items()}  # float() syncs the device
+        elapsed = time.perf_counter() - start
+        means = mean_over_ranks(self.ctx, means)
+        samples = steps * self.cfg.batch_size * self.ctx.world_size
+        return {**means, "lr": self.optimizer.param_groups[0]["lr"], "samples_per_s": samples / max(elapsed, 1e-9)}
+
+    def _validation_set(self) -> list[Any]:
+        return validation_batches(self.domain.grammar, self.spec, self.cfg.val_size, self.cfg.batch_size,
+                                  self.cfg.val_seed, self.materialize)
+
+    def _save(self, step: int) -> Path | None:
+        path = None
+        if self.ctx.is_main:
+            path = save_checkpoint(self.run_dir, step, self.models, self.optimizer, self.scheduler,
+                                   capture_rng((self.ctx.device,)), self.meta(), self.cfg.keep_last,
+                                   {"data": {"next_batch": step, "seed": self.cfg.seed}})
+        barrier(self.ctx)
+        return path
+
+    def close(self) -> None:
+        """Leave the process group (if any)."""
+        teardown(self.ctx)
+
+
+def run_training(domain: Domain, cfg: TrainConfig, run_dir: Path, resume: bool = False, registry: Any = None,
+                 stop_at: int | None = None, log_stream: TextIO | None = None) -> TrainResult:
+    """Train ``cfg.model`` models for ``domain`` into ``run_dir`` (see :class:`Trainer`)."""
+    if cfg.model not in MODEL_ROLES:
+        raise InputError(f"unknown model kind {cfg.model!r}; expected one of: {', '.join(MODEL_ROLES)}")
+    trainer = Trainer(domain, cfg, run_dir, resume, registry, log_stream)
+    try:
+        return trainer.run(stop_at)
+    finally:
+        trainer.close()

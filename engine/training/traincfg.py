@@ -1,0 +1,122 @@
+"""Training configuration: the ``TrainConfig`` pydantic model, loaded from located YAML and CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from treediff.engine.errors import Diagnostic, InputError
+from treediff.engine.grammar.yamlsource import LocatedDocument, load_located
+
+
+class TrainConfig(BaseModel):
+    """Everything a training run needs besides the domain; every field has a working default.
+
+    ``model`` picks what is trained: ``diffusion`` trains the denoiser and the value network together
+    (one AdamW optimizer over both, the value loss weighted by ``value_weight``); ``ar`` trains the
+    autoregressive baseline. ``preset`` names an entry of ``treediff.engine.models.config.PRESETS``;
+    ``model_overrides`` replaces individual fields of that preset (e.g. ``{d_model: 96}``).
+    """
+
+    model_config = ConfigDict(extra="forbid", title="treediff training config")
+
+    preset: str = Field(default="tiny", description="Model size preset (treediff.engine.models.config.PRESETS).")
+    model: Literal["diffusion", "ar"] = Field(default="diffusion", description="diffusion: denoiser + value net; "
+                                              "ar: autoregressive baseline.")
+    model_overrides: dict[str, Any] = Field(default_factory=dict, description="Fields replacing the preset's.")
+    steps: int = Field(default=1000, ge=1, description="Total optimizer steps (a resumed run trains up to it).")
+    batch_size: int = Field(default=32, ge=1, description="Examples per step and per process.")
+    lr: float = Field(default=1e-3, gt=0, description="Peak learning rate (AdamW).")
+    schedule: Literal["cosine", "linear", "constant"] = Field(default="cosine", description="Decay after warmup.")
+    warmup_steps: int = Field(default=100, ge=0, description="Linear warmup from 0 to lr.")
+    min_lr_ratio: float = Field(default=0.1, ge=0, le=1, description="Final lr as a fraction of lr (cosine, linear).")
+    weight_decay: float = Field(default=0.01, ge=0)
+    betas: tuple[float, float] = (0.9, 0.98)
+    grad_clip: float = Field(default=1.0, ge=0, description="Max global gradient norm; 0 disables clipping.")
+    value_weight: float = Field(default=0.5, ge=0, description="Weight of the value loss in the joint objective.")
+    seed: int = Field(default=0, ge=0, description="Seeds weights, dropout and the data stream.")
+    device: str = Field(default="auto", description='"auto" (cuda when available), "cpu", "cuda", "cuda:1", ...')
+    threads: int = Field(default=0, ge=0, description="torch intra-op CPU threads of each training process; 0: torch's "
+                         "default (on a busy shared CPU, 1 is often much faster)")
+    workers: int = Field(default=0, ge=0, description="DataLoader processes generating examples (0: in-process).")
+    prefetch: int = Field(default=4, ge=1, description="Batches each worker prepares ahead.")
+    amp: Literal["auto", "on", "off"] = Field(default="auto", description="bf16 autocast; auto = on for CUDA only.")
+    checkpoint_every: int = Field(default=500, ge=1, description="Steps between checkpoints (and the last step).")
+    keep_last: int = Field(default=3, ge=1, description="Checkpoints kept in RUN_DIR/checkpoints.")
+    log_every: int = Field(default=10, ge=1, description="Steps between metrics.jsonl lines.")
+    val_every: int = Field(default=100, ge=1, description="Steps between validation passes (and at the end).")
+    val_size: int = Field(default=256, ge=1, description="Examples in the fixed validation set.")
+    val_seed: int = Field(default=12345, ge=0, description="Seed of the validation set (independent of seed).")
+    sigma_small: int | None = Field(default=None, ge=1, description="Largest primitive count of an edited subtree; "
+                                    "None: the preset's.")
+    k_max: int = Field(default=5, ge=1, description="Forward process: up to k_max mutations.")
+    p_fresh: float = Field(default=0.2, ge=0, le=1, description="Forward process: probability of a brand-new program.")
+    min_primitives: int | None = Field(default=None, ge=1, description="Target size bounds; None: the domain's.")
+    max_primitives: int | None = Field(default=None, ge=1)
+    sketch: bool = Field(default=False, description="Use the domain's sketch model for target observations.")
+    tensorboard: Literal["auto", "on", "off"] = Field(default="auto", description="auto: log when tensorboard is "
+                                                      "installed.")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.min_primitives and self.max_primitives and self.min_primitives > self.max_primitives:
+            raise ValueError(f"min_primitives ({self.min_primitives}) is greater than max_primitives "
+                             f"({self.max_primitives}); expected min <= max")
+        return self
+
+    def with_overrides(self, **flags: Any) -> TrainConfig:
+        """A copy with every non-None flag applied (validated like the file)."""
+        data = self.model_dump()
+        data.update({k: v for k, v in flags.items() if v is not None})
+        try:
+            return TrainConfig.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+            raise InputError(f"command-line training options are invalid: {problems}") from None
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read a training config YAML; every problem is one located line in an InputError."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"training config {str(path)!r} cannot be read: {exc}; expected a UTF-8 YAML file") from None
+    return parse_train_config(text, str(path))
+
+
+def parse_train_config(text: str, path: str = "<config>") -> TrainConfig:
+    """Validate config YAML ``text``; unknown keys and bad values are errors located at file:line:col."""
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        return TrainConfig()  # an empty file (or comments only) means every default
+    doc = load_located(text, path)
+    if not doc.problems and doc.data is not None and not isinstance(doc.data, dict):
+        doc.problems.append(doc.diagnostic((), "the top level must be a mapping of option: value",
+                                           "e.g. `steps: 2000` on its own line"))
+    if doc.problems:
+        _raise(doc.problems, path)
+    try:
+        return TrainConfig.model_validate(doc.data or {})
+    except ValidationError as exc:
+        _raise(_diagnostics(exc, doc), path)
+    raise AssertionError("unreachable")
+
+
+def _diagnostics(exc: ValidationError, doc: LocatedDocument) -> list[Diagnostic]:
+    fields = ", ".join(TrainConfig.model_fields)
+    out = []
+    for err in exc.errors():
+        where = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            out.append(doc.diagnostic(where, f"unknown option {where[-1]!r}", f"known options: {fields}", key=True))
+            continue
+        msg = f"{'.'.join(map(str, where)) or 'config'}: {err['msg']}"
+        if "input" in err and not isinstance(err["input"], (dict, list)):
+            msg += f" (got {err['input']!r})"
+        out.append(doc.diagnostic(where, msg))
+    return out
+
+
+def _raise(problems: list[Diagnostic], path: str) -> None:
+    raise InputError(f"training config {path!r} is invalid:\n" + "\n".join(str(d) for d in problems))

@@ -1,0 +1,193 @@
+"""Tests for treediff.engine.models.inference: valid edits by construction, budgets, log-probabilities, determinism."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.engine.models.fakes import CFG, SHAPE, observe, programs
+from tests.toys import GRAMMAR_DIR
+from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.models.autoregressive import ARModel
+from treediff.engine.models.batch import encode_programs, make_edit_batch
+from treediff.engine.models.denoiser import Denoiser
+from treediff.engine.models.encoders import grid_encoder
+from treediff.engine.models.inference import (
+    ProposedEdit,
+    _sample_positions,
+    predict_values,
+    propose_edits,
+    sample_programs,
+)
+from treediff.engine.models.value import ValueNet
+from treediff.engine.trees.decoding import DecodeState
+from treediff.engine.trees.tokens import EOS, Vocab, encode_edit
+from treediff.engine.trees.tree import Node, get, validate
+
+
+def _setup(grammar: Grammar, **update: object) -> tuple[Denoiser, Vocab]:
+    torch.manual_seed(0)
+    vocab = Vocab(grammar)
+    return Denoiser(CFG.model_copy(update=update), vocab, SHAPE, grid_encoder).eval(), vocab
+
+
+def _propose(model: Denoiser, vocab: Vocab, trees: list[Node], n: int, seed: int,
+             **kw: object) -> list[list[ProposedEdit]]:
+    """Sample edits for ``trees``; the target of tree i is the observation of tree -1-i."""
+    return propose_edits(model, vocab, observe(trees[::-1]), observe(trees), trees, n,
+                         torch.Generator().manual_seed(seed), **kw)  # type: ignore[arg-type]
+
+
+def _replay(vocab: Vocab, nonterminal: str, ids: list[int], max_primitives: int | None, max_tokens: int) -> None:
+    """Raise unless every token (and the final EOS) is allowed by the reference decoding state."""
+    state = DecodeState(vocab, nonterminal, max_primitives, max_tokens)
+    for tok in [*ids, EOS]:
+        state.step(tok)
+    assert state.done
+
+
+@pytest.mark.parametrize("max_primitives", ["sigma_small", 1, None])
+def test_hundreds_of_edits_are_grammar_valid(toy_grammar: Grammar, max_primitives: int | str | None) -> None:
+    model, vocab = _setup(toy_grammar)
+    trees = programs(toy_grammar, 32, seed=1)
+    proposals = _propose(model, vocab, trees, 8, seed=2, max_primitives=max_primitives, unique=False)
+    bound = CFG.sigma_small if max_primitives == "sigma_small" else max_primitives
+    assert not isinstance(bound, str)
+    total = 0
+    for tree, edits in zip(trees, proposals):
+        for p in edits:
+            nt = get(tree, p.edit.path).production.lhs
+            validate(p.edit.replacement, toy_grammar, nt)
+            validate(p.edit.apply(tree), toy_grammar)
+            _replay(vocab, nt, vocab.encode(p.edit.replacement), bound, CFG.max_edit_tokens - 2)
+            assert bound is None or p.edit.replacement.sigma <= bound
+            assert p.logprob <= 0.0
+            total += 1
+    assert total >= 200
+
+
+def test_edits_keep_programs_within_max_program_tokens(csg_grammar: Grammar) -> None:
+    model, vocab = _setup(csg_grammar, max_program_tokens=24)
+    trees = [t for t in programs(csg_grammar, 64, seed=3) if len(vocab.encode(t)) <= 24][:16]
+    for tree, edits in zip(trees, _propose(model, vocab, trees, 8, seed=4, max_primitives=None, unique=False)):
+        for p in edits:
+            assert len(vocab.encode(p.edit.apply(tree))) <= 24
+
+
+def test_positions_are_distinct_when_possible(csg_grammar: Grammar) -> None:
+    model, vocab = _setup(csg_grammar)
+    trees = [t for t in programs(csg_grammar, 40, seed=5) if t.size >= 4][:10]
+    for edits in _propose(model, vocab, trees, 4, seed=6, unique=False):
+        assert len(edits) == 4 and len({p.edit.path for p in edits}) == 4
+
+
+def test_sample_positions_only_valid() -> None:
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(50, 12, generator=gen) * 5
+    valid = torch.rand(50, 12, generator=gen) < 0.3
+    valid[:, 0] = True
+    for temperature in (1.0, 0.0):
+        picks = _sample_positions(logits, valid, 6, temperature, gen)
+        assert picks.shape == (50, 6) and valid.gather(1, picks).all()
+        for row, v in zip(picks, valid):
+            k = min(6, int(v.sum()))
+            assert len(set(row[:k].tolist())) == k
+
+
+def test_unique_drops_noops_and_repeats() -> None:
+    grammar = Grammar.load(GRAMMAR_DIR / "arith.yaml")
+    model, vocab = _setup(grammar)
+    trees = programs(grammar, 8, seed=7, max_primitives=1)  # mostly one-node programs: few distinct edits
+    for tree, edits in zip(trees, _propose(model, vocab, trees, 16, seed=8)):
+        assert len({p.edit for p in edits}) == len(edits)
+        assert all(p.edit.apply(tree) != tree for p in edits)
+        assert [p.logprob for p in edits] == sorted((p.logprob for p in edits), reverse=True)
+
+
+def test_deterministic_given_the_generator(toy_grammar: Grammar) -> None:
+    model, vocab = _setup(toy_grammar)
+    trees = programs(toy_grammar, 8, seed=9)
+    a = _propose(model, vocab, trees, 4, seed=10)
+    assert a == _propose(model, vocab, trees, 4, seed=10)
+    assert a != _propose(model, vocab, trees, 4, seed=11)
+
+
+def test_logprob_is_pointer_plus_masked_tokens(csg_grammar: Grammar) -> None:
+    model, vocab = _setup(csg_grammar)
+    trees = programs(csg_grammar, 4, seed=12)
+    targets, currents = observe(trees[::-1]), observe(trees)
+    proposals = _propose(model, vocab, trees, 3, seed=13, unique=False)
+    for i, tree in enumerate(trees):
+        for p in proposals[i]:
+            batch = make_edit_batch(vocab, targets[i:i + 1], currents[i:i + 1], [tree], [p.edit], [1.0])
+            with torch.no_grad():
+                pos_logits, tok_logits = model(batch)
+            # Every node of a csg program is an eligible position (the budgets never bind here).
+            expected = torch.log_softmax(pos_logits[0], 0)[batch.edit_position[0]].item()
+            enc = encode_edit(vocab, tree, p.edit)
+            state = DecodeState(vocab, enc.nonterminal, CFG.sigma_small, CFG.max_edit_tokens - 2)
+            for t, tok in enumerate([*enc.replacement, EOS]):
+                masked = tok_logits[0, t].masked_fill(~torch.from_numpy(state.allowed_mask()), float("-inf"))
+                expected += torch.log_softmax(masked, 0)[tok].item()
+                state.step(tok)
+            assert p.logprob == pytest.approx(expected, abs=1e-4)
+
+
+def test_greedy_ignores_the_generator(csg_grammar: Grammar) -> None:
+    model, vocab = _setup(csg_grammar)
+    trees = programs(csg_grammar, 4, seed=14)
+    greedy = _propose(model, vocab, trees, 2, seed=1, temperature=0.0)
+    assert greedy == _propose(model, vocab, trees, 2, seed=2, temperature=0.0)
+
+
+def test_works_under_bf16_autocast(csg_grammar: Grammar) -> None:
+    model, vocab = _setup(csg_grammar)
+    trees = programs(csg_grammar, 4, seed=15)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        proposals = _propose(model, vocab, trees, 4, seed=16)
+    assert sum(map(len, proposals)) > 0
+    for tree, edits in zip(trees, proposals):
+        for p in edits:
+            validate(p.edit.apply(tree), csg_grammar)
+
+
+def test_empty_inputs(csg_grammar: Grammar) -> None:
+    model, vocab = _setup(csg_grammar)
+    assert propose_edits(model, vocab, observe([]), observe([]), [], 4, torch.Generator()) == []
+
+
+def test_sample_programs_valid_and_bounded(toy_grammar: Grammar) -> None:
+    torch.manual_seed(0)
+    vocab = Vocab(toy_grammar)
+    model = ARModel(CFG, vocab, SHAPE, grid_encoder).eval()
+    target = observe(programs(toy_grammar, 3, seed=17))
+    out = sample_programs(model, vocab, target, 40, torch.Generator().manual_seed(1), max_tokens=20)
+    assert len(out) == 3 and all(len(row) == 40 for row in out)
+    for row in out:
+        for tree, logprob in row:
+            validate(tree, toy_grammar)
+            assert len(vocab.encode(tree)) <= 20 and logprob <= 0.0
+    assert out == sample_programs(model, vocab, target, 40, torch.Generator().manual_seed(1), max_tokens=20)
+
+
+def test_predict_values_matches_the_model(csg_grammar: Grammar) -> None:
+    torch.manual_seed(0)
+    vocab = Vocab(csg_grammar)
+    model = ValueNet(CFG, vocab, SHAPE, grid_encoder).eval()
+    trees = programs(csg_grammar, 5, seed=18)
+    target, current = observe(trees[::-1]), observe(trees)
+    values = predict_values(model, vocab, target, current, trees)
+    with torch.no_grad():
+        expected = torch.expm1(model.predict_log(target, current, encode_programs(vocab, trees))).clamp_min(0)
+    assert values.shape == (5,)
+    torch.testing.assert_close(values, expected)
+
+
+def test_single_target_is_broadcast(csg_grammar: Grammar) -> None:
+    model, vocab = _setup(csg_grammar)
+    trees = programs(csg_grammar, 3, seed=19)
+    target = observe(trees[:1])
+    a = propose_edits(model, vocab, target, observe(trees), trees, 2, torch.Generator().manual_seed(0))
+    b = propose_edits(model, vocab, target.expand(3, *SHAPE), observe(trees), trees, 2,
+                      torch.Generator().manual_seed(0))
+    assert a == b
