@@ -32,6 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--sketch", action="store_true", default=None, help="train on the domain's sketch targets")
     p.add_argument("--out", type=Path, help="run directory (default runs/DOMAIN-MODEL)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="stop cleanly after this many wall-clock seconds with a checkpoint (--resume continues)")
+    p.add_argument("--init", metavar="MODEL",
+                   help="warm-start a new run from an exported model or checkpoint of the same architecture "
+                   "(e.g. plugins/csg2d/model); weights only, fresh optimizer")
     p.add_argument("--export", type=Path, metavar="DIR",
                    help="after training, write the final weights + metadata as DIR/model.{safetensors,json}")
     p.set_defaults(run=run)
@@ -51,7 +56,8 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> Any:
         base = TrainConfig()
     return base.with_overrides(preset=args.preset, model=args.model, steps=args.steps, batch_size=args.batch_size,
                                lr=args.lr, device=args.device, workers=args.workers, threads=args.threads,
-                               seed=args.seed, checkpoint_every=args.checkpoint_every, sketch=args.sketch)
+                               seed=args.seed, checkpoint_every=args.checkpoint_every, sketch=args.sketch,
+                               time_limit=args.time_limit)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     domain = registry.domain(args.domain)
     run_dir = args.out or Path("runs") / f"{args.domain}-{args.model or 'diffusion'}"
     cfg = resolve_config(args, run_dir)
-    result = run_training(domain, cfg, run_dir, resume=args.resume, registry=registry)
+    result = run_training(domain, cfg, run_dir, resume=args.resume, registry=registry, init=args.init)
     if result.rank != 0:
         return 0
     if result.step == result.start:
@@ -75,5 +81,8 @@ def run(args: argparse.Namespace) -> int:
     shown = ", ".join(f"{k} {last[k]:.4g}" for k in ("loss", "val_edit_acc", "val_position_acc",
                                                      "val_program_acc", "samples_per_s") if k in last)
     print(f"trained {cfg.model} model for {domain.name} to step {result.step}: {shown}")
+    if result.timed_out:
+        print(f"stopped at the time limit ({cfg.time_limit:g} s) at step {result.step} of {cfg.steps}; "
+              f"continue with --resume --out {run_dir}")
     print(f"checkpoint: {result.checkpoint}")
     return 0

@@ -18,7 +18,9 @@ class EditBatch:
     target, current: observations ``[B, *S]`` (float); program: ``[B, L]`` long, PAD-padded token ids of
     the current program (for the AR model: of the program that produced ``target``); edit_position:
     ``[B]`` long, token index of the edited node in ``program``; replacement: ``[B, R]`` long, BOS +
-    replacement ids + EOS, PAD-padded; path_length: ``[B]`` float, remaining edit-path length.
+    replacement ids + EOS, PAD-padded; path_length: ``[B]`` float, remaining edit-path length (0: the current
+    program is the target, a value-only example); position_mask: ``[B, L]`` bool or None, every position whose
+    edit lies on a shortest reverse path (the pointer is trained on their total probability).
     """
 
     target: torch.Tensor
@@ -27,11 +29,12 @@ class EditBatch:
     edit_position: torch.Tensor
     replacement: torch.Tensor
     path_length: torch.Tensor
+    position_mask: torch.Tensor | None = None
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> EditBatch:
         """A copy with every tensor on ``device``."""
-        return EditBatch(**{f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
-                            for f in fields(self)})
+        return EditBatch(**{f.name: None if getattr(self, f.name) is None
+                            else getattr(self, f.name).to(device, non_blocking=non_blocking) for f in fields(self)})
 
     def __len__(self) -> int:
         return int(self.program.shape[0])

@@ -80,23 +80,38 @@ class Denoiser(nn.Module):
         return ctx.position_logits, token_logits
 
     def loss(self, batch: EditBatch) -> dict[str, torch.Tensor]:
-        """Position cross-entropy (mean over edits) + token cross-entropy (mean over replacement tokens).
+        """Pointer loss (mean over edits) + token cross-entropy (mean over replacement tokens).
 
-        Also returns detached accuracies: ``position_acc``, ``token_acc`` (teacher-forced argmax) and
-        ``edit_acc`` (pointer and every replacement token right).
+        With ``batch.position_mask`` the pointer maximises the total probability of every position whose
+        edit may come first (marginal likelihood: several edits are equally right), else the cross-entropy
+        of ``edit_position``. Rows with ``path_length == 0`` (goal examples, for the value network) are left
+        out. Also returns detached accuracies: ``position_acc`` (argmax is a right position), ``token_acc``
+        (teacher-forced argmax) and ``edit_acc`` (the labelled position and every replacement token right).
         """
         pos_logits, tok_logits = self(batch)  # [B, L], [B, R-1, V]
-        targets = batch.replacement[:, 1:]  # [B, R-1]
-        position = F.cross_entropy(pos_logits, batch.edit_position)
-        tokens = F.cross_entropy(tok_logits.reshape(-1, tok_logits.shape[-1]), targets.reshape(-1),
-                                 ignore_index=PAD)
+        active = batch.path_length > 0  # [B]
+        rows = torch.arange(len(batch), device=pos_logits.device)  # [B]
+        mask = batch.position_mask
+        right = mask.clone() if mask is not None else torch.zeros_like(batch.program, dtype=torch.bool)  # [B, L]
+        right[rows, batch.edit_position] = True  # [B, L] the labelled position is right (keeps goal rows finite)
+        total = torch.logsumexp(pos_logits, -1)  # [B]
+        good = torch.logsumexp(pos_logits.masked_fill(~right, float("-inf")), -1)  # [B]
+        n_active = active.sum().clamp_min(1)
+        position = ((total - good) * active).sum() / n_active
+        targets = batch.replacement[:, 1:].masked_fill(~active[:, None], PAD)  # [B, R-1]
+        if bool((targets != PAD).any()):
+            tokens = F.cross_entropy(tok_logits.reshape(-1, tok_logits.shape[-1]), targets.reshape(-1),
+                                     ignore_index=PAD)
+        else:
+            tokens = tok_logits.sum() * 0.0
         with torch.no_grad():
-            pos_ok = pos_logits.argmax(-1) == batch.edit_position  # [B]
+            pos_ok = right[rows, pos_logits.argmax(-1)] & active  # [B]
+            label_ok = pos_logits.argmax(-1) == batch.edit_position  # [B]
             real = targets != PAD  # [B, R-1]
             tok_ok = (tok_logits.argmax(-1) == targets) | ~real  # [B, R-1]
-            stats = {"position_acc": pos_ok.float().mean(),
+            stats = {"position_acc": pos_ok.float().sum() / n_active,
                      "token_acc": (tok_ok & real).sum() / real.sum().clamp_min(1),
-                     "edit_acc": (pos_ok & tok_ok.all(-1)).float().mean()}
+                     "edit_acc": (label_ok & tok_ok.all(-1) & active).float().sum() / n_active}
         return {"loss": position + tokens, "position": position, "tokens": tokens, **stats}
 
     def start_decoding(self, ctx: DenoiserContext, positions: torch.Tensor) -> DecoderCache:

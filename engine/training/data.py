@@ -25,7 +25,7 @@ from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.derivation import sample_tree
 from treediff.engine.trees.noise import forward, reverse_path
 from treediff.engine.trees.tokens import BOS, EOS, PAD, Vocab, encode_edit
-from treediff.engine.trees.tree import Node
+from treediff.engine.trees.tree import Edit, Node
 
 if TYPE_CHECKING:
     from treediff.engine.domains.domain import Domain
@@ -48,6 +48,8 @@ class DataSpec:
     max_program_tokens: int = 128  # longest program token sequence (without BOS/EOS)
     max_edit_tokens: int = 40  # longest replacement including BOS and EOS
     max_depth: int = 24
+    p_goal: float = 0.0  # share of goal examples (current == target, path length 0): value-network only
+    multi_label: bool = False  # label every edit that can come first on the reverse path, not just the first
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,22 @@ class Example:
     current: tuple[int, ...]  # prefix tokens of the noised program
     position: int  # token index (in ``current``) of the node the first edit replaces
     replacement: tuple[int, ...]  # the replacement subtree's tokens (no BOS/EOS)
-    path_length: int  # edits left on the reverse path, >= 1
+    path_length: int  # edits left on the reverse path; 0 for a goal example (no edit to learn)
+    positions: tuple[int, ...] = ()  # token indices of every edit that may come first (contains ``position``)
+
+
+def first_edits(path: Sequence[Edit]) -> list[Edit]:
+    """The edits of a reverse path that could be applied first: those not inside an earlier edit's subtree.
+
+    The reverse path edits disjoint subtrees independently, except that a skeleton edit must precede the
+    repairs of its own children; so any edit whose node no earlier edit contains is an equally short way
+    to start, and "the first edit" alone is an arbitrary pick among them.
+    """
+    out: list[Edit] = []
+    for i, edit in enumerate(path):
+        if not any(edit.path[:len(e.path)] == e.path for e in path[:i]):
+            out.append(edit)
+    return out
 
 
 def make_example(grammar: Grammar, vocab: Vocab, spec: DataSpec, rng: Random) -> Example:
@@ -70,16 +87,21 @@ def make_example(grammar: Grammar, vocab: Vocab, spec: DataSpec, rng: Random) ->
             continue
         if spec.kind == "ar":
             return Example(target_ids, (), 0, (), 0)
+        if spec.p_goal > 0 and rng.random() < spec.p_goal:
+            return Example(target_ids, target_ids, 0, (), 0, ())
         current = forward(target, grammar, rng, spec.k_max, spec.p_fresh, spec.sigma_small,
                           spec.min_primitives, spec.max_primitives, spec.max_depth)
         path = reverse_path(current, target, grammar, spec.sigma_small)
         if not path:  # the mutations cancelled out: nothing to learn
             continue
-        edit = encode_edit(vocab, current, path[0])
+        firsts = first_edits(path) if spec.multi_label else [path[0]]
+        edits = [encode_edit(vocab, current, e) for e in firsts]
+        edit = edits[int(rng.random() * len(edits))] if len(edits) > 1 else edits[0]
         current_ids = tuple(vocab.encode(current))
         if len(current_ids) > spec.max_program_tokens or len(edit.replacement) + 2 > spec.max_edit_tokens:
             continue
-        return Example(target_ids, current_ids, edit.position, edit.replacement, len(path))
+        return Example(target_ids, current_ids, edit.position, edit.replacement, len(path),
+                       tuple(sorted(e.position for e in edits)))
     raise TreeError(f"no training example of grammar {grammar.name!r} fits max_program_tokens="
                     f"{spec.max_program_tokens} and max_edit_tokens={spec.max_edit_tokens} in {MAX_TRIES} draws; "
                     "hint: lower max_primitives or raise the model's token limits")
@@ -109,6 +131,7 @@ class TreeBatch:
     edit_position: torch.Tensor  # [B]
     replacement: torch.Tensor  # [B, R]
     path_length: torch.Tensor  # [B] float
+    position_mask: torch.Tensor  # [B, L] bool: positions of every edit that may come first
 
     def __len__(self) -> int:
         return int(self.program.shape[0])
@@ -123,8 +146,11 @@ def collate(examples: Sequence[Example], index: int, kind: str) -> TreeBatch:
     else:
         program = pad([e.current for e in examples])
         replacement = pad([(BOS, *e.replacement, EOS) for e in examples])
+    mask = torch.zeros(program.shape, dtype=torch.bool)
+    for i, e in enumerate(examples):
+        mask[i, list(e.positions or ((e.position,) if e.path_length else ()))] = True
     return TreeBatch(index, target, program, torch.tensor([e.position for e in examples], dtype=torch.long),
-                     replacement, torch.tensor([float(e.path_length) for e in examples]))
+                     replacement, torch.tensor([float(e.path_length) for e in examples]), mask)
 
 
 def stream_seed(seed: int, rank: int, index: int, stream: int = STREAM_TRAIN) -> int:
@@ -212,7 +238,7 @@ class Materializer:
         dev = self.device
         return EditBatch(target=obs.float(), current=current_obs.float(), program=tb.program.to(dev),
                          edit_position=tb.edit_position.to(dev), replacement=tb.replacement.to(dev),
-                         path_length=tb.path_length.to(dev))
+                         path_length=tb.path_length.to(dev), position_mask=tb.position_mask.to(dev))
 
 
 def validation_batches(grammar: Grammar, spec: DataSpec, size: int, batch_size: int, seed: int,

@@ -74,7 +74,8 @@ def data_spec(domain: Domain, cfg: TrainConfig, mcfg: Any) -> DataSpec:
     return DataSpec(kind=cfg.model, min_primitives=cfg.min_primitives or domain.min_primitives,
                     max_primitives=cfg.max_primitives or domain.max_primitives, sigma_small=mcfg.sigma_small,
                     k_max=cfg.k_max, p_fresh=cfg.p_fresh, max_program_tokens=mcfg.max_program_tokens,
-                    max_edit_tokens=mcfg.max_edit_tokens)
+                    max_edit_tokens=mcfg.max_edit_tokens, p_goal=cfg.p_goal if cfg.model == "diffusion" else 0.0,
+                    multi_label=cfg.multi_label)
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -132,6 +133,7 @@ class TrainResult:
     rank: int = 0
     last: dict[str, float] = field(default_factory=dict)  # last training metrics record
     validation: dict[str, float] = field(default_factory=dict)  # last validation metrics
+    timed_out: bool = False  # stopped at the config's time_limit before its last step
 
 
 def validation_metrics(module: TrainModule, batches: list[Any], autocast: Any) -> dict[str, float]:
@@ -154,10 +156,11 @@ class Trainer:
     """One training run of ``domain`` into ``run_dir``; call :meth:`run`."""
 
     def __init__(self, domain: Domain, cfg: TrainConfig, run_dir: Path, resume: bool = False,
-                 registry: Any = None, log_stream: TextIO | None = None) -> None:
+                 registry: Any = None, log_stream: TextIO | None = None, init: str | Path | None = None) -> None:
         from treediff.engine.domains.registry import load_registry
 
         self.domain, self.cfg, self.run_dir = domain, cfg, Path(run_dir)
+        self.init = init
         self.ctx: DistContext = setup(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -187,7 +190,8 @@ class Trainer:
     def meta(self) -> dict[str, Any]:
         """Checkpoint metadata (everything but the step, versions and training state)."""
         g = self.domain.grammar
-        return {"kind": self.cfg.model, "domain": self.domain.name,
+        extra = {"init_from": str(self.init)} if self.init is not None else {}
+        return {**extra, "kind": self.cfg.model, "domain": self.domain.name,
                 "grammar": {"name": g.name, "fingerprint": g.fingerprint},
                 "model_config": self.mcfg.model_dump(mode="json"), "train_config": self.cfg.model_dump(mode="json"),
                 "observation_shape": list(self.domain.observation_shape), "encoder": self.encoder_name,
@@ -201,7 +205,22 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             truncate_metrics(self.run_dir, 0)
             write_json(self.run_dir / "config.json", self.meta())
+        if self.init is not None:
+            self._warm_start(self.init)
         return 0
+
+    def _warm_start(self, source: str | Path) -> None:
+        """Start from the weights of ``source`` (an exported model or a checkpoint of the same model)."""
+        ckpt = read_checkpoint(source)
+        check_compatible(ckpt.meta, self.domain, str(ckpt.path))
+        wanted = self.mcfg.model_dump(mode="json")
+        if ckpt.meta.get("kind") != self.cfg.model or ckpt.meta.get("model_config") != wanted:
+            raise CheckpointError(
+                f"--init model {str(ckpt.path)!r} is a {ckpt.meta.get('kind')!r} model with config "
+                f"{ckpt.meta.get('model_config')}, but this run builds a {self.cfg.model!r} model with config "
+                f"{wanted}; expected the same architecture to warm-start. hint: use the preset and model_overrides "
+                "of its train.yaml (next to the model)")
+        load_models(ckpt, self.models)
 
     def _restore(self) -> int:
         path = latest_checkpoint(self.run_dir)
@@ -249,14 +268,16 @@ class Trainer:
         loader = make_loader(stream, cfg.workers, cfg.prefetch)
         sums: dict[str, torch.Tensor] = {}
         steps_in_window, window_start = 0, time.perf_counter()
+        deadline = time.monotonic() + cfg.time_limit if cfg.time_limit else None
         try:
-            for index, tree_batch in zip(range(self.start, end), loader, strict=True):
+            for index, tree_batch in zip(range(self.start, end), loader):
                 out = self._step(index, tree_batch)
                 for k, v in out.items():
                     sums[k] = v.detach().float() + sums[k] if k in sums else v.detach().float()
                 steps_in_window += 1
                 done = index + 1
-                last = done == end
+                timed_out = deadline is not None and time.monotonic() >= deadline
+                last = done == end or timed_out
                 if done % cfg.log_every and done % cfg.val_every and done % cfg.checkpoint_every and not last:
                     continue
                 record: dict[str, Any] = {"step": done}
@@ -273,7 +294,10 @@ class Trainer:
                 if done % cfg.checkpoint_every == 0 or last:
                     result.checkpoint = self._save(done)
                 result.step = done
+                result.timed_out = timed_out and done < end
                 window_start = time.perf_counter()
+                if timed_out:
+                    break
         finally:
             self.log.close()
         return result
@@ -319,11 +343,13 @@ class Trainer:
 
 
 def run_training(domain: Domain, cfg: TrainConfig, run_dir: Path, resume: bool = False, registry: Any = None,
-                 stop_at: int | None = None, log_stream: TextIO | None = None) -> TrainResult:
-    """Train ``cfg.model`` models for ``domain`` into ``run_dir`` (see :class:`Trainer`)."""
+                 stop_at: int | None = None, log_stream: TextIO | None = None,
+                 init: str | Path | None = None) -> TrainResult:
+    """Train ``cfg.model`` models for ``domain`` into ``run_dir`` (see :class:`Trainer`); ``init`` warm-starts a
+    new run from the weights of an exported model or checkpoint of the same architecture."""
     if cfg.model not in MODEL_ROLES:
         raise InputError(f"unknown model kind {cfg.model!r}; expected one of: {', '.join(MODEL_ROLES)}")
-    trainer = Trainer(domain, cfg, run_dir, resume, registry, log_stream)
+    trainer = Trainer(domain, cfg, run_dir, resume, registry, log_stream, init)
     try:
         return trainer.run(stop_at)
     finally:

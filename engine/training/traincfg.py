@@ -53,6 +53,12 @@ class TrainConfig(BaseModel):
                                     "None: the preset's.")
     k_max: int = Field(default=5, ge=1, description="Forward process: up to k_max mutations.")
     p_fresh: float = Field(default=0.2, ge=0, le=1, description="Forward process: probability of a brand-new program.")
+    p_goal: float = Field(default=0.05, ge=0, lt=1, description="Share of goal examples (current program == target, "
+                          "0 edits left): teaches the value network that the goal is 0 away.")
+    multi_label: bool = Field(default=True, description="Train the pointer on every edit that may come first on the "
+                              "reverse path (marginal likelihood), not only the first one listed.")
+    time_limit: float | None = Field(default=None, gt=0, description="Wall-clock seconds after which the run stops "
+                                     "cleanly with a checkpoint (resume continues it); None: no limit.")
     min_primitives: int | None = Field(default=None, ge=1, description="Target size bounds; None: the domain's.")
     max_primitives: int | None = Field(default=None, ge=1)
     sketch: bool = Field(default=False, description="Use the domain's sketch model for target observations.")
