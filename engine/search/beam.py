@@ -1,21 +1,22 @@
-"""Value-guided beam search over edits proposed by the denoiser.
+"""Beam search over edits proposed by the denoiser, ranked by executed distance and the value network.
 
-Start: ``beam_width`` start programs (random derivations by default, or given seeds, see
-:mod:`treediff.engine.search.starts`). Each round samples ``beam_width * expansions`` edits from the denoiser in one
-batched call, spread evenly over the beam nodes (``expansions`` each for a full beam), drops
-children already visited (the renderer's tree cache is the visited set) or duplicated, executes all new
-children in one renderer batch and stops at the first goal match. The next beam is the ``beam_width``
-best new children ranked by the value network's predicted remaining edits (rounded to
-``value_resolution``), then by the log-probability of the edit that produced them; without a value
-network children are ranked by domain distance. When a round produces no new child the beam is restarted
-from fresh random programs. The best program found (lowest domain distance) is returned even when unsolved.
+Start: the grammar's minimal program (by default), given seed programs (for example AR samples, see
+:mod:`treediff.engine.search.starts`) or random ones. Each round samples ``beam_width * expansions`` edits
+from the denoiser in one batched call, spread evenly over the beam nodes, adds a few leaf-neighbour edits
+(:mod:`treediff.engine.trees.neighbours`) of the best nodes, drops children already visited (the executor's
+tree cache is the visited set) or duplicated, executes all new children in one batch and stops at the first
+goal match. The next beam is the ``beam_width`` best of parents and children, ranked by a weighted sum of
+their rank by executed distance and their rank by the value network's predicted remaining edits, then by the
+log-probability of the edit that produced them. When a round produces no new child, or the beam stops
+improving, the beam restarts from fresh random programs. The best program found (lowest domain distance) is
+returned even when unsolved.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -23,29 +24,43 @@ import torch
 from treediff.engine.search.budget import BudgetedExecutor, Visit
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
-from treediff.engine.trees.tree import Node
+from treediff.engine.trees.neighbours import neighbour_edits
+from treediff.engine.trees.tree import Edit, Node
 
 STALL_ROUNDS = 50
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A program in the beam: its visit, and the log-probability of the edit that produced it."""
+    """A program in the beam: its visit, the log-probability of the edit that produced it, its value estimate."""
 
     tree: Node
     visit: Visit
     logprob: float
+    value: float = 0.0
 
 
 def beam_search(renderer: BudgetedExecutor, bundle: Any, generator: torch.Generator, rng: random.Random, *,
                 beam_width: int = 8, expansions: int = 8, temperature: float = 1.0,
-                start: str | Sequence[Node] = "random", value_resolution: float = 0.1,
-                max_primitives: int | None = None) -> SolveResult:
-    """Run value-guided beam search with ``bundle.denoiser`` (and ``bundle.value`` when present)."""
+                start: str | Sequence[Node] = "minimal", value_resolution: float = 0.1,
+                max_primitives: int | None = None, mix: float = 0.75, local: int = 1, local_samples: int = 16,
+                keep_parents: bool = True, patience: int = 30) -> SolveResult:
+    """Run value-guided beam search with ``bundle.denoiser`` (and ``bundle.value`` when present).
+
+    ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
+    distance to the target alone (free: every child is executed anyway), values in between by the weighted
+    sum of both ranks. ``local`` beam nodes (the best ones) also get up to ``local_samples`` unvisited
+    leaf-neighbour edits (:mod:`treediff.engine.trees.neighbours`, drawn at random) each round. ``start="minimal"`` starts
+    from the grammar's smallest program alone and lets the denoiser grow it. With ``keep_parents`` the beam is chosen from parents and children
+    together, so it never moves to worse programs; after ``patience`` rounds without a better best distance
+    in the beam it restarts from random programs.
+    """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
-    beam = _restart(renderer, bundle, rng, lineage, start, beam_width, value_resolution)
-    stalls = 0
+    ranker = _Ranker(renderer, bundle, mix, value_resolution)
+    beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width)
+    stalls = stale = 0
+    best = min((c.visit.distance for c in beam), default=float("inf"))
     while beam and not renderer.done() and stalls < STALL_ROUNDS:
         parents = [c.tree for c in beam]
         per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
@@ -53,14 +68,14 @@ def beam_search(renderer: BudgetedExecutor, bundle: Any, generator: torch.Genera
         children: dict[Node, float] = {}
         for parent, props in zip(parents, proposals):
             for prop in props:
-                child = prop.edit.apply(parent)
-                if renderer.seen(child):
-                    continue
-                lineage.add(child, parent, prop.edit)
-                children[child] = max(children.get(child, -float("inf")), float(prop.logprob))
+                _offer(renderer, lineage, children, parent, prop.edit, float(prop.logprob))
+        for parent in parents[:local]:
+            edits = [e for e in neighbour_edits(parent) if not renderer.seen(e.apply(parent))]
+            for edit in rng.sample(edits, min(local_samples, len(edits))):
+                _offer(renderer, lineage, children, parent, edit, 0.0)
         if not children:
             stalls += 1
-            beam = _restart(renderer, bundle, rng, lineage, "random", beam_width, value_resolution)
+            beam = _restart(renderer, ranker, rng, lineage, "random", beam_width)
             continue
         stalls = 0
         trees = list(children)
@@ -68,8 +83,26 @@ def beam_search(renderer: BudgetedExecutor, bundle: Any, generator: torch.Genera
         done = [Candidate(t, v, children[t]) for t, v in zip(trees, visits) if v is not None]
         if renderer.done() or not done:  # no value-network batch after the goal, the budget or the time
             break
-        beam = _rank(renderer, bundle, done, value_resolution)[:beam_width]
+        pool = ranker.score(done) + (beam if keep_parents else [])
+        beam = ranker.rank(pool)[:beam_width]
+        round_best = min(c.visit.distance for c in beam)
+        stale = 0 if round_best < best else stale + 1
+        best = min(best, round_best)
+        if stale >= patience:
+            beam, stale = _restart(renderer, ranker, rng, lineage, "random", beam_width), 0
+            best = min((c.visit.distance for c in beam), default=float("inf"))
     return finish("beam", renderer, lineage)
+
+
+def _offer(renderer: BudgetedExecutor, lineage: Lineage, children: dict[Node, float], parent: Node, edit: Edit,
+           logprob: float) -> None:
+    """Add ``edit(parent)`` to this round's children unless it was executed before (keep the best log-prob)."""
+    child = edit.apply(parent)
+    if renderer.seen(child):
+        return
+    if child not in children:
+        lineage.add(child, parent, edit)
+    children[child] = max(children.get(child, -float("inf")), logprob)
 
 
 def propose(renderer: BudgetedExecutor, bundle: Any, parents: list[Node], n_samples: int, generator: torch.Generator,
@@ -88,8 +121,8 @@ def propose(renderer: BudgetedExecutor, bundle: Any, parents: list[Node], n_samp
     return proposals
 
 
-def _restart(renderer: BudgetedExecutor, bundle: Any, rng: random.Random, lineage: Lineage,
-             start: str | Sequence[Node], width: int, resolution: float) -> list[Candidate]:
+def _restart(renderer: BudgetedExecutor, ranker: _Ranker, rng: random.Random, lineage: Lineage,
+             start: str | Sequence[Node], width: int) -> list[Candidate]:
     trees = [t for t in start_programs(renderer.domain, start, width, rng) if not renderer.seen(t)]
     for tree in trees:
         lineage.add(tree, None, None)
@@ -97,25 +130,49 @@ def _restart(renderer: BudgetedExecutor, bundle: Any, rng: random.Random, lineag
     done = [Candidate(t, v, 0.0) for t, v in zip(trees, visits) if v is not None]
     if renderer.done() or not done:
         return done
-    return _rank(renderer, bundle, done, resolution)[:width]
+    return ranker.rank(ranker.score(done))[:width]
 
 
-def _rank(renderer: BudgetedExecutor, bundle: Any, cands: list[Candidate], resolution: float) -> list[Candidate]:
-    """Best first: predicted remaining edits (or distance without a value network), then edit log-prob."""
-    if getattr(bundle, "value", None) is None:
-        return sorted(cands, key=lambda c: (c.visit.distance, -c.logprob))
-    from treediff.engine.models.inference import predict_values
+class _Ranker:
+    """Orders candidates by a mix of executed distance and the value network's remaining-edit estimate."""
 
-    device = _device(bundle.value)
-    trees = [c.tree for c in cands]
-    current = renderer.observe(trees).to(device)
-    target = renderer.target.to(device).expand(len(trees), *renderer.target.shape)
-    with renderer.profile.section("model"):
-        values = predict_values(bundle.value, bundle.vocab, target, current, trees).detach().cpu().tolist()
-    renderer.profile.count("values_predicted", len(trees))
-    step = resolution if resolution > 0 else 1e-12
-    order = sorted(range(len(cands)), key=lambda i: (round(values[i] / step), -cands[i].logprob, i))
-    return [cands[i] for i in order]
+    def __init__(self, renderer: BudgetedExecutor, bundle: Any, mix: float, resolution: float) -> None:
+        if not 0.0 <= mix <= 1.0:
+            raise ValueError(f"beam mix {mix!r}; expected a weight between 0 (value only) and 1 (distance only)")
+        self.renderer, self.bundle = renderer, bundle
+        self.mix = mix if getattr(bundle, "value", None) is not None else 1.0
+        self.step = resolution if resolution > 0 else 1e-12
+
+    def score(self, cands: list[Candidate]) -> list[Candidate]:
+        """``cands`` with their value estimates filled in (one batched value-network call)."""
+        if self.mix >= 1.0 or not cands:
+            return cands
+        from treediff.engine.models.inference import predict_values
+
+        device = _device(self.bundle.value)
+        trees = [c.tree for c in cands]
+        current = self.renderer.observe(trees).to(device)
+        target = self.renderer.target.to(device).expand(len(trees), *self.renderer.target.shape)
+        with self.renderer.profile.section("model"):
+            values = predict_values(self.bundle.value, self.bundle.vocab, target, current, trees)
+        self.renderer.profile.count("values_predicted", len(trees))
+        return [replace(c, value=round(v / self.step) * self.step) for c, v in zip(cands, values.cpu().tolist())]
+
+    def rank(self, cands: list[Candidate]) -> list[Candidate]:
+        """Best first: the weighted rank sum, then fewer primitives, then the edit's log-probability."""
+        n = len(cands)
+        by_distance = _ranks([c.visit.distance for c in cands])
+        by_value = _ranks([c.value for c in cands]) if self.mix < 1.0 else [0.0] * n
+        key = [self.mix * by_distance[i] + (1.0 - self.mix) * by_value[i] for i in range(n)]
+        order = sorted(range(n), key=lambda i: (key[i], cands[i].visit.distance, cands[i].tree.sigma,
+                                                -cands[i].logprob, i))
+        return [cands[i] for i in order]
+
+
+def _ranks(values: list[float]) -> list[float]:
+    """Dense ranks (ties share a rank) of ``values``, ascending."""
+    distinct = {v: r for r, v in enumerate(sorted(set(values)))}
+    return [float(distinct[v]) for v in values]
 
 
 def _device(module: Any) -> torch.device:

@@ -1,0 +1,54 @@
+"""Local edits of typed leaves: every program one small step away (an int +-1, another enum word, a flipped bool).
+
+These edits are grammar-agnostic and cheap, and they are exactly what a learned denoiser finds hardest: the
+last integer of a coordinate. Search methods add them as extra proposals next to the model's edits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from treediff.engine.grammar.grammar import Terminal, Value
+from treediff.engine.trees.tree import Edit, Node, Path
+
+MAX_ENUM_ALTERNATIVES = 12  # enum terminals with more words only try the declared neighbours
+
+
+def leaf_steps(terminal: Terminal, value: Value, int_step: int = 1) -> list[Value]:
+    """The values one step from ``value``: ints ``+-1..int_step`` within range, the other words of a small enum
+    (the two declared neighbours of a large one), the other bool."""
+    if terminal.kind == "bool":
+        return [not value]
+    values = terminal.values
+    i = terminal.index(value)
+    if terminal.kind == "enum" and len(values) <= MAX_ENUM_ALTERNATIVES:
+        return [v for v in values if v != value]
+    span = int_step if terminal.kind == "int" else 1
+    out: list[Value] = []
+    for d in range(1, span + 1):
+        for j in (i - d, i + d):
+            if 0 <= j < len(values):
+                out.append(values[j])
+    return out
+
+
+def neighbour_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
+    """Every single-leaf edit of ``tree`` (see :func:`leaf_steps`), in prefix order of the leaves.
+
+    Each edit replaces the node that owns the leaf by a copy with the one value changed, so it applies like
+    any model-proposed edit and keeps the program valid.
+    """
+    stack: list[tuple[Path, Node]] = [((), tree)]
+    while stack:
+        path, node = stack.pop()
+        kids = node.children
+        for i, slot in enumerate(node.production.slots):
+            if slot.terminal is None:
+                continue
+            for value in leaf_steps(slot.terminal, kids[i], int_step):  # type: ignore[arg-type]
+                changed = kids[:i] + (value,) + kids[i + 1:]
+                yield Edit(path, Node(node.production, changed))
+        for i in range(len(kids) - 1, -1, -1):
+            child = kids[i]
+            if type(child) is Node:
+                stack.append((path + (i,), child))
