@@ -131,3 +131,49 @@ def test_validation_set_is_fixed_by_its_seed() -> None:
     assert [len(x) for x in a] == [4, 4, 2]
     assert all(torch.equal(x.program, y.program) and torch.equal(x.target, y.target) for x, y in zip(a, b))
     assert [x.program.tolist() for x in a] != [y.program.tolist() for y in c]
+
+
+def test_first_edits_are_the_edits_no_earlier_edit_contains(csg_grammar: Grammar) -> None:
+    from treediff.engine.training.data import first_edits
+    from treediff.engine.trees.tree import Edit
+
+    leaf = Node(csg_grammar.productions[0], (1, 1, 1))
+    path = [Edit((0,), leaf), Edit((0, 1), leaf), Edit((1,), leaf), Edit((1, 0, 1), leaf), Edit((2,), leaf)]
+    assert first_edits(path) == [path[0], path[2], path[4]]
+    assert first_edits([Edit((), leaf), Edit((0,), leaf)]) == [Edit((), leaf)]
+
+
+def test_multi_label_examples_mark_every_edit_that_may_come_first(csg_grammar: Grammar) -> None:
+    vocab = Vocab(csg_grammar)
+    spec = DataSpec(min_primitives=2, max_primitives=6, multi_label=True, p_fresh=0.0)
+    rng = Random(5)
+    several = 0
+    for _ in range(60):
+        ex = make_example(csg_grammar, vocab, spec, rng)
+        assert ex.position in ex.positions
+        current, target = vocab.decode(list(ex.current)), vocab.decode(list(ex.target))
+        where = {path: position for position, path in vocab.node_positions(current)}
+        path = reverse_path(current, target, csg_grammar, spec.sigma_small)
+        for position in ex.positions:  # each marked edit starts a shortest path back to the target
+            edit = next(e for e in path if where[e.path] == position)
+            after = edit.apply(current)
+            assert len(reverse_path(after, target, csg_grammar, spec.sigma_small)) == ex.path_length - 1
+        several += len(ex.positions) > 1
+    assert several > 5  # several right answers are common, which is why the pointer needs them all
+
+
+def test_goal_examples_have_no_edit_and_zero_length(csg_grammar: Grammar) -> None:
+    vocab = Vocab(csg_grammar)
+    spec = DataSpec(min_primitives=2, max_primitives=4, p_goal=0.5)
+    rng = Random(1)
+    examples = [make_example(csg_grammar, vocab, spec, rng) for _ in range(80)]
+    goals = [e for e in examples if e.path_length == 0]
+    assert 20 < len(goals) < 60
+    assert all(e.current == e.target and e.positions == () for e in goals)
+    batch = make_batch(csg_grammar, vocab, spec, 16, seed=0, rank=0, index=0)
+    for row in range(16):
+        marked = batch.position_mask[row].nonzero().flatten().tolist()
+        if batch.path_length[row] == 0:
+            assert marked == []
+        else:
+            assert int(batch.edit_position[row]) in marked

@@ -150,3 +150,33 @@ def test_ddp_two_gloo_processes(tmp_path: Path) -> None:
     assert meta["world_size"] == 2 and meta["step"] == 4
     assert [r["step"] for r in read_metrics(run)] == [2, 4]  # rank 0 alone writes
     assert load_bundle(run, make_domain(), registry=blocks_registry()).kind == "diffusion"
+
+
+def test_time_limit_stops_cleanly_with_a_checkpoint_and_resume_finishes(tmp_path: Path) -> None:
+    stopped = _train(tmp_path, steps=100000, time_limit=0.5, checkpoint_every=100000, val_every=100000)
+    assert stopped.timed_out and 0 < stopped.step < 100000
+    assert stopped.checkpoint == latest_checkpoint(tmp_path)
+    assert read_checkpoint(tmp_path).meta["step"] == stopped.step
+    assert any("val_loss" in r for r in read_metrics(tmp_path))  # the last step validates like any last step
+    more = run_training(make_domain(), fast_config(steps=stopped.step + 3, time_limit=0.5, checkpoint_every=100000,
+                                                   val_every=100000),
+                        tmp_path, resume=True, registry=blocks_registry(), log_stream=io.StringIO())
+    assert more.step == stopped.step + 3 and not more.timed_out
+
+
+def test_init_warm_starts_from_an_exported_model_of_the_same_architecture(tmp_path: Path) -> None:
+    from treediff.engine.training.checkpoint import export_model
+
+    first = _train(tmp_path / "a", steps=10)
+    exported = export_model(first.checkpoint, tmp_path / "model")  # type: ignore[arg-type]
+    trainer = Trainer(make_domain(), fast_config(steps=10), tmp_path / "b", registry=blocks_registry(),
+                      log_stream=io.StringIO(), init=exported.parent)
+    source = read_checkpoint(exported.parent)
+    for role, module in trainer.models.items():
+        for name, tensor in module.state_dict().items():
+            assert torch.equal(tensor, source.role_weights(role)[name])
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["init_from"] == str(exported.parent)
+    trainer.close()
+    with pytest.raises(CheckpointError, match="same architecture"):
+        Trainer(make_domain(), fast_config(steps=10, model_overrides={"d_model": 48, "n_heads": 4}),
+                tmp_path / "c", registry=blocks_registry(), log_stream=io.StringIO(), init=exported.parent)

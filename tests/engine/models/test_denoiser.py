@@ -85,3 +85,44 @@ def test_rejects_overlong_programs(csg_grammar: Grammar) -> None:
     batch.program = torch.full((2, 5), Vocab(csg_grammar).prod_offset)
     with pytest.raises(InputError, match="max_program_tokens=4"):
         model(batch)
+
+
+def test_pointer_loss_is_the_marginal_likelihood_of_every_right_position(csg_grammar: Grammar) -> None:
+    from dataclasses import replace
+
+    model = _model(csg_grammar).eval()
+    batch = edit_batch(csg_grammar, 4, seed=5)
+    vocab = Vocab(csg_grammar)
+    is_prod = (batch.program >= vocab.prod_offset) & (batch.program < vocab.value_offset)  # [B, L]
+    mask = torch.zeros_like(is_prod)
+    for row in range(4):  # the labelled position and one more production position
+        mask[row, batch.edit_position[row]] = True
+        mask[row, is_prod[row].nonzero().flatten()[-1]] = True
+    with torch.no_grad():
+        logits, _ = model(batch)
+        probs = logits.softmax(-1)  # [B, L]
+        want = -(probs * mask).sum(-1).log().mean()
+        one = model.loss(batch)["position"]
+        both = model.loss(replace(batch, position_mask=mask))["position"]
+    assert torch.isclose(both, want, atol=1e-5)
+    assert both < one  # more right answers: never a larger loss
+
+
+def test_goal_rows_do_not_train_the_denoiser(csg_grammar: Grammar) -> None:
+    from dataclasses import replace
+
+    model = _model(csg_grammar)
+    batch = edit_batch(csg_grammar, 4, seed=6)
+    goal = replace(batch, path_length=torch.tensor([1.0, 0.0, 2.0, 0.0]))
+    kept = torch.tensor([0, 2])
+    only = replace(batch, target=batch.target[kept], current=batch.current[kept], program=batch.program[kept],
+                   edit_position=batch.edit_position[kept], replacement=batch.replacement[kept],
+                   path_length=batch.path_length[kept])
+    with torch.no_grad():
+        a, b = model.loss(goal), model.loss(only)
+    assert torch.isclose(a["position"], b["position"], atol=1e-5)
+    assert torch.isclose(a["tokens"], b["tokens"], atol=1e-5)
+    model.zero_grad()
+    model.loss(replace(batch, path_length=torch.zeros(4)))["loss"].backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() and not g.any() for g in grads)

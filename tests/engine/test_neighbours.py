@@ -1,0 +1,61 @@
+"""Leaf-neighbour edits: one typed leaf one step away, every result a valid program of the grammar."""
+
+from __future__ import annotations
+
+from random import Random
+
+from treediff.engine.grammar.grammar import Grammar, Terminal
+from treediff.engine.trees.derivation import sample_tree
+from treediff.engine.trees.neighbours import leaf_steps, neighbour_edits
+from treediff.engine.trees.tree import Node
+
+
+def _leaves(tree: Node) -> list[object]:
+    out: list[object] = []
+    for child in tree.children:
+        out += _leaves(child) if type(child) is Node else [child]
+    return out
+
+
+def test_int_steps_stay_in_range() -> None:
+    coord = Terminal("coord", "int", 0, 15)
+    assert leaf_steps(coord, 0) == [1]
+    assert leaf_steps(coord, 15) == [14]
+    assert sorted(leaf_steps(coord, 7)) == [6, 8]
+    assert sorted(leaf_steps(coord, 7, int_step=2)) == [5, 6, 8, 9]
+
+
+def test_small_enums_try_every_other_word_and_bools_flip() -> None:
+    colour = Terminal("colour", "enum", words=("red", "green", "blue"))
+    assert leaf_steps(colour, "green") == ["red", "blue"]
+    big = Terminal("big", "enum", words=tuple(f"w{i}" for i in range(20)))
+    assert leaf_steps(big, "w5") == ["w4", "w6"]
+    assert leaf_steps(Terminal("flag", "bool"), True) == [False]
+
+
+def test_each_neighbour_differs_from_the_program_in_exactly_one_leaf(csg_grammar: Grammar) -> None:
+    rng = Random(4)
+    for _ in range(20):
+        tree = sample_tree(csg_grammar, rng, 2, 5)
+        before = _leaves(tree)
+        neighbours = [e.apply(tree) for e in neighbour_edits(tree)]
+        assert len(set(neighbours)) == len(neighbours)  # no duplicates
+        expected = sum(1 if v in (csg_grammar.terminals[t].lo, csg_grammar.terminals[t].hi) else 2
+                       for t, v in _typed_leaves(tree))
+        assert len(neighbours) == expected
+        for n in neighbours:
+            after = _leaves(n)
+            assert n.production == tree.production and len(after) == len(before)
+            assert sum(a != b for a, b in zip(after, before)) == 1
+            assert max(abs(a - b) for a, b in zip(after, before)) == 1  # type: ignore[operator]
+
+
+def _typed_leaves(tree: Node) -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    for slot, child in zip(tree.production.slots, tree.children):
+        if type(child) is Node:
+            out += _typed_leaves(child)
+        else:
+            assert slot.terminal is not None
+            out.append((slot.terminal.name, child))
+    return out
