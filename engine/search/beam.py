@@ -50,10 +50,11 @@ def beam_search(renderer: BudgetedExecutor, bundle: Any, generator: torch.Genera
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
     distance to the target alone (free: every child is executed anyway), values in between by the weighted
     sum of both ranks. ``local`` beam nodes (the best ones) also get up to ``local_samples`` unvisited
-    leaf-neighbour edits (:mod:`treediff.engine.trees.neighbours`, drawn at random) each round. ``start="minimal"`` starts
-    from the grammar's smallest program alone and lets the denoiser grow it. With ``keep_parents`` the beam is chosen from parents and children
-    together, so it never moves to worse programs; after ``patience`` rounds without a better best distance
-    in the beam it restarts from random programs.
+    leaf-neighbour edits (:mod:`treediff.engine.trees.neighbours`, drawn at random) each round.
+    ``start="minimal"`` starts from the grammar's smallest program alone and lets the denoiser grow it. With
+    ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
+    programs; after ``patience`` rounds without a better best distance in the beam it restarts from random
+    programs.
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
