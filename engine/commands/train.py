@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--batch-size", type=int, help="examples per step and per process")
     p.add_argument("--lr", type=float, help="peak learning rate")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--amp", choices=("auto", "on", "off"), help="bf16 autocast (auto: on for CUDA only)")
     p.add_argument("--workers", type=int, help="data-generating worker processes")
     p.add_argument("--threads", type=int, help="torch CPU threads per process (0: torch's default)")
     p.add_argument("--seed", type=int, help="seed of weights, dropout and data")
@@ -57,7 +58,7 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> Any:
     return base.with_overrides(preset=args.preset, model=args.model, steps=args.steps, batch_size=args.batch_size,
                                lr=args.lr, device=args.device, workers=args.workers, threads=args.threads,
                                seed=args.seed, checkpoint_every=args.checkpoint_every, sketch=args.sketch,
-                               time_limit=args.time_limit)
+                               time_limit=args.time_limit, amp=args.amp)
 
 
 def run(args: argparse.Namespace) -> int:
