@@ -44,14 +44,14 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def run_variant(domain: Any, bundle: Any, targets: list[Any], executor: Any, method: str, options: dict[str, Any],
-                budget: int, seed: int) -> dict[str, Any]:
+def run_variant(domain: Any, bundle: Any, targets: list[Any], executor: Any, method: str,
+                options: dict[str, Any], budget: int, seed: int) -> dict[str, Any]:
     """Solve every target with one variant; per-target results and the summary."""
     rows = []
     start = time.perf_counter()
     for target in targets:
-        result = solve(domain, target.observation, method, budget=budget, seed=pair_seed(seed, target.name, method), bundle=bundle,
-                       executor=executor, options=dict(options))
+        result = solve(domain, target.observation, method, budget=budget, seed=pair_seed(seed, target.name, method),
+                       bundle=bundle, executor=executor, options=dict(options))
         rows.append({"target": target.name, "solved": result.solved, "calls": result.renderer_calls,
                      "score": result.score, "program": str(result.program)})
     solved = [r for r in rows if r["solved"]]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,20 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> Any:
                                time_limit=args.time_limit, amp=args.amp)
 
 
+def card_with_quality(domain: Any, model_dir: Path, registry: Any, n: int = 100) -> Path:
+    """Measure the exported model's edit quality on a small fixed set (on the CPU: a few seconds) and write its
+    card next to it; an autoregressive model gets a card without the edit measurements."""
+    from treediff.engine.evaluation.edit_quality import edit_quality, table
+    from treediff.engine.training.checkpoint import load_bundle
+    from treediff.engine.training.modelcard import write_card
+
+    bundle = load_bundle(model_dir, domain, "cpu", registry)
+    if bundle.denoiser is None:
+        return write_card(model_dir)
+    quality = edit_quality(bundle, domain, domain.make_executor("cpu"), n, seed=0)
+    return write_card(model_dir, {**quality.to_json(), "table": table(quality)})
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, then print where the final checkpoint is and its last metrics."""
     from treediff.engine.training.checkpoint import export_model
@@ -70,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     domain = registry.domain(args.domain)
     run_dir = args.out or Path("runs") / f"{args.domain}-{args.model or 'diffusion'}"
     cfg = resolve_config(args, run_dir)
-    result = run_training(domain, cfg, run_dir, resume=args.resume, registry=registry, init=args.init)
+    command = shlex.join(["treediff", *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
+    result = run_training(domain, cfg, run_dir, resume=args.resume, registry=registry, init=args.init,
+                          command=command)
     if result.rank != 0:
         return 0
     if result.step == result.start:
@@ -78,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.export is not None and result.checkpoint is not None:
         print(f"exported {export_model(result.checkpoint, args.export)}")
+        print(f"model card: {card_with_quality(domain, args.export, registry)}")
     last = {**result.last, **result.validation}
     shown = ", ".join(f"{k} {last[k]:.4g}" for k in ("loss", "val_edit_acc", "val_position_acc",
                                                      "val_program_acc", "samples_per_s") if k in last)

@@ -2,7 +2,7 @@
 
 Start: the grammar's minimal program (by default), given seed programs (for example AR samples, see
 :mod:`treediff.engine.search.starts`) or random ones. Each round samples ``beam_width * expansions`` edits
-from the denoiser in one batched call, spread evenly over the beam nodes, adds a few leaf-neighbour edits
+from the denoiser in one batched call, spread evenly over the beam nodes, adds a few local edits
 (:mod:`treediff.engine.trees.neighbours`) of the best nodes, drops children already visited (the executor's
 tree cache is the visited set) or duplicated, executes all new children in one batch and stops at the first
 goal match. The next beam is the ``beam_width`` best of parents and children, ranked by a weighted sum of
@@ -24,7 +24,7 @@ import torch
 from treediff.engine.search.budget import BudgetedExecutor, Visit
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
-from treediff.engine.trees.neighbours import neighbour_edits
+from treediff.engine.trees.neighbours import local_edits
 from treediff.engine.trees.tree import Edit, Node
 
 STALL_ROUNDS = 50
@@ -50,7 +50,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: Any, generator: torch.Genera
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
     distance to the target alone (free: every child is executed anyway), values in between by the weighted
     sum of both ranks. ``local`` beam nodes (the best ones) also get up to ``local_samples`` unvisited
-    leaf-neighbour edits (:mod:`treediff.engine.trees.neighbours`, drawn at random) each round.
+    local edits (leaf steps and hoists, :mod:`treediff.engine.trees.neighbours`, drawn at random) each round.
     ``start="minimal"`` starts from the grammar's smallest program alone and lets the denoiser grow it. With
     ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
     programs; after ``patience`` rounds without a better best distance in the beam it restarts from random
@@ -71,7 +71,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: Any, generator: torch.Genera
             for prop in props:
                 _offer(renderer, lineage, children, parent, prop.edit, float(prop.logprob))
         for parent in parents[:local]:
-            edits = [e for e in neighbour_edits(parent) if not renderer.seen(e.apply(parent))]
+            edits = [e for e in local_edits(parent) if not renderer.seen(e.apply(parent))]
             for edit in rng.sample(edits, min(local_samples, len(edits))):
                 _offer(renderer, lineage, children, parent, edit, 0.0)
         if not children:

@@ -156,11 +156,14 @@ class Trainer:
     """One training run of ``domain`` into ``run_dir``; call :meth:`run`."""
 
     def __init__(self, domain: Domain, cfg: TrainConfig, run_dir: Path, resume: bool = False,
-                 registry: Any = None, log_stream: TextIO | None = None, init: str | Path | None = None) -> None:
+                 registry: Any = None, log_stream: TextIO | None = None, init: str | Path | None = None,
+                 command: str | None = None) -> None:
         from treediff.engine.domains.registry import load_registry
 
         self.domain, self.cfg, self.run_dir = domain, cfg, Path(run_dir)
-        self.init = init
+        self.init, self.command = init, command
+        self.clock_start, self.seconds_before = time.monotonic(), 0.0
+        self.lineage: list[dict[str, Any]] = []  # the runs the warm-start weights came from, oldest first
         self.ctx: DistContext = setup(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -191,6 +194,12 @@ class Trainer:
         """Checkpoint metadata (everything but the step, versions and training state)."""
         g = self.domain.grammar
         extra = {"init_from": str(self.init)} if self.init is not None else {}
+        from treediff.engine.training.modelcard import hardware
+
+        if self.command is not None:
+            extra["command"] = self.command
+        extra.update(train_seconds=round(self.seconds_before + time.monotonic() - self.clock_start, 1),
+                     hardware=hardware(self.ctx.device), lineage=self.lineage)
         return {**extra, "kind": self.cfg.model, "domain": self.domain.name,
                 "grammar": {"name": g.name, "fingerprint": g.fingerprint},
                 "model_config": self.mcfg.model_dump(mode="json"), "train_config": self.cfg.model_dump(mode="json"),
@@ -221,6 +230,9 @@ class Trainer:
                 f"{wanted}; expected the same architecture to warm-start. hint: use the preset and model_overrides "
                 "of its train.yaml (next to the model)")
         load_models(ckpt, self.models)
+        from treediff.engine.training.modelcard import lineage_of
+
+        self.lineage = lineage_of(ckpt.meta)
 
     def _restore(self) -> int:
         path = latest_checkpoint(self.run_dir)
@@ -247,6 +259,8 @@ class Trainer:
         if "rng" in state and self.ctx.is_main:
             restore_rng(ckpt.state, state["rng"])
         step = int(ckpt.meta["step"])
+        self.seconds_before = float(ckpt.meta.get("train_seconds", 0.0))
+        self.lineage = list(ckpt.meta.get("lineage", []))
         if self.ctx.is_main:
             truncate_metrics(self.run_dir, step)
             write_json(self.run_dir / "config.json", self.meta())
@@ -344,12 +358,12 @@ class Trainer:
 
 def run_training(domain: Domain, cfg: TrainConfig, run_dir: Path, resume: bool = False, registry: Any = None,
                  stop_at: int | None = None, log_stream: TextIO | None = None,
-                 init: str | Path | None = None) -> TrainResult:
+                 init: str | Path | None = None, command: str | None = None) -> TrainResult:
     """Train ``cfg.model`` models for ``domain`` into ``run_dir`` (see :class:`Trainer`); ``init`` warm-starts a
     new run from the weights of an exported model or checkpoint of the same architecture."""
     if cfg.model not in MODEL_ROLES:
         raise InputError(f"unknown model kind {cfg.model!r}; expected one of: {', '.join(MODEL_ROLES)}")
-    trainer = Trainer(domain, cfg, run_dir, resume, registry, log_stream, init)
+    trainer = Trainer(domain, cfg, run_dir, resume, registry, log_stream, init, command)
     try:
         return trainer.run(stop_at)
     finally:

@@ -1,7 +1,9 @@
-"""Local edits of typed leaves: every program one small step away (an int +-1, another enum word, a flipped bool).
+"""Local edits: every program one small step away, by a typed leaf (an int +-1, another enum word, a flipped
+bool) or by hoisting a subtree into the place of an ancestor of the same nonterminal.
 
 These edits are grammar-agnostic and cheap, and they are exactly what a learned denoiser finds hardest: the
-last integer of a coordinate. Search methods add them as extra proposals next to the model's edits.
+last integer of a coordinate, or dropping a part that a search added on its way. Search methods add them as
+extra proposals next to the model's edits.
 """
 
 from __future__ import annotations
@@ -30,6 +32,32 @@ def leaf_steps(terminal: Terminal, value: Value, int_step: int = 1) -> list[Valu
             if 0 <= j < len(values):
                 out.append(values[j])
     return out
+
+
+def hoist_edits(tree: Node) -> Iterator[Edit]:
+    """Every edit that replaces a node by one of its proper descendants deriving the same nonterminal
+    (``(+ a b)`` -> ``a``): the program shrinks and stays valid."""
+    stack: list[tuple[Path, Node]] = [((), tree)]
+    while stack:
+        path, node = stack.pop()
+        below: list[Node] = [c for c in node.children if type(c) is Node]
+        seen: set[Node] = set()
+        while below:
+            sub = below.pop()
+            if sub.production.lhs == node.production.lhs and sub not in seen:
+                seen.add(sub)
+                yield Edit(path, sub)
+            below.extend(c for c in sub.children if type(c) is Node)
+        kids = node.children
+        for i in range(len(kids) - 1, -1, -1):
+            child = kids[i]
+            if type(child) is Node:
+                stack.append((path + (i,), child))
+
+
+def local_edits(tree: Node, int_step: int = 1) -> list[Edit]:
+    """The leaf steps (:func:`neighbour_edits`) and hoists (:func:`hoist_edits`) of ``tree``."""
+    return [*neighbour_edits(tree, int_step), *hoist_edits(tree)]
 
 
 def neighbour_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:

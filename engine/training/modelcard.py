@@ -1,0 +1,94 @@
+"""Model cards: how an exported model was made (every training run it grew through) and what it reaches."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from treediff.engine.files import write_text
+
+
+def hardware(device: torch.device | str) -> str:
+    """A one-line description of the machine a run trains on: the GPU's name, or the CPU and its cores."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name(device)}"
+    return f"CPU {_cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """One training run as the card lists it, from a checkpoint's (or exported model's) metadata."""
+    cfg = meta.get("train_config", {}) if isinstance(meta.get("train_config"), dict) else {}
+    return {"steps": meta.get("step"), "batch_size": cfg.get("batch_size"), "hours": _hours(meta),
+            "hardware": meta.get("hardware", "unknown (not recorded)"), "init_from": meta.get("init_from"),
+            "command": meta.get("command"), "saved_at": meta.get("saved_at"),
+            "multi_label": cfg.get("multi_label", False), "p_goal": cfg.get("p_goal", 0.0)}
+
+
+def _hours(meta: Mapping[str, Any]) -> float | None:
+    seconds = meta.get("train_seconds")
+    return round(float(seconds) / 3600, 3) if isinstance(seconds, (int, float)) else None
+
+
+def lineage_of(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The runs behind a model: its own recorded lineage followed by the run that produced it."""
+    earlier = meta.get("lineage", [])
+    return [*(earlier if isinstance(earlier, list) else []), run_record(meta)]
+
+
+def render_card(meta: Mapping[str, Any], quality: Mapping[str, Any] | None = None,
+                eval_summary: str | None = None) -> str:
+    """The Markdown card of an exported model (``model.json`` metadata), with optional measurements."""
+    runs = lineage_of(meta)
+    total_steps = sum(int(r["steps"] or 0) for r in runs)
+    hours = [r["hours"] for r in runs]
+    total_hours = f"{sum(h for h in hours if h is not None):.2f}" + ("+" if None in hours else "")
+    lines = [f"# {meta.get('domain')} {meta.get('kind')} model", "",
+             f"{total_steps} optimizer steps over {len(runs)} run(s), {total_hours} hours of training.", "",
+             "## How it was made", "", "| run | steps | batch | hours | hardware | labels | command |",
+             "|---:|---:|---:|---:|---|---|---|"]
+    for i, r in enumerate(runs, 1):
+        labels = "multi-label" if r["multi_label"] else "first edit"
+        labels += f", goals {r['p_goal']}" if r["p_goal"] else ""
+        command = f"`{r['command']}`" if r["command"] else "(not recorded)"
+        lines.append(f"| {i} | {r['steps']} | {r['batch_size']} | {r['hours'] if r['hours'] is not None else '?'} | "
+                     f"{r['hardware']} | {labels} | {command} |")
+    lines += ["", "Model config:", "", "```json", json.dumps(meta.get("model_config", {}), indent=1, sort_keys=True),
+              "```", "", "Training config of the last run:", "", "```json",
+              json.dumps(meta.get("train_config", {}), indent=1, sort_keys=True), "```"]
+    validation = meta.get("validation")
+    if isinstance(validation, dict) and validation:
+        lines += ["", "## Validation (last run's fixed set)", "", "| metric | value |", "|---|---:|"]
+        lines += [f"| {k} | {v:.4g} |" for k, v in sorted(validation.items()) if isinstance(v, (int, float))]
+    if quality:
+        lines += ["", "## What search needs (bench/edit_quality.py)", "", "```", str(quality.get("table", "")).rstrip(),
+                  "```"]
+    if eval_summary:
+        lines += ["", "## Solve rates (treediff eval)", "", eval_summary.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(model_dir: str | Path, quality: Mapping[str, Any] | None = None,
+               eval_summary: str | None = None) -> Path:
+    """Write ``model_dir/CARD.md`` from ``model_dir/model.json`` (atomically); returns its path."""
+    model_dir = Path(model_dir)
+    meta = json.loads((model_dir / "model.json").read_text(encoding="utf-8"))
+    out = model_dir / "CARD.md"
+    write_text(out, render_card(meta, quality, eval_summary))
+    return out

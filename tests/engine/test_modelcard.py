@@ -1,0 +1,47 @@
+"""Model cards: the lineage of warm-started runs, hours and hardware, and the card written at export."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from tests.engine.blocks_domain import make_domain
+from tests.engine.trainkit import blocks_registry, fast_config
+from treediff.engine.training.checkpoint import export_model, read_checkpoint
+from treediff.engine.training.modelcard import lineage_of, render_card, write_card
+from treediff.engine.training.train import run_training
+
+
+def _run(out: Path, steps: int, init: Path | None = None, command: str | None = None) -> Path:
+    result = run_training(make_domain(), fast_config(steps=steps), out, registry=blocks_registry(),
+                          log_stream=io.StringIO(), init=init, command=command)
+    assert result.checkpoint is not None
+    return export_model(result.checkpoint, out / "model").parent
+
+
+def test_a_warm_started_model_lists_every_run_it_grew_through(tmp_path: Path) -> None:
+    first = _run(tmp_path / "a", 10, command="treediff train blocks --steps 10")
+    second = _run(tmp_path / "b", 5, init=first, command="treediff train blocks --init a/model --steps 5")
+    meta = read_checkpoint(second).meta
+    runs = lineage_of(meta)
+    assert [r["steps"] for r in runs] == [10, 5]
+    assert runs[0]["command"] == "treediff train blocks --steps 10" and runs[1]["init_from"] == str(first)
+    assert all(r["hours"] is not None and r["hours"] >= 0 and "CPU" in r["hardware"] for r in runs)
+    card = render_card(meta)
+    assert "15 optimizer steps over 2 run(s)" in card
+    assert "`treediff train blocks --init a/model --steps 5`" in card and "multi-label" in card
+
+
+def test_card_embeds_measurements_and_is_written_next_to_the_weights(tmp_path: Path) -> None:
+    model = _run(tmp_path / "a", 10)
+    path = write_card(model, {"table": "length pairs greedy\n    1    3  33.3%"}, "| method | solved % |")
+    text = path.read_text()
+    assert path == model / "CARD.md"
+    assert "33.3%" in text and "| method | solved % |" in text and "(not recorded)" in text
+    assert json.loads((model / "model.json").read_text())["step"] == 10
+
+
+def test_old_models_without_records_still_get_a_card() -> None:
+    card = render_card({"domain": "csg2d", "kind": "diffusion", "step": 100, "train_config": {"batch_size": 32}})
+    assert "100 optimizer steps over 1 run(s)" in card and "unknown (not recorded)" in card and "0.00+ hours" in card
