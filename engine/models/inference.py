@@ -175,7 +175,7 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
         return [[] for _ in programs]
     limit = cfg.sigma_small if max_primitives == "sigma_small" else max_primitives
     max_sigma = NO_LIMIT if limit is None else int(limit)
-    table = TensorMaskTable(vocab, dev)
+    table = TensorMaskTable.of(vocab, dev)
     program = encode_programs(vocab, programs, device=dev)  # [B, L]
     lhs, budget, valid = _edit_sites(vocab, table, program, cfg.max_edit_tokens - 2, cfg.max_program_tokens,
                                      max_sigma)
@@ -236,7 +236,7 @@ def sample_programs(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, n_sam
     b = target.shape[0]
     if b == 0 or n_samples < 1:
         return [[] for _ in range(b)]
-    table = TensorMaskTable(vocab, dev)
+    table = TensorMaskTable.of(vocab, dev)
     limit = cfg.max_program_tokens if max_tokens is None else min(max_tokens, cfg.max_program_tokens)
     n = b * n_samples
     start = torch.full((n,), table.symbol_ids[vocab.grammar.start], dtype=torch.long, device=dev)
