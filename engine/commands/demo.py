@@ -102,7 +102,7 @@ def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, devi
     method, bundle, note = "beam", None, ""
     if domain.checkpoint is not None:
         try:
-            bundle, _ = load_models(domain, ["beam"], domain.checkpoint, None, device)
+            bundle, _ = load_models(domain, registry, ["beam"], domain.checkpoint, None, device)
         except TreediffError as exc:
             method, note = "mutation", f"its shipped model could not be loaded ({exc})"
     else:

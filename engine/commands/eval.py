@@ -55,13 +55,14 @@ def run(args: argparse.Namespace) -> int:
     if args.budget < 1:
         raise InputError(f"--budget {args.budget}; expected a positive number of renderer calls")
     apply_threads(args.threads)
-    domain = load_registry().domain(args.domain)
+    registry = load_registry()
+    domain = registry.domain(args.domain)
     out = args.out or Path("runs") / f"eval-{domain.name}"
     ctx = setup(args.device)
     try:
         device = str(ctx.device)
         methods = parse_methods(args.methods) if args.methods else _available_methods(domain, args)
-        bundle, ar_bundle = load_models(domain, methods, args.checkpoint, args.ar_checkpoint, device)
+        bundle, ar_bundle = load_models(domain, registry, methods, args.checkpoint, args.ar_checkpoint, device)
         executor = domain.make_executor(device)
         if args.targets is not None:
             targets = directory_targets(domain, args.targets, executor, {"invert": args.invert})
@@ -108,7 +109,7 @@ def _available_methods(domain: Any, args: argparse.Namespace) -> list[str]:
 
 def _kind(path: Path) -> str | None:
     """The model kind recorded in a checkpoint's metadata (CheckpointError if it is unreadable)."""
-    from treediff.engine.training.checkpoint import resolve
+    from treediff.engine.training.rundir import resolve
 
     try:
         meta = json.loads(resolve(path).read_text(encoding="utf-8"))
