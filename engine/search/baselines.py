@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from treediff.engine.domains.domain import Domain
-from treediff.engine.errors import TreeError
+from treediff.engine.errors import InputError, TreeError
 from treediff.engine.search.budget import BudgetedExecutor
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import random_program
@@ -40,7 +40,7 @@ def mutation_search(domain: Domain, renderer: BudgetedExecutor, rng: random.Rand
     program. Stops at the first goal match or when a limit is reached.
     """
     if schedule not in SCHEDULES:
-        raise ValueError(f"schedule {schedule!r}; expected one of {SCHEDULES}")
+        raise InputError(f"mutation schedule {schedule!r}; expected one of: {', '.join(SCHEDULES)}")
     lineage = Lineage()
     current = start if start is not None else random_program(domain, rng)
     lineage.add(current, None, None)
