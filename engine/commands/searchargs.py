@@ -42,11 +42,10 @@ def apply_threads(threads: int) -> None:
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when available, else ``cpu``; a bare ``cuda`` under torchrun -> ``cuda:LOCAL_RANK``;
     InputError for unknown or unavailable devices."""
-    import os
-
+    from treediff.engine.training.distributed import env_ranks
     from treediff.engine.training.distributed import resolve_device as torch_device
 
-    return str(torch_device(device, int(os.environ.get("LOCAL_RANK", "0"))))
+    return str(torch_device(device, env_ranks()[2]))
 
 
 def parse_methods(text: str) -> list[str]:

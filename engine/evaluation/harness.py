@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -192,8 +191,3 @@ def evaluate(domain: Domain, targets: Sequence[Target], methods: Sequence[str], 
                 progress(f"[rank {rank}] {k + 1}/{len(mine)} {target.name} {method}: {mark} "
                          f"({result.renderer_calls} calls, {result.seconds:.2f} s)")
     return new
-
-
-def world_from_env() -> tuple[int, int, int]:
-    """``(rank, world_size, local_rank)`` as set by torchrun (``(0, 1, 0)`` when not launched by it)."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))

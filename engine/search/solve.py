@@ -100,6 +100,8 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
 
 def _generator(bundle: Any, seed: int) -> torch.Generator:
     """A generator on the device of the bundle's models, seeded with ``seed``."""
+    from treediff.engine.models.inference import model_device
+
     module = bundle.denoiser if getattr(bundle, "denoiser", None) is not None else bundle.ar
-    device = next(module.parameters()).device
+    device = model_device(module)
     return torch.Generator(device=device).manual_seed(seed)
