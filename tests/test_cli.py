@@ -116,3 +116,15 @@ def test_solve_with_bad_checkpoint_metadata_is_a_clean_error(tmp_path: Path, cap
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert str(bad / "model.json") in err and expected in err and "expected" in err
+
+
+def test_every_command_module_loads_and_a_missing_one_is_not_skipped() -> None:
+    import argparse
+
+    from treediff.engine import commands
+    from treediff.engine.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(sub.choices) == len(commands.COMMANDS)
+    with pytest.raises(ModuleNotFoundError):
+        commands.load("no_such_command")
