@@ -93,29 +93,37 @@ def measure(seconds: float, seed: int) -> tuple[list[dict[str, Any]], list[str]]
 
 
 def _decoder_rows(vocab: Any, seed: int) -> dict[str, Callable[[int], object]]:
-    """Grammar-constrained decoding: one DecodeState tree, and one BatchDecoder step at batch 256."""
-    import numpy as np
+    """Grammar-constrained decoding (engine/models/constraint.py): one tree, and one step at batch 256."""
+    import torch
 
-    from treediff.engine.trees.decoding import BatchDecoder, DecodeState, MaskTable
+    from treediff.engine.models.constraint import GrammarConstraint, TensorMaskTable
 
-    rng = random.Random(seed)
-    table = MaskTable.build(vocab)
-    nprng = np.random.default_rng(seed)
+    table = TensorMaskTable.of(vocab, "cpu")
+    start = table.symbol_ids[vocab.grammar.start]
+    gen = torch.Generator().manual_seed(seed)
     state: dict[str, Any] = {}
 
+    def new(n: int) -> GrammarConstraint:
+        return GrammarConstraint(table, torch.full((n,), start), torch.full((n,), HI), torch.full((n,), 64))
+
+    def pick(c: GrammarConstraint) -> torch.Tensor:
+        mask = c.mask()
+        return (torch.rand(mask.shape, generator=gen) * mask).argmax(1)
+
     def constrained_tree(i: int) -> object:
-        s = DecodeState(vocab, None, HI, 64)
-        while not s.done:
-            s.step(rng.choice(s.allowed()))
-        return s.tree()
+        c = new(1)
+        ids = []
+        while not bool(c.complete.all()):
+            tok = pick(c)
+            ids.append(int(tok[0]))
+            c.step(tok)
+        return vocab.decode(ids)
 
     def batch_step(i: int) -> object:
-        dec = state.get("dec")
-        if dec is None or dec.done.all():
-            dec = state["dec"] = BatchDecoder(vocab, vocab.grammar.start, 256, max_primitives=HI, max_tokens=64,
-                                              table=table)
-        mask = dec.mask()
-        dec.step((nprng.random(mask.shape) * mask).argmax(1))
+        c = state.get("c")
+        if c is None or bool(c.finished.all()):
+            c = state["c"] = new(256)
+        c.step(pick(c))
         return None
 
     return {"constrained decodes/s": constrained_tree, "batch-256 decode steps/s": batch_step}

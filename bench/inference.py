@@ -1,5 +1,5 @@
 """Sampling throughput of the neural models: edits from the denoiser, programs from the AR model, and the
-grammar-constraint step (tensor stack machine vs numpy BatchDecoder vs per-row DecodeState).
+grammar-constraint step (the tensor stack machine of engine/models/constraint.py).
 
 Models have random weights (speed does not depend on training) and read CSG2D-sized observations
 ``[1, 128, 128]``; programs are random CSG trees with 2-8 primitives. For each preset: one
@@ -36,7 +36,6 @@ from treediff.engine.models.constraint import GrammarConstraint, TensorMaskTable
 from treediff.engine.models.denoiser import Denoiser
 from treediff.engine.models.encoders import grid_encoder
 from treediff.engine.models.inference import propose_edits, sample_programs
-from treediff.engine.trees.decoding import BatchDecoder, DecodeState
 from treediff.engine.trees.derivation import sample_tree
 from treediff.engine.trees.tokens import Vocab
 
@@ -102,10 +101,10 @@ def model_rows(preset: str, device: torch.device, batch: int, samples: int, roun
 
 
 def constraint_rows(n: int, rounds: int, seed: int) -> list[dict[str, Any]]:
-    """Cost of one mask+step of the grammar constraint over ``n`` rows, three implementations."""
+    """Cost of one mask+step of the grammar constraint over ``n`` rows."""
     grammar = Grammar.load(GRAMMAR)
     vocab = Vocab(grammar)
-    table = TensorMaskTable(vocab, "cpu")
+    table = TensorMaskTable.of(vocab, "cpu")
     budget = 38
     start = table.symbol_ids[grammar.start]
     rng = np.random.default_rng(seed)
@@ -125,28 +124,8 @@ def constraint_rows(n: int, rounds: int, seed: int) -> list[dict[str, Any]]:
             steps += 1
         return steps
 
-    def batched_numpy() -> int:
-        d = BatchDecoder(vocab, grammar.start, n, 2, budget)
-        steps = 0
-        while not d.done.all():
-            d.step(walk(d.mask(), steps))
-            steps += 1
-        return steps
-
-    def per_row() -> int:
-        states = [DecodeState(vocab, grammar.start, 2, budget) for _ in range(n)]
-        steps = 0
-        while not all(s.done for s in states):
-            mask = np.stack([s.allowed_mask() for s in states])
-            for s, tok in zip(states, walk(mask, steps)):
-                if not s.done:
-                    s.step(int(tok))
-            steps += 1
-        return steps
-
     rows = []
-    for name, fn in (("torch GrammarConstraint", tensor), ("numpy BatchDecoder", batched_numpy),
-                     ("per-row DecodeState", per_row)):
+    for name, fn in (("torch GrammarConstraint", tensor),):
         wall, cpu, steps = best_of(rounds, fn)
         rows.append({"implementation": name, "rows": n, "steps": steps, "ms_per_step": 1000 * wall / steps})
     return rows

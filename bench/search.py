@@ -25,7 +25,7 @@ from treediff.engine.domains.registry import load_registry
 from treediff.engine.files import write_json
 from treediff.engine.models.config import PRESETS
 from treediff.engine.search.solve import METHODS, NEEDS, solve
-from treediff.engine.training.checkpoint import ModelBundle, build_models, load_bundle
+from treediff.engine.training.bundle import ModelBundle, build_models, load_bundle
 from treediff.engine.trees.tokens import Vocab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,10 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     registry = load_registry()
     domain = registry.domain(args.domain)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    bundle = load_bundle(args.checkpoint, domain, args.device) if args.checkpoint else None
+    bundle = load_bundle(args.checkpoint, domain, registry, args.device) if args.checkpoint else None
     if bundle is None and any(NEEDS[m] == "diffusion" for m in methods):
         bundle = fresh_bundle(domain, "diffusion", args.preset, args.device, registry, args.seed)
-    ar_bundle = load_bundle(args.ar_checkpoint, domain, args.device) if args.ar_checkpoint else None
+    ar_bundle = load_bundle(args.ar_checkpoint, domain, registry, args.device) if args.ar_checkpoint else None
     if ar_bundle is None and "ar" in methods:
         ar_bundle = fresh_bundle(domain, "ar", args.preset, args.device, registry, args.seed)
     executor = domain.make_executor(args.device)

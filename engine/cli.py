@@ -17,9 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"treediff {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in commands.COMMANDS:
-        module = commands.load(name)
-        if module is not None:
-            module.register(sub)  # type: ignore[attr-defined]
+        commands.load(name).register(sub)  # type: ignore[attr-defined]
     return parser
 
 

@@ -51,6 +51,15 @@ class PluginError(TreediffError):
     """A plugin failed to load, or two plugins registered the same name."""
 
 
+class DuplicateNameError(PluginError):
+    """Two plugins registered the same domain or encoder name: ``kind``, ``name`` and both ``plugins``."""
+
+    def __init__(self, kind: str, name: str, plugins: tuple[str, str]) -> None:
+        self.kind, self.name, self.plugins = kind, name, plugins
+        super().__init__(f"{kind} {name!r} is registered twice: by plugin {plugins[0]!r} and by plugin "
+                         f"{plugins[1]!r}; hint: uninstall one of them or rename the {kind}")
+
+
 class DomainError(TreediffError):
     """A domain is unknown, or its executor was given input it cannot handle."""
 

@@ -1,4 +1,8 @@
-"""Atomic output files for reports, evaluation summaries and plots: write a temp file, then rename it."""
+"""Output files, written atomically (a temp file, then a rename) or appended a whole line at a time.
+
+The one place the project writes files: reports, evaluation summaries, plots, checkpoints, metrics. Every
+file gets the usual permissions (``0666`` less the umask).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Any
 
 from treediff.engine.errors import InputError
 
@@ -34,11 +39,25 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
         raise
 
 
-def write_json(path: Path, payload: object, indent: int = 2) -> None:
-    """Write ``payload`` as JSON to ``path`` atomically, creating the parent directory if needed."""
+def write_json(path: Path, payload: object, indent: int = 2, sort_keys: bool = False) -> None:
+    """Write ``payload`` as JSON to ``path`` atomically, creating the parent directory if needed.
+
+    Besides plain JSON values, NumPy scalars, tuples, sets and paths are stored (as numbers, lists, strings).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=indent) + "\n", encoding="utf-8"))
+    text = json.dumps(payload, indent=indent, sort_keys=sort_keys, default=_json_default) + "\n"
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):  # NumPy scalars
+        return value.item()
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    if isinstance(value, PurePath):
+        return str(value)
+    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
 
 
 def _umask() -> int:
@@ -59,7 +78,7 @@ def append_line(path: Path, line: str) -> None:
     leaves at most one partial final line, which :func:`read_lines` ignores.
     """
     data = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # less the umask, as write_atomic
     try:
         os.write(fd, data)
         os.fsync(fd)

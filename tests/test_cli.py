@@ -95,3 +95,36 @@ def test_sample_domain_writes_images_and_sheet(tmp_path: Path, capsys: pytest.Ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.png", "1.png", "2.png", "contact_sheet.png",
                                                           "programs.txt"]
     assert (tmp_path / "programs.txt").read_text().splitlines() == lines
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [("grammar", "csg2d", "'grammar'"),
+                                                          ("step", "many", "'step'"),
+                                                          ("kind", "gan", "'kind'")])
+def test_solve_with_bad_checkpoint_metadata_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             field: str, value: object, expected: str) -> None:
+    import json
+    import shutil
+
+    shipped = Path(__file__).parents[1] / "plugins" / "csg2d" / "model"
+    bad = tmp_path / "BADDIR"
+    shutil.copytree(shipped, bad)
+    meta = json.loads((bad / "model.json").read_text(encoding="utf-8"))
+    meta[field] = value
+    (bad / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    target = shipped.parent / "targets" / "target1.png"
+    assert main(["solve", "csg2d", str(target), "--checkpoint", str(bad), "--budget", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert str(bad / "model.json") in err and expected in err and "expected" in err
+
+
+def test_every_command_module_loads_and_a_missing_one_is_not_skipped() -> None:
+    import argparse
+
+    from treediff.engine import commands
+    from treediff.engine.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(sub.choices) == len(commands.COMMANDS)
+    with pytest.raises(ModuleNotFoundError):
+        commands.load("no_such_command")

@@ -36,7 +36,6 @@ def blocks(monkeypatch):
     registry = load_registry(entry_points=[])
     registry.add("blocks-test", BlocksPlugin(domain))
     monkeypatch.setattr("treediff.engine.commands.solve.load_registry", lambda: registry)
-    monkeypatch.setattr("treediff.engine.training.checkpoint.load_registry", lambda: registry, raising=False)
     monkeypatch.setattr("treediff.engine.domains.registry.load_registry", lambda *a, **k: registry)
     return domain
 

@@ -14,11 +14,7 @@ COMMANDS = ("plugins", "validate", "schema", "sample", "render", "train", "solve
             "new_plugin")
 
 
-def load(name: str) -> object | None:
-    """The command module ``treediff.engine.commands.<name>``, or None while it is not written yet."""
-    try:
-        return importlib.import_module(f"treediff.engine.commands.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"treediff.engine.commands.{name}":
-            return None
-        raise
+def load(name: str) -> object:
+    """The command module ``treediff.engine.commands.<name>`` (every name in :data:`COMMANDS` must exist: a
+    missing one is an installation bug and raises, rather than silently dropping the command)."""
+    return importlib.import_module(f"treediff.engine.commands.{name}")

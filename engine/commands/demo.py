@@ -8,34 +8,18 @@ saved under ``OUT/<domain>/targets/``. A domain without a shipped model is solve
 from __future__ import annotations
 
 import argparse
-import html
 import importlib.util
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from treediff.engine.commands.searchargs import apply_threads, load_models, resolve_device
 from treediff.engine.domains.registry import Registry, load_registry
 from treediff.engine.errors import InputError, TreediffError
+from treediff.engine.evaluation.solvereport import IndexRow, render_index
 from treediff.engine.files import write_text
 
 DEFAULT_BUDGET = 1000
-
-
-@dataclass
-class Row:
-    """One solved (or attempted) target of the demo."""
-
-    domain: str
-    target: str
-    method: str
-    solved: bool
-    calls: int
-    seconds: float
-    score: float
-    program: str
-    report: str
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -66,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
     if not domains:
         raise InputError("no domains are registered; expected at least one. hint: `treediff plugins`")
     args.out.mkdir(parents=True, exist_ok=True)
-    rows: list[Row] = []
+    rows: list[IndexRow] = []
     for domain in domains:
         rows += _demo_domain(domain, registry, args, device)
     print(_table(rows))
     index = args.out / "index.html"
-    write_text(index, _index_html(rows, args.budget))
+    write_text(index, render_index(rows, args.budget))
     print(f"index: {index}")
     return 0
 
@@ -91,7 +75,7 @@ def bundled_targets_dir(domain: Any, registry: Registry) -> Path | None:
     return None
 
 
-def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, device: str) -> list[Row]:
+def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, device: str) -> list[IndexRow]:
     from treediff.engine.evaluation.harness import Target, directory_targets, generated_targets, pair_seed
     from treediff.engine.evaluation.solvereport import write_report
     from treediff.engine.search.solve import solve
@@ -102,7 +86,7 @@ def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, devi
     method, bundle, note = "beam", None, ""
     if domain.checkpoint is not None:
         try:
-            bundle, _ = load_models(domain, ["beam"], domain.checkpoint, None, device)
+            bundle, _ = load_models(domain, registry, ["beam"], domain.checkpoint, None, device)
         except TreediffError as exc:
             method, note = "mutation", f"its shipped model could not be loaded ({exc})"
     else:
@@ -130,7 +114,7 @@ def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, devi
         report = out / f"{target.name}.html"
         write_report(report, domain, target.observation, result, executor,
                      title=f"treediff demo: {domain.name} / {target.name}", target_label=target.source)
-        rows.append(Row(domain.name, target.name, result.method, result.solved, result.renderer_calls,
+        rows.append(IndexRow(domain.name, target.name, result.method, result.solved, result.renderer_calls,
                         result.seconds, result.score, str(result.program) if result.program else "",
                         str(report.relative_to(args.out))))
         print(f"{domain.name}/{target.name}: {'solved' if result.solved else 'not solved'} "
@@ -138,7 +122,7 @@ def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, devi
     return rows
 
 
-def _table(rows: list[Row]) -> str:
+def _table(rows: list[IndexRow]) -> str:
     head = f"{'domain':<10} {'target':<16} {'method':<16} {'solved':<6} {'calls':>6} {'seconds':>8} {'score':>8}"
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -147,22 +131,3 @@ def _table(rows: list[Row]) -> str:
     solved = sum(r.solved for r in rows)
     lines.append(f"solved {solved} of {len(rows)} targets")
     return "\n".join(lines)
-
-
-def _index_html(rows: list[Row], budget: int) -> str:
-    body = []
-    for r in rows:
-        mark = '<span class="ok">yes</span>' if r.solved else '<span class="no">no</span>'
-        body.append(f'<tr><td>{html.escape(r.domain)}</td><td><a href="{html.escape(r.report, quote=True)}">'
-                    f"{html.escape(r.target)}</a></td><td>{html.escape(r.method)}</td><td>{mark}</td>"
-                    f"<td>{r.calls}</td><td>{r.seconds:.2f}</td><td>{r.score:.4g}</td>"
-                    f"<td><code>{html.escape(r.program)}</code></td></tr>")
-    solved = sum(r.solved for r in rows)
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', "<title>treediff demo</title>",
-        "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px}code{word-break:break-all}.ok{color:#070}.no{color:#a00}"
-        "</style>", "</head>", "<body>", "<h1>treediff demo</h1>",
-        f"<p>{solved} of {len(rows)} targets solved; budget {budget} renderer calls per target.</p>",
-        "<table>", "<tr><th>domain</th><th>target</th><th>method</th><th>solved</th><th>calls</th>"
-        "<th>seconds</th><th>score</th><th>program</th></tr>", *body, "</table>", "</body>", "</html>", ""])

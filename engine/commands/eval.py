@@ -18,7 +18,6 @@ from treediff.engine.errors import InputError
 from treediff.engine.search.solve import METHODS, NEEDS
 
 DEFAULT_BUDGET = 5000
-SETTINGS = "eval.json"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,47 +41,31 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     """Evaluate this rank's shard; rank 0 writes the plot and the summary at the end."""
     from treediff.engine.evaluation.evalreport import write_outputs
-    from treediff.engine.evaluation.harness import (
-        check_output,
-        directory_targets,
-        evaluate,
-        generated_targets,
-        load_records,
-    )
-    from treediff.engine.files import drop_partial_line
-    from treediff.engine.training.distributed import barrier, setup, teardown
+    from treediff.engine.evaluation.harness import directory_targets, generated_targets, run_evaluation
+    from treediff.engine.training.distributed import setup, teardown
 
     if args.budget < 1:
         raise InputError(f"--budget {args.budget}; expected a positive number of renderer calls")
     apply_threads(args.threads)
-    domain = load_registry().domain(args.domain)
+    registry = load_registry()
+    domain = registry.domain(args.domain)
     out = args.out or Path("runs") / f"eval-{domain.name}"
     ctx = setup(args.device)
     try:
         device = str(ctx.device)
         methods = parse_methods(args.methods) if args.methods else _available_methods(domain, args)
-        bundle, ar_bundle = load_models(domain, methods, args.checkpoint, args.ar_checkpoint, device)
+        bundle, ar_bundle = load_models(domain, registry, methods, args.checkpoint, args.ar_checkpoint, device)
         executor = domain.make_executor(device)
         if args.targets is not None:
             targets = directory_targets(domain, args.targets, executor, {"invert": args.invert})
         else:
             targets = generated_targets(domain, args.n, args.seed, executor)
         settings = _settings(args, domain.name, methods, len(targets))
-        check_output(out, args.resume)
-        _check_settings(out / SETTINGS, settings, args.resume)
-        barrier(ctx)
-        if ctx.is_main:
-            if args.resume:
-                drop_partial_line(out / "results.jsonl")
-            _write_settings(out / SETTINGS, settings)
-        barrier(ctx)
-        evaluate(domain, targets, methods, out, budget=args.budget, seed=args.seed, time_limit=args.time_limit,
-                 bundle=bundle, ar_bundle=ar_bundle, device=device, resume=args.resume, rank=ctx.rank,
-                 world=ctx.world_size, progress=lambda line: print(line, file=sys.stderr, flush=True))
-        barrier(ctx)
-        if ctx.is_main:
-            names = {t.name for t in targets}
-            records = [r for r in load_records(out) if r["target"] in names and r["method"] in methods]
+        records = run_evaluation(domain, targets, methods, out, settings, ctx, resume=args.resume,
+                                 budget=args.budget, seed=args.seed, time_limit=args.time_limit, bundle=bundle,
+                                 ar_bundle=ar_bundle, device=device,
+                                 progress=lambda line: print(line, file=sys.stderr, flush=True))
+        if records is not None:
             plot, summary = write_outputs(out, records, methods, args.budget,
                                           title=f"{domain.name}: {len(targets)} targets, budget {args.budget}")
             print(summary.read_text(encoding="utf-8"), end="")
@@ -108,7 +91,7 @@ def _available_methods(domain: Any, args: argparse.Namespace) -> list[str]:
 
 def _kind(path: Path) -> str | None:
     """The model kind recorded in a checkpoint's metadata (CheckpointError if it is unreadable)."""
-    from treediff.engine.training.checkpoint import resolve
+    from treediff.engine.training.rundir import resolve
 
     try:
         meta = json.loads(resolve(path).read_text(encoding="utf-8"))
@@ -122,24 +105,3 @@ def _settings(args: argparse.Namespace, domain: str, methods: list[str], n_targe
             "targets": str(args.targets) if args.targets else f"generated:{args.n}", "n_targets": n_targets,
             "time_limit": args.time_limit, "checkpoint": str(args.checkpoint) if args.checkpoint else None,
             "ar_checkpoint": str(args.ar_checkpoint) if args.ar_checkpoint else None}
-
-
-def _check_settings(path: Path, settings: dict[str, Any], resume: bool) -> None:
-    if not resume or not path.exists():
-        return
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return
-    keys = ("domain", "budget", "seed", "targets", "time_limit")
-    changed = [k for k in keys if old.get(k) != settings[k]]
-    if changed:
-        diff = ", ".join(f"{k}: {old.get(k)!r} -> {settings[k]!r}" for k in changed)
-        raise InputError(f"--resume in {str(path.parent)!r} with different settings ({diff}); expected the "
-                         "settings of the interrupted evaluation. hint: use a new --out for a different evaluation")
-
-
-def _write_settings(path: Path, settings: dict[str, Any]) -> None:
-    from treediff.engine.files import write_text
-
-    write_text(path, json.dumps(settings, indent=1, sort_keys=True) + "\n")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import CheckpointError, InputError
 from treediff.engine.search.solve import METHODS, NEEDS
+
+if TYPE_CHECKING:
+    from treediff.engine.domains.registry import Registry
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -39,11 +42,10 @@ def apply_threads(threads: int) -> None:
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when available, else ``cpu``; a bare ``cuda`` under torchrun -> ``cuda:LOCAL_RANK``;
     InputError for unknown or unavailable devices."""
-    import os
-
+    from treediff.engine.training.distributed import env_ranks
     from treediff.engine.training.distributed import resolve_device as torch_device
 
-    return str(torch_device(device, int(os.environ.get("LOCAL_RANK", "0"))))
+    return str(torch_device(device, env_ranks()[2]))
 
 
 def parse_methods(text: str) -> list[str]:
@@ -56,17 +58,18 @@ def parse_methods(text: str) -> list[str]:
     return list(dict.fromkeys(methods))
 
 
-def load_models(domain: Domain, methods: list[str], checkpoint: Path | None, ar_checkpoint: Path | None,
-                device: str) -> tuple[Any | None, Any | None]:
-    """The (diffusion bundle, AR bundle) the given methods need; CheckpointError naming what is missing."""
-    from treediff.engine.training.checkpoint import load_bundle
+def load_models(domain: Domain, registry: Registry, methods: list[str], checkpoint: Path | None,
+                ar_checkpoint: Path | None, device: str) -> tuple[Any | None, Any | None]:
+    """The (diffusion bundle, AR bundle) the given methods need; CheckpointError naming what is missing.
+    ``registry`` is the one ``domain`` came from (it provides the observation encoders)."""
+    from treediff.engine.training.bundle import load_bundle
 
     need_diffusion = any(NEEDS[m] == "diffusion" for m in methods)
     need_ar = "ar" in methods
     bundle = ar_bundle = None
     primary = checkpoint or domain.checkpoint
     if primary is not None and (need_diffusion or (need_ar and ar_checkpoint is None)):
-        loaded = load_bundle(primary, domain, device)
+        loaded = load_bundle(primary, domain, registry, device)
         if loaded.kind == "ar":
             ar_bundle = loaded
         else:
@@ -85,7 +88,7 @@ def load_models(domain: Domain, methods: list[str], checkpoint: Path | None, ar_
         if path is None:
             raise CheckpointError(f"method 'ar' needs an autoregressive checkpoint and domain {domain.name!r} ships "
                                   "none; expected --ar-checkpoint C (from `treediff train DOMAIN --model ar`)")
-        ar_bundle = load_bundle(path, domain, device)
+        ar_bundle = load_bundle(path, domain, registry, device)
         if ar_bundle.kind != "ar":
             raise CheckpointError(f"checkpoint {str(path)!r} holds a {ar_bundle.kind!r} model; expected an "
                                   "autoregressive one for --method ar")

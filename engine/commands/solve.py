@@ -61,11 +61,12 @@ def run(args: argparse.Namespace) -> int:
     if args.time_limit is not None and args.time_limit < 0:
         raise InputError(f"--time-limit {args.time_limit}; expected a non-negative number of seconds")
     check_output_file(args.report, "--report")
-    domain = load_registry().domain(args.domain)
+    registry = load_registry()
+    domain = registry.domain(args.domain)
     device = resolve_device(args.device)
     target = read_target(domain, args.target, {"invert": args.invert, "sketch": args.sketch})
     needs = [args.method] + (["ar"] if args.start == "ar" and args.method in ("beam", "rollout") else [])
-    bundle, ar_bundle = load_models(domain, needs, args.checkpoint, args.ar_checkpoint, device)
+    bundle, ar_bundle = load_models(domain, registry, needs, args.checkpoint, args.ar_checkpoint, device)
     options = {"start": args.start} if args.method in ("beam", "rollout") else None
     if args.sketch:
         _warn_if_not_sketch_trained(bundle or ar_bundle)

@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def resolve_config(args: argparse.Namespace, run_dir: Path) -> Any:
     """The run's TrainConfig: --config file, else (on --resume) the run's saved config, else defaults;
     then the flags given on the command line."""
-    from treediff.engine.training.checkpoint import latest_checkpoint, read_checkpoint
+    from treediff.engine.training.checkpoint import read_checkpoint
+    from treediff.engine.training.rundir import latest_checkpoint
     from treediff.engine.training.traincfg import TrainConfig, load_train_config
 
     if args.config is not None:
@@ -79,7 +80,7 @@ def card_with_quality(domain: Any, model_dir: Path, registry: Any, n: int = 100)
 
 def run(args: argparse.Namespace) -> int:
     """Train, then print where the final checkpoint is and its last metrics."""
-    from treediff.engine.training.checkpoint import export_model
+    from treediff.engine.training.export import export_model
     from treediff.engine.training.train import run_training
 
     registry = load_registry()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata as md
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import pluggy
 
 from treediff.engine.domains import hookspecs
 from treediff.engine.domains.domain import Domain
-from treediff.engine.errors import DomainError, PluginError
+from treediff.engine.errors import DomainError, DuplicateNameError, PluginError
 
 GROUP = "treediff"
 
@@ -58,8 +59,7 @@ class Registry:
     def _claim(self, kind: str, name: str, plugin: str) -> None:
         owner = self._owner.get((kind, name))
         if owner is not None:
-            raise PluginError(f"{kind} {name!r} is registered twice: by plugin {owner!r} and by plugin "
-                              f"{plugin!r}; hint: uninstall one of them or rename the {kind}")
+            raise DuplicateNameError(kind, name, (owner, plugin))
         self._owner[(kind, name)] = plugin
 
     def add(self, plugin: str, module: ModuleType | object, version: str = "") -> None:
@@ -70,7 +70,13 @@ class Registry:
         """
         pm = pluggy.PluginManager(hookspecs.PROJECT)
         pm.add_hookspecs(hookspecs)
-        pm.register(module, name=plugin)
+        _check_hook_names(plugin, module)
+        try:
+            pm.register(module, name=plugin)
+            pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {plugin!r} has an invalid hook: {exc}; expected the hooks of "
+                              f"treediff.engine.domains.hookspecs: {', '.join(_HOOKS)}") from None
         domains: list[Domain] = []
         encoders: list[tuple[str, Callable[..., Any]]] = []
 
@@ -99,6 +105,20 @@ class Registry:
             self.encoders[name] = factory
             info.encoders.append(name)
         self.plugins.append(info)
+
+
+_HOOKS = sorted(n for n in vars(hookspecs) if n.startswith(f"{hookspecs.PROJECT}_"))
+
+
+def _check_hook_names(plugin: str, module: object) -> None:
+    """PluginError for a ``treediff_*`` attribute that is no hook (a misspelt name would otherwise be ignored,
+    and the plugin would load "successfully" with nothing registered)."""
+    names = [n for n in dir(module) if n.startswith(f"{hookspecs.PROJECT}_") and n not in _HOOKS]
+    if names:
+        close = {n: difflib.get_close_matches(n, _HOOKS, 1) for n in names}
+        shown = ", ".join(f"{n!r}" + (f" (did you mean {c[0]!r}?)" if c else "") for n, c in close.items())
+        raise PluginError(f"plugin {plugin!r} defines unknown hook(s) {shown}; expected only the hooks of "
+                          f"treediff.engine.domains.hookspecs: {', '.join(_HOOKS)}")
 
 
 def _builtin_encoders(registry: Registry) -> None:
@@ -133,9 +153,9 @@ def load_registry(entry_points: list[md.EntryPoint] | None = None, builtin_encod
         version = dist.version if dist is not None else "unknown"
         try:
             registry.add(ep.name, module, version)
+        except DuplicateNameError:
+            raise
         except PluginError as exc:
-            if "registered twice" in str(exc):
-                raise
             registry.failures.append((ep.name, str(exc)))
         except Exception as exc:  # noqa: BLE001 - a broken hook skips its plugin only
             registry.failures.append((ep.name, f"{type(exc).__name__}: {exc}"))

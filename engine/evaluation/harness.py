@@ -3,6 +3,8 @@
 Rank ``r`` of ``world`` takes targets ``r::world``. Every finished (target, method) pair is appended to
 ``OUT/results.jsonl`` as one line with a single ``O_APPEND`` write, so an interrupted evaluation resumes
 where it stopped (``resume=True`` skips the pairs already recorded) and ranks never interleave lines.
+:func:`run_evaluation` is the whole evaluation as ``treediff eval`` runs it (output checks, the settings a
+resume must keep, barriers between ranks).
 Curves and the summary table are built from the JSONL by :mod:`treediff.engine.evaluation.evalreport`.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,10 +22,11 @@ import torch
 
 from treediff.engine.domains.domain import Domain, Executor
 from treediff.engine.errors import InputError
-from treediff.engine.files import append_line, drop_partial_line, read_lines
+from treediff.engine.files import append_line, drop_partial_line, read_lines, write_text
 from treediff.engine.grammar.programs import read_program
 from treediff.engine.search.result import SolveResult
 from treediff.engine.search.solve import solve
+from treediff.engine.training.distributed import DistContext, barrier
 from treediff.engine.trees.derivation import sample_tree
 from treediff.engine.trees.ted import tree_edit_distance
 from treediff.engine.trees.tree import Node
@@ -194,6 +196,46 @@ def evaluate(domain: Domain, targets: Sequence[Target], methods: Sequence[str], 
     return new
 
 
-def world_from_env() -> tuple[int, int, int]:
-    """``(rank, world_size, local_rank)`` as set by torchrun (``(0, 1, 0)`` when not launched by it)."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+# -- resume and torchrun: the evaluation as the CLI runs it ----------------------------------------------
+
+SETTINGS = "eval.json"
+RESUME_KEYS = ("domain", "budget", "seed", "targets", "time_limit")  # settings a resume must not change
+
+
+def check_settings(out: Path, settings: dict[str, Any], resume: bool) -> None:
+    """InputError naming each difference when resuming ``out`` with settings that change the results."""
+    path = Path(out) / SETTINGS
+    if not resume or not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return
+    changed = [k for k in RESUME_KEYS if old.get(k) != settings.get(k)]
+    if changed:
+        diff = ", ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+        raise InputError(f"--resume in {str(out)!r} with different settings ({diff}); expected the "
+                         "settings of the interrupted evaluation. hint: use a new --out for a different evaluation")
+
+
+def run_evaluation(domain: Domain, targets: Sequence[Target], methods: Sequence[str], out: Path,
+                   settings: dict[str, Any], ctx: DistContext, *, resume: bool = False,
+                   **solve_options: Any) -> list[dict[str, Any]] | None:
+    """The whole evaluation on this rank: check ``out`` (and, on resume, ``settings`` against ``out/eval.json``)
+    on every rank; rank 0 prepares the output and writes the settings; every rank evaluates its shard
+    (:func:`evaluate` with ``solve_options``); after the last rank finishes, rank 0 gets the records of
+    these targets and methods (other ranks get None)."""
+    out = Path(out)
+    check_output(out, resume)
+    check_settings(out, settings, resume)
+    barrier(ctx)
+    if ctx.is_main:
+        prepare_output(out, resume)
+        write_text(out / SETTINGS, json.dumps(settings, indent=1, sort_keys=True) + "\n")
+    barrier(ctx)
+    evaluate(domain, targets, methods, out, resume=resume, rank=ctx.rank, world=ctx.world_size, **solve_options)
+    barrier(ctx)
+    if not ctx.is_main:
+        return None
+    names = {t.name for t in targets}
+    return [r for r in load_records(out) if r["target"] in names and r["method"] in methods]

@@ -1,4 +1,5 @@
-"""HTML report of one solve: the target, every accepted edit as an observation with its program, an animation.
+"""HTML reports: one solve (the target, every accepted edit as an observation with its program, an animation),
+and an index page linking many such reports (``treediff demo``).
 
 The engine stays domain-free: observations are written with the domain's own ``save_observation`` into a
 temporary directory and embedded as ``data:`` URIs when the file is a PNG (anything else is listed by
@@ -12,6 +13,7 @@ import html
 import json
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -96,9 +98,6 @@ def render_report(domain: Domain, target: torch.Tensor, result: SolveResult, exe
     best = str(result.program) if result.program is not None else "(no program executed)"
     verdict = '<span class="ok">solved</span>' if result.solved else '<span class="no">not solved</span>'
     parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
-        f"<h1>{html.escape(title)}</h1>",
         "<p>" + " · ".join([f"domain <b>{html.escape(domain.name)}</b>", f"method <b>{html.escape(result.method)}</b>",
                             verdict, f"{result.renderer_calls} renderer calls",
                             f"{result.seconds:.2f} s", f"score {_num(result.score)}"]) + "</p>",
@@ -113,8 +112,46 @@ def render_report(domain: Domain, target: torch.Tensor, result: SolveResult, exe
         f"<h2>Best program</h2><p><code>{html.escape(best)}</code></p>",
         _steps_table(steps, step_uris, len(result.trajectory)),
         f'<script type="application/json" id="frames">{_json_for_html(frames)}</script>',
-        f"<script>{SCRIPT}</script>", "</body>", "</html>", ""]
-    return "\n".join(parts)
+        f"<script>{SCRIPT}</script>"]
+    return _page(title, parts)
+
+
+def _page(title: str, body: Sequence[str]) -> str:
+    """A self-contained HTML page: the shared head and style, an ``<h1>`` title, then ``body``."""
+    return "\n".join(["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+                      f"<title>{html.escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
+                      f"<h1>{html.escape(title)}</h1>", *body, "</body>", "</html>", ""])
+
+
+@dataclass
+class IndexRow:
+    """One solved (or attempted) target on an index page, linking to its report."""
+
+    domain: str
+    target: str
+    method: str
+    solved: bool
+    calls: int
+    seconds: float
+    score: float
+    program: str
+    report: str  # the report's path relative to the index page
+
+
+def render_index(rows: Sequence[IndexRow], budget: int, title: str = "treediff demo") -> str:
+    """An index page: how many targets were solved, and one linked table row per report."""
+    body = []
+    for r in rows:
+        mark = '<span class="ok">yes</span>' if r.solved else '<span class="no">no</span>'
+        body.append(f'<tr><td>{html.escape(r.domain)}</td><td><a href="{html.escape(r.report, quote=True)}">'
+                    f"{html.escape(r.target)}</a></td><td>{html.escape(r.method)}</td><td>{mark}</td>"
+                    f"<td>{r.calls}</td><td>{r.seconds:.2f}</td><td>{_num(r.score)}</td>"
+                    f"<td><code>{html.escape(r.program)}</code></td></tr>")
+    solved = sum(r.solved for r in rows)
+    return _page(title, [
+        f"<p>{solved} of {len(rows)} targets solved; budget {budget} renderer calls per target.</p>",
+        "<table>", "<tr><th>domain</th><th>target</th><th>method</th><th>solved</th><th>calls</th>"
+        "<th>seconds</th><th>score</th><th>program</th></tr>", *body, "</table>"])
 
 
 def write_report(path: Path, domain: Domain, target: torch.Tensor, result: SolveResult, executor: Executor,

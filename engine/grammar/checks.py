@@ -46,8 +46,6 @@ def check_grammar(g: Grammar, doc: LocatedDocument, broken: set[str] | None = No
     Nonterminals in ``broken`` already have a reported error in one of their productions; they are not
     also blamed for being non-productive (the missing production may be what would make them productive).
     """
-    from treediff.engine.grammar.grammar import INF
-
     broken = broken or set()
     reachable = _reachable(g) if check_reachability else set(g.nonterminals)
     for nt in g.nonterminals:
@@ -57,7 +55,7 @@ def check_grammar(g: Grammar, doc: LocatedDocument, broken: set[str] | None = No
             doc.problems.append(doc.diagnostic(("rules", nt), f"nonterminal {nt!r} is unreachable from start "
                                                f"symbol {g.start!r}", "use it in a slot or delete the rule",
                                                key=True))
-        if g.min_height[nt] >= INF:
+        if not g.productive(nt):
             doc.problems.append(doc.diagnostic(("rules", nt), f"nonterminal {nt!r} is non-productive: every "
                                                "alternative recurses forever", "add an alternative that ends "
                                                "in terminals or literals only", key=True))

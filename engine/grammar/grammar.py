@@ -12,6 +12,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from treediff.engine.errors import GrammarError, InputError
+from treediff.engine.grammar.checks import check_grammar, check_symbols  # checks needs grammar types only
 from treediff.engine.grammar.spec import EnumTerminalSpec, GrammarSpec, IntTerminalSpec, ProductionSpec
 from treediff.engine.grammar.specerrors import Salvage, validate_spec
 from treediff.engine.grammar.yamlsource import LocatedDocument, load_located
@@ -133,6 +134,10 @@ class Grammar:
         self.min_height, self.prod_min_height = fixpoint_min(self, lambda p: 1, lambda ks: max(ks, default=0))
         self.min_nodes, self.prod_min_nodes = fixpoint_min(self, lambda p: 1)
 
+    def productive(self, nonterminal: str) -> bool:
+        """Whether ``nonterminal`` derives at least one finite tree."""
+        return self.min_height[nonterminal] < INF
+
     @classmethod
     def load(cls, path: str | FsPath) -> Grammar:
         """Read and compile a grammar YAML file; raises GrammarError (located) or InputError."""
@@ -247,11 +252,6 @@ def compile_spec(spec: GrammarSpec, doc: LocatedDocument | None = None, salvage:
     """
     doc = doc or LocatedDocument(data=None, path="<spec>")
     salvage = salvage or Salvage()
-    from treediff.engine.grammar.checks import (  # one-way: checks imports grammar types only
-        check_grammar,
-        check_symbols,
-    )
-
     terminals = {n: _terminal(n, t) for n, t in spec.terminals.items()}
     productions: list[Production] = []
     broken = set(salvage.broken_rules)  # nonterminals with a production that failed to compile

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from treediff.engine.trees.noise import SIGMA_SMALL
+
 
 class ModelConfig(BaseModel):
     """Sizes of the denoiser, value network and autoregressive model (they share one backbone design).
@@ -29,7 +31,7 @@ class ModelConfig(BaseModel):
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     max_program_tokens: int = Field(default=128, ge=4, description="longest current program the model reads")
     max_edit_tokens: int = Field(default=40, ge=3, description="longest replacement incl. BOS and EOS")
-    sigma_small: int = Field(default=2, ge=1, description="most primitives in a replacement subtree")
+    sigma_small: int = Field(default=SIGMA_SMALL, ge=1, description="most primitives in a replacement subtree")
     conditioning: Literal["channels", "tokens"] = "channels"
     encoder_options: dict[str, Any] = Field(default_factory=dict,
                                             description="keyword options of the observation encoder")

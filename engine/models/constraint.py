@@ -1,43 +1,85 @@
-"""Batched grammar constraint on a torch device: the stack machine of treediff.engine.trees.decoding as tensor ops."""
+"""Grammar-constrained decoding on a torch device: which token may come next while subtrees are written.
+
+The one implementation of the grammar-constraint state machine. Every row keeps a stack of pending
+symbols (nonterminals still to expand and terminals still to fill). The next token must start the
+symbol on top: a production of a nonterminal, or a value of a terminal; when the stack is empty only
+EOS may follow, and after EOS only PAD. Budgets bound the number of primitives (sigma) and of tree
+tokens (EOS not counted): a production is allowed only if the derivation can still be completed within
+both budgets, using per-production minima, so every sequence of allowed choices yields a valid tree of
+the requested nonterminal.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from treediff.engine.trees.decoding import MaskTable
 from treediff.engine.trees.tokens import EOS, PAD, Vocab
+
+DONE = "<done>"  # the pseudo-symbol on top of an empty stack; only EOS is allowed there
 
 
 class TensorMaskTable:
-    """:class:`treediff.engine.trees.decoding.MaskTable` arrays as tensors on one device (build once per
-    vocab/device)."""
+    """The decoding rules of a vocabulary as tensors on one device (S symbols = nonterminals, terminals,
+    then DONE). Get one with :meth:`of`, which builds it once per vocabulary and device.
+
+    A token ``t`` is allowed for a row whose top symbol is ``s`` iff ``symbol_allowed[s, t]`` and
+    ``token_min_sigma[t] <= sigma_slack`` and ``token_min_tokens[t] <= token_slack``, where
+    ``sigma_slack = max_primitives - primitives_so_far - (pending_min_sigma - symbol_min_sigma[s])`` and
+    ``token_slack = max_tokens - tokens_so_far - (pending_min_tokens - symbol_min_tokens[s])``, the pending
+    sums running over the whole stack (top included). Choosing ``t`` pops ``s`` and pushes
+    ``token_push[t, :token_arity[t]]`` (the slots reversed, so slot 0 ends on top).
+    """
 
     def __init__(self, vocab: Vocab, device: torch.device | str) -> None:
-        table = MaskTable.build(vocab)
+        g = vocab.grammar
         self.vocab = vocab
         self.device = torch.device(device)
-        self.symbols = table.symbols
-        self.symbol_ids = {name: i for i, name in enumerate(table.symbols)}
-        t = {k: torch.from_numpy(v).to(self.device) for k, v in table.arrays().items()}
-        self.symbol_allowed = t["symbol_allowed"]  # [S, V] bool
-        self.symbol_min_sigma = t["symbol_min_sigma"]  # [S]
-        self.symbol_min_tokens = t["symbol_min_tokens"]  # [S]
-        self.token_arity = t["token_arity"]  # [V]
-        self.token_min_sigma = t["token_min_sigma"]  # [V]
-        self.token_min_tokens = t["token_min_tokens"]  # [V]
-        self.token_primitive = t["token_primitive"].long()  # [V]
-        slots = t["token_slots"]  # [V, A] slot order, -1 padded
-        width = slots.shape[1]
-        # Reversed slots, so pushing columns 0..arity-1 leaves slot 0 on top of the stack.
-        j = torch.arange(width, device=self.device)[None, :]  # [1, A]
-        src = (self.token_arity[:, None] - 1 - j).clamp(0, width - 1)  # [V, A]
-        self.token_push = torch.where(j < self.token_arity[:, None], slots.gather(1, src), -1)  # [V, A]
+        self.symbols: tuple[str, ...] = (*g.nonterminals, *g.terminals, DONE)
+        self.symbol_ids = {name: i for i, name in enumerate(self.symbols)}
         self.done_symbol = len(self.symbols) - 1
-        # Symbol the production token derives (its lhs), -1 for other tokens: where an edit may point.
-        lhs = torch.full((vocab.size,), -1, dtype=torch.long)
-        for p in vocab.grammar.productions:
-            lhs[vocab.prod_offset + p.index] = self.symbol_ids[p.lhs]
-        self.token_lhs = lhs.to(self.device)  # [V]
+        n_sym, n_tok = len(self.symbols), vocab.size
+        allowed = torch.zeros((n_sym, n_tok), dtype=torch.bool)
+        for s in self.symbols[:-1]:
+            allowed[self.symbol_ids[s], vocab.symbol_tokens(s)] = True
+        allowed[self.done_symbol, EOS] = True
+        width = max([len(p.slots) for p in g.productions] + [1])
+        push = torch.full((n_tok, width), -1, dtype=torch.long)
+        arity = torch.zeros(n_tok, dtype=torch.long)
+        min_sigma = torch.zeros(n_tok, dtype=torch.long)
+        min_tokens = torch.zeros(n_tok, dtype=torch.long)
+        primitive = torch.zeros(n_tok, dtype=torch.long)
+        lhs = torch.full((n_tok,), -1, dtype=torch.long)  # the symbol a production derives (edit sites)
+        for p in g.productions:
+            t = vocab.prod_offset + p.index
+            if p.slots:
+                push[t, :len(p.slots)] = torch.tensor([self.symbol_ids[s.symbol] for s in reversed(p.slots)])
+            arity[t] = len(p.slots)
+            min_sigma[t] = g.prod_min_sigma[p.index]
+            min_tokens[t] = vocab.prod_min_tokens[p.index]
+            primitive[t] = int(p.primitive)
+            lhs[t] = self.symbol_ids[p.lhs]
+        min_tokens[vocab.value_offset:] = 1
+        sym_sigma = [g.min_sigma[s] for s in g.nonterminals] + [0] * (len(g.terminals) + 1)
+        sym_tokens = [vocab.min_tokens[s] for s in g.nonterminals] + [1] * len(g.terminals) + [0]
+        dev = self.device
+        self.symbol_allowed = allowed.to(dev)  # [S, V] bool
+        self.symbol_min_sigma = torch.tensor(sym_sigma, dtype=torch.long, device=dev)  # [S]
+        self.symbol_min_tokens = torch.tensor(sym_tokens, dtype=torch.long, device=dev)  # [S]
+        self.token_push = push.to(dev)  # [V, A] slot symbols reversed, -1 padded (A >= 1)
+        self.token_arity = arity.to(dev)  # [V] slots of a production token, 0 otherwise
+        self.token_min_sigma = min_sigma.to(dev)  # [V]
+        self.token_min_tokens = min_tokens.to(dev)  # [V] (1 for value tokens, 0 for specials)
+        self.token_primitive = primitive.to(dev)  # [V] 1 for primitive productions
+        self.token_lhs = lhs.to(dev)  # [V] symbol id of a production's lhs, -1 for other tokens
+
+    @classmethod
+    def of(cls, vocab: Vocab, device: torch.device | str) -> TensorMaskTable:
+        """The table of ``vocab`` on ``device``, built on first use and cached on the vocabulary."""
+        key = ("mask_table", str(torch.device(device)))
+        table = vocab.derived.get(key)
+        if not isinstance(table, cls):
+            table = vocab.derived[key] = cls(vocab, device)
+        return table
 
 
 class GrammarConstraint:
@@ -67,7 +109,6 @@ class GrammarConstraint:
         self.max_sigma = max_primitives.to(dev)  # [N]
         self.max_tokens = max_tokens.to(dev)  # [N]
         self.finished = torch.zeros(n, dtype=torch.bool, device=dev)  # [N] EOS written
-
     @property
     def complete(self) -> torch.Tensor:
         """bool [N]: rows whose subtree is complete (EOS may or may not be written yet)."""

@@ -29,7 +29,8 @@ class ProposedEdit:
     logprob: float
 
 
-def _device(module: torch.nn.Module) -> torch.device:
+def model_device(module: torch.nn.Module) -> torch.device:
+    """The device a model's parameters live on."""
     return next(module.parameters()).device
 
 
@@ -169,13 +170,13 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
     than ``n_samples``. Each list is sorted by decreasing logprob. Deterministic given ``generator``.
     """
     cfg = denoiser.cfg
-    dev = _device(denoiser)
+    dev = model_device(denoiser)
     b = len(programs)
     if b == 0 or n_samples < 1:
         return [[] for _ in programs]
     limit = cfg.sigma_small if max_primitives == "sigma_small" else max_primitives
     max_sigma = NO_LIMIT if limit is None else int(limit)
-    table = TensorMaskTable(vocab, dev)
+    table = TensorMaskTable.of(vocab, dev)
     program = encode_programs(vocab, programs, device=dev)  # [B, L]
     lhs, budget, valid = _edit_sites(vocab, table, program, cfg.max_edit_tokens - 2, cfg.max_program_tokens,
                                      max_sigma)
@@ -232,11 +233,11 @@ def sample_programs(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, n_sam
     which replaces rejection of over-long samples. Rows are in sampling order, duplicates kept.
     """
     cfg = ar_model.cfg
-    dev = _device(ar_model)
+    dev = model_device(ar_model)
     b = target.shape[0]
     if b == 0 or n_samples < 1:
         return [[] for _ in range(b)]
-    table = TensorMaskTable(vocab, dev)
+    table = TensorMaskTable.of(vocab, dev)
     limit = cfg.max_program_tokens if max_tokens is None else min(max_tokens, cfg.max_program_tokens)
     n = b * n_samples
     start = torch.full((n,), table.symbol_ids[vocab.grammar.start], dtype=torch.long, device=dev)
@@ -256,7 +257,7 @@ def predict_values(value_net: ValueNet, vocab: Vocab, target: torch.Tensor, curr
                    programs: Sequence[Node]) -> torch.Tensor:
     """Predicted remaining edit-path length ``[B]`` (float32, on the model's device) for each program;
     observations ``[B, *S]`` (``[1, *S]`` is broadcast)."""
-    dev = _device(value_net)
+    dev = model_device(value_net)
     program = encode_programs(vocab, programs, device=dev)  # [B, L]
     b = len(programs)
     return torch.expm1(value_net.predict_log(_rows(target, b, dev), _rows(current, b, dev), program)).clamp_min(0.0)

@@ -13,19 +13,17 @@ from typing import Any
 import torch
 
 from treediff.engine.domains.domain import Domain
-from treediff.engine.errors import TreeError
-from treediff.engine.search.budget import BudgetedExecutor
+from treediff.engine.errors import InputError, TreeError
+from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import random_program
-from treediff.engine.trees.noise import mutate
+from treediff.engine.trees.noise import SIGMA_SMALL, mutate
 from treediff.engine.trees.tree import Edit, Node
 
 SCHEDULES = ("anneal", "hill")
-STALL_ROUNDS = 50  # rounds in a row without a new program before a search gives up early
-
 
 def mutation_search(domain: Domain, renderer: BudgetedExecutor, rng: random.Random, *, schedule: str = "anneal",
-                    batch: int = 8, temperature: float = 0.05, patience: int = 30, sigma_small: int = 2,
+                    batch: int = 8, temperature: float = 0.05, patience: int = 30, sigma_small: int = SIGMA_SMALL,
                     start: Node | None = None) -> SolveResult:
     """Hill climbing or simulated annealing over programs with the noise operator
     :func:`treediff.engine.trees.noise.mutate`.
@@ -40,7 +38,7 @@ def mutation_search(domain: Domain, renderer: BudgetedExecutor, rng: random.Rand
     program. Stops at the first goal match or when a limit is reached.
     """
     if schedule not in SCHEDULES:
-        raise ValueError(f"schedule {schedule!r}; expected one of {SCHEDULES}")
+        raise InputError(f"mutation schedule {schedule!r}; expected one of: {', '.join(SCHEDULES)}")
     lineage = Lineage()
     current = start if start is not None else random_program(domain, rng)
     lineage.add(current, None, None)
@@ -120,9 +118,9 @@ def _restart(domain: Domain, renderer: BudgetedExecutor, rng: random.Random, lin
 
 def ar_programs(renderer: BudgetedExecutor, ar_bundle: Any, count: int, generator: torch.Generator) -> list[Node]:
     """Up to ``count`` distinct whole programs sampled from the AR model for the renderer's target (not run)."""
-    from treediff.engine.models.inference import sample_programs
+    from treediff.engine.models.inference import model_device, sample_programs
 
-    device = next(ar_bundle.ar.parameters()).device
+    device = model_device(ar_bundle.ar)
     with renderer.profile.section("model"):
         samples = sample_programs(ar_bundle.ar, ar_bundle.vocab, renderer.target.to(device)[None], 2 * count,
                                   generator)[0]
@@ -140,9 +138,9 @@ def ar_search(domain: Domain, renderer: BudgetedExecutor, ar_model: Any, vocab: 
     ``max_temperature``) so that a peaked model keeps exploring; after :data:`STALL_ROUNDS` such rounds in a
     row the search stops early.
     """
-    from treediff.engine.models.inference import sample_programs
+    from treediff.engine.models.inference import model_device, sample_programs
 
-    device = next(ar_model.parameters()).device
+    device = model_device(ar_model)
     target = renderer.target.to(device)[None]
     lineage = Lineage()
     stalls = 0

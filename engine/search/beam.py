@@ -21,13 +21,11 @@ from typing import Any
 
 import torch
 
-from treediff.engine.search.budget import BudgetedExecutor, Visit
+from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
 from treediff.engine.trees.neighbours import local_edits
 from treediff.engine.trees.tree import Edit, Node
-
-STALL_ROUNDS = 50
 
 
 @dataclass(frozen=True)
@@ -109,9 +107,9 @@ def _offer(renderer: BudgetedExecutor, lineage: Lineage, children: dict[Node, fl
 def propose(renderer: BudgetedExecutor, bundle: Any, parents: list[Node], n_samples: int, generator: torch.Generator,
             temperature: float, max_primitives: int | None) -> list[list[Any]]:
     """Sample ``n_samples`` edits per parent with the denoiser, timed and counted in the renderer's profile."""
-    from treediff.engine.models.inference import propose_edits
+    from treediff.engine.models.inference import model_device, propose_edits
 
-    device = _device(bundle.denoiser)
+    device = model_device(bundle.denoiser)
     current = renderer.observe(parents).to(device)
     target = renderer.target.to(device).expand(len(parents), *renderer.target.shape)
     with renderer.profile.section("model"):
@@ -148,9 +146,9 @@ class _Ranker:
         """``cands`` with their value estimates filled in (one batched value-network call)."""
         if self.mix >= 1.0 or not cands:
             return cands
-        from treediff.engine.models.inference import predict_values
+        from treediff.engine.models.inference import model_device, predict_values
 
-        device = _device(self.bundle.value)
+        device = model_device(self.bundle.value)
         trees = [c.tree for c in cands]
         current = self.renderer.observe(trees).to(device)
         target = self.renderer.target.to(device).expand(len(trees), *self.renderer.target.shape)
@@ -174,8 +172,3 @@ def _ranks(values: list[float]) -> list[float]:
     """Dense ranks (ties share a rank) of ``values``, ascending."""
     distinct = {v: r for r, v in enumerate(sorted(set(values)))}
     return [float(distinct[v]) for v in values]
-
-
-def _device(module: Any) -> torch.device:
-    device: torch.device = next(module.parameters()).device
-    return device

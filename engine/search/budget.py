@@ -24,6 +24,7 @@ from treediff.engine.errors import InputError
 from treediff.engine.trees.tree import Node
 
 Clock = Callable[[], float]
+STALL_ROUNDS = 50  # rounds in a row without a new program before a search gives up early (every method)
 # A goal match found in a batch is charged the whole batch: ``calls_at_solve`` is the number of programs
 # executed when that batch finished, not the match's position inside it.
 SECTIONS = ("model", "render", "python")

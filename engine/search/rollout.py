@@ -16,12 +16,10 @@ from typing import Any
 import torch
 
 from treediff.engine.search.beam import propose
-from treediff.engine.search.budget import BudgetedExecutor
+from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import random_program
 from treediff.engine.trees.tree import Edit, Node
-
-STALL_ROUNDS = 50
 
 
 def rollout_search(renderer: BudgetedExecutor, bundle: Any, generator: torch.Generator, rng: random.Random, *,

@@ -53,9 +53,9 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
     ``time_limit`` seconds (a batch already running finishes: the overshoot is at most one model batch
     plus one executor chunk). ``seed`` seeds a ``torch.Generator`` (model sampling) and a ``random.Random``
     (start programs, mutations), so a solve is reproducible. ``bundle`` is a loaded diffusion checkpoint
-    (``treediff.engine.training.checkpoint.load_bundle``) for ``beam`` and ``rollout``; ``ar_bundle`` (or ``bundle``) an
-    autoregressive one for ``ar``. ``use_goal=False`` (sketch targets) disables the goal check: the search
-    runs to its limits and returns the program of lowest distance. ``options`` go to the method function;
+    (``treediff.engine.training.bundle.load_bundle``) for ``beam`` and ``rollout``; ``ar_bundle`` (or
+    ``bundle``) an autoregressive one for ``ar``. ``use_goal=False`` (sketch targets) disables the goal check: the
+    search runs to its limits and returns the program of lowest distance. ``options`` go to the method function;
     for ``beam`` and ``rollout``, ``{"start": "ar"}`` seeds the search with programs sampled from the AR model
     (``ar_bundle``), which are executed and counted like any other program.
     """
@@ -100,6 +100,8 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
 
 def _generator(bundle: Any, seed: int) -> torch.Generator:
     """A generator on the device of the bundle's models, seeded with ``seed``."""
+    from treediff.engine.models.inference import model_device
+
     module = bundle.denoiser if getattr(bundle, "denoiser", None) is not None else bundle.ar
-    device = next(module.parameters()).device
+    device = model_device(module)
     return torch.Generator(device=device).manual_seed(seed)

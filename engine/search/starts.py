@@ -5,19 +5,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-import torch
-
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import InputError
 from treediff.engine.trees.derivation import minimal_tree, sample_tree
 from treediff.engine.trees.tree import Node
 
 START_KINDS = ("random", "minimal")
-
-
-def python_rng(generator: torch.Generator) -> random.Random:
-    """A ``random.Random`` seeded from ``generator`` (for the grammar sampler and mutations)."""
-    return random.Random(int(torch.randint(0, 2**62, (1,), generator=generator).item()))
 
 
 def random_program(domain: Domain, rng: random.Random) -> Node:

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from treediff.engine.errors import TreeError
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.derivation import sample_tree
-from treediff.engine.trees.noise import forward, reverse_path
+from treediff.engine.trees.noise import SIGMA_SMALL, forward, reverse_path
 from treediff.engine.trees.tokens import BOS, EOS, PAD, Vocab, encode_edit
 from treediff.engine.trees.tree import Edit, Node
 
@@ -42,7 +42,7 @@ class DataSpec:
     kind: str = "diffusion"  # "diffusion": (current -> first edit) examples; "ar": whole target programs
     min_primitives: int = 2
     max_primitives: int = 8
-    sigma_small: int = 2
+    sigma_small: int = SIGMA_SMALL
     k_max: int = 5
     p_fresh: float = 0.2
     max_program_tokens: int = 128  # longest program token sequence (without BOS/EOS)

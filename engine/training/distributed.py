@@ -49,14 +49,26 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
+def env_ranks() -> tuple[int, int, int]:
+    """``(rank, world_size, local_rank)`` as torchrun sets them (``(0, 1, 0)`` when not launched by it);
+    InputError when one is not an integer."""
+    values: dict[str, int] = {}
+    for name, default in (("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", None)):
+        text = os.environ.get(name, default if default is not None else str(values.get("RANK", 0)))
+        try:
+            values[name] = int(text)
+        except ValueError:
+            raise InputError(f"environment variable {name}={text!r} is not an integer; expected the value "
+                             "torchrun sets (or unset it)") from None
+    return values["RANK"], values["WORLD_SIZE"], values["LOCAL_RANK"]
+
+
 def setup(device: str = "auto") -> DistContext:
     """Join the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK), or run alone.
 
     The backend is nccl for CUDA devices and gloo otherwise.
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    rank, world, local = env_ranks()
     dev = resolve_device(device, local)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)

@@ -21,20 +21,9 @@ from torch import nn
 
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import CheckpointError, InputError
-from treediff.engine.training.checkpoint import (
-    MODEL_ROLES,
-    build_models,
-    capture_rng,
-    check_compatible,
-    latest_checkpoint,
-    list_checkpoints,
-    load_models,
-    read_checkpoint,
-    restore_optimizer,
-    restore_rng,
-    save_checkpoint,
-    write_json,
-)
+from treediff.engine.files import write_json
+from treediff.engine.training.bundle import build_models, load_models
+from treediff.engine.training.checkpoint import MODEL_ROLES, check_compatible, read_checkpoint, save_checkpoint
 from treediff.engine.training.data import (
     DataSpec,
     EditStream,
@@ -44,8 +33,10 @@ from treediff.engine.training.data import (
     validation_batches,
 )
 from treediff.engine.training.distributed import DistContext, barrier, mean_over_ranks, setup, teardown
+from treediff.engine.training.rundir import latest_checkpoint, list_checkpoints
 from treediff.engine.training.traincfg import TrainConfig
 from treediff.engine.training.trainlog import TrainLog, truncate_metrics
+from treediff.engine.training.trainstate import capture_rng, restore_optimizer, restore_rng
 from treediff.engine.trees.tokens import Vocab
 
 STREAM_DROPOUT = 10

@@ -10,26 +10,38 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from treediff.engine.errors import InputError
+from treediff.engine.files import append_line, drop_partial_line, read_lines, write_text
+
 METRICS_FILE = "metrics.jsonl"
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """Every record of a run's metrics.jsonl (empty when there is none)."""
+    """Every complete record of a run's metrics.jsonl (empty when there is none).
+
+    A torn last line (an interrupted write; no newline) is ignored, as :func:`treediff.engine.files.read_lines`
+    does for eval's results; an unparseable complete line is an InputError naming the file and line.
+    """
     path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(read_lines(path), 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{str(path)!r} line {number} is not JSON ({exc.msg}); expected one metrics record "
+                             "per line, as written by `treediff train`. hint: delete the damaged line") from None
+        if isinstance(record, dict):
+            records.append(record)
+    return records
 
 
 def truncate_metrics(run_dir: Path, step: int) -> None:
-    """Drop records after ``step`` (a resumed run rewrites what followed its checkpoint)."""
+    """Drop records after ``step`` (a resumed run rewrites what followed its checkpoint) and any torn line."""
     path = Path(run_dir) / METRICS_FILE
     if not path.exists():
         return
     keep = [r for r in read_metrics(run_dir) if int(r.get("step", 0)) <= step]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in keep), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep))
 
 
 def _fmt(value: Any) -> str:
@@ -55,7 +67,8 @@ class TrainLog:
         if not enabled:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.file = (self.run_dir / METRICS_FILE).open("a", encoding="utf-8")
+        self.path = self.run_dir / METRICS_FILE
+        drop_partial_line(self.path)
         if self.stream.isatty():
             self.bar = tqdm(total=total, initial=start, file=self.stream, dynamic_ncols=True, desc="train")
         if tensorboard != "off":
@@ -89,8 +102,7 @@ class TrainLog:
         """Append one metrics record (must hold ``step``); echoed as a plain line without a terminal."""
         if not self.enabled:
             return
-        self.file.write(json.dumps(record, sort_keys=True) + "\n")
-        self.file.flush()
+        append_line(self.path, json.dumps(record, sort_keys=True))
         if self.bar is None:
             fields = " ".join(f"{k} {_fmt(v)}" for k, v in record.items() if k not in ("step", "time"))
             print(f"step {record['step']}/{self.total} {fields}", file=self.stream, flush=True)
@@ -107,4 +119,3 @@ class TrainLog:
             self.bar.close()
         if self.tb is not None:
             self.tb.close()
-        self.file.close()

@@ -1,1 +1,1 @@
-"""Syntax trees and what is done to them: derivations, noise, edit distance, tokens, constrained decoding."""
+"""Syntax trees and what is done to them: derivations, noise, edit distance, tokens."""

@@ -10,6 +10,7 @@ from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.derivation import sample_tree, sampler
 from treediff.engine.trees.tree import Child, Edit, Node, Path, replace
 
+SIGMA_SMALL = 2  # default: most primitives in a mutated / replacement subtree (ModelConfig.sigma_small too)
 RESAMPLE_TRIES = 64  # draws of a replacement for one node before trying another node
 
 
@@ -29,7 +30,7 @@ def small_nodes(tree: Node, sigma_small: int) -> list[tuple[Path, Node]]:
     return out
 
 
-def mutate(tree: Node, grammar: Grammar, rng: Random, sigma_small: int = 2,
+def mutate(tree: Node, grammar: Grammar, rng: Random, sigma_small: int = SIGMA_SMALL,
            max_depth: int = 24) -> tuple[Node, Edit]:
     """Replace one small subtree by a different random one; returns the new tree and the edit that made it.
 
@@ -62,7 +63,8 @@ def mutate(tree: Node, grammar: Grammar, rng: Random, sigma_small: int = 2,
 
 
 def forward(target: Node, grammar: Grammar, rng: Random, k_max: int = 5, p_fresh: float = 0.2,
-            sigma_small: int = 2, min_primitives: int = 1, max_primitives: int = 8, max_depth: int = 24) -> Node:
+            sigma_small: int = SIGMA_SMALL, min_primitives: int = 1, max_primitives: int = 8,
+            max_depth: int = 24) -> Node:
     """The forward (noising) process applied to ``target``.
 
     With probability ``p_fresh`` a brand-new random program of the target's nonterminal with
@@ -79,7 +81,7 @@ def forward(target: Node, grammar: Grammar, rng: Random, k_max: int = 5, p_fresh
     return tree
 
 
-def reverse_path(noised: Node, target: Node, grammar: Grammar, sigma_small: int = 2) -> list[Edit]:
+def reverse_path(noised: Node, target: Node, grammar: Grammar, sigma_small: int = SIGMA_SMALL) -> list[Edit]:
     """Edits that, applied in order, turn ``noised`` into ``target``; deterministic.
 
     Each replacement has sigma <= ``sigma_small`` whenever the grammar allows it. Walking down from the
@@ -99,7 +101,7 @@ def reverse_path(noised: Node, target: Node, grammar: Grammar, sigma_small: int 
     return edits
 
 
-def path_length(noised: Node, target: Node, grammar: Grammar, sigma_small: int = 2) -> int:
+def path_length(noised: Node, target: Node, grammar: Grammar, sigma_small: int = SIGMA_SMALL) -> int:
     """Number of edits in :func:`reverse_path` (0 exactly when the trees are equal)."""
     return len(reverse_path(noised, target, grammar, sigma_small))
 

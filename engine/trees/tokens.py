@@ -57,6 +57,8 @@ class Vocab:
                                         (self.terminal_offset[s.terminal.name], s.terminal.values)
                                         for s in p.slots)) for p in grammar.productions]
         self._prod_lhs = [p.lhs for p in grammar.productions]
+        # Tables derived from this vocabulary, built once by their owners (e.g. the device mask table).
+        self.derived: dict[tuple[str, str], object] = {}
 
     def _plan(self, prod: Production) -> _Plan:
         slots = tuple(None if s.terminal is None else (self._value_tokens[s.terminal.name], _PY_TYPE[s.terminal.kind])

@@ -141,12 +141,12 @@ def trained_run(kind: str, root: Path) -> Path:
 
 
 def load_trained(kind: str, root: Path, domain: Domain | None = None) -> Any:
-    """The :class:`treediff.engine.training.checkpoint.ModelBundle` of :func:`trained_run` for ``domain``
+    """The :class:`treediff.engine.training.bundle.ModelBundle` of :func:`trained_run` for ``domain``
     (a fresh blocks one)."""
     from treediff.engine.domains.registry import load_registry
-    from treediff.engine.training.checkpoint import load_bundle
+    from treediff.engine.training.bundle import load_bundle
 
-    return load_bundle(trained_run(kind, root), domain or make_domain(), registry=load_registry(entry_points=[]))
+    return load_bundle(trained_run(kind, root), domain or make_domain(), load_registry(entry_points=[]))
 
 
 def near(domain: Domain, target: Node, edits: int, seed: int) -> Node:

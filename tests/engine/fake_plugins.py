@@ -53,3 +53,18 @@ class WrongType:
 
 
 good, clash, raises, wrong_type = Good(), Clash(), Raises(), WrongType()
+
+
+class Misspelt:
+    @hookimpl
+    def treediff_register_domain(self, register: Callable[[Domain], None]) -> None:  # 's' missing
+        register(toy_domain("delta"))
+
+
+class MisspeltUnmarked:
+    def treediff_register_domain(self, register: Callable[[Domain], None]) -> None:  # no @hookimpl either
+        register(toy_domain("delta"))
+
+
+misspelt = Misspelt()
+misspelt_unmarked = MisspeltUnmarked()

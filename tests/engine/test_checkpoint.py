@@ -16,21 +16,13 @@ from tests.engine.trainkit import blocks_registry, fast_config
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import CheckpointError
 from treediff.engine.grammar.grammar import Grammar
-from treediff.engine.training.checkpoint import (
-    build_models,
-    capture_rng,
-    export_model,
-    list_checkpoints,
-    load_bundle,
-    optimizer_state,
-    read_checkpoint,
-    resolve,
-    restore_optimizer,
-    restore_rng,
-    save_checkpoint,
-)
+from treediff.engine.training.bundle import build_models, load_bundle
+from treediff.engine.training.checkpoint import read_checkpoint, save_checkpoint
 from treediff.engine.training.data import DataSpec, Materializer, make_batch
+from treediff.engine.training.export import export_model
+from treediff.engine.training.rundir import list_checkpoints, resolve
 from treediff.engine.training.train import model_config
+from treediff.engine.training.trainstate import capture_rng, optimizer_state, restore_optimizer, restore_rng
 from treediff.engine.trees.tokens import Vocab
 
 
@@ -60,7 +52,7 @@ def _batch(domain: Domain, kind: str = "diffusion") -> object:
 
 def test_save_then_load_gives_the_same_outputs(tmp_path: Path) -> None:
     domain, models, run = _saved(tmp_path)
-    bundle = load_bundle(run, domain, registry=blocks_registry())
+    bundle = load_bundle(run, domain, blocks_registry())
     assert bundle.kind == "diffusion" and bundle.ar is None and bundle.meta["step"] == 7
     assert bundle.vocab.size == Vocab(domain.grammar).size
     batch = _batch(domain)
@@ -76,7 +68,7 @@ def test_ar_bundle_and_export(tmp_path: Path) -> None:
     assert {p.name for p in out.parent.iterdir()} == {"model.json", "model.safetensors"}
     meta = json.loads(out.read_text())
     assert "train_state" not in meta and meta["exported_from"]["step"] == 7
-    bundle = load_bundle(tmp_path / "shipped", domain, registry=blocks_registry())
+    bundle = load_bundle(tmp_path / "shipped", domain, blocks_registry())
     assert bundle.kind == "ar" and bundle.denoiser is None and bundle.value is None
     batch = _batch(domain, "ar")
     with torch.no_grad():
@@ -100,26 +92,26 @@ def test_mismatched_grammar_or_domain_is_a_clear_error(tmp_path: Path) -> None:
     domain, _, run = _saved(tmp_path)
     other = replace(domain, grammar=Grammar.from_text(GRAMMAR.replace("max: 3", "max: 4"), "blocks2.yaml"))
     with pytest.raises(CheckpointError) as err:
-        load_bundle(run, other, registry=blocks_registry())
+        load_bundle(run, other, blocks_registry())
     text = str(err.value)
     assert domain.grammar.fingerprint in text and other.grammar.fingerprint in text and "retrain" in text
     with pytest.raises(CheckpointError, match="trained for domain 'blocks', not for domain 'shapes'"):
-        load_bundle(run, replace(domain, name="shapes"), registry=blocks_registry())
+        load_bundle(run, replace(domain, name="shapes"), blocks_registry())
 
 
 def test_unreadable_checkpoints_are_checkpoint_errors(tmp_path: Path) -> None:
     domain, _, run = _saved(tmp_path)
     with pytest.raises(CheckpointError, match="does not exist"):
-        load_bundle(tmp_path / "missing.json", domain)
+        load_bundle(tmp_path / "missing.json", domain, blocks_registry())
     with pytest.raises(CheckpointError, match="holds no checkpoint"):
-        load_bundle(tmp_path, domain)
+        load_bundle(tmp_path, domain, blocks_registry())
     (tmp_path / "x.json").write_text('{"hello": 1}')
     with pytest.raises(CheckpointError, match="not a treediff checkpoint"):
         read_checkpoint(tmp_path / "x.json")
     weights = run / "checkpoints" / "step-0000007.safetensors"
     weights.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="unreadable"):
-        load_bundle(run, domain, registry=blocks_registry())
+        load_bundle(run, domain, blocks_registry())
 
 
 def test_optimizer_state_round_trips_through_tensors_and_plain_values() -> None:

@@ -7,7 +7,7 @@ import importlib.metadata as md
 import pytest
 
 from treediff.engine.domains.registry import GROUP, load_registry
-from treediff.engine.errors import DomainError, PluginError
+from treediff.engine.errors import DomainError, DuplicateNameError, PluginError
 
 
 def ep(name: str, value: str) -> md.EntryPoint:
@@ -43,8 +43,18 @@ def test_wrong_object_is_a_failure_naming_the_plugin() -> None:
 
 
 def test_duplicate_domain_names_both_plugins() -> None:
-    with pytest.raises(PluginError, match="by plugin 'clash' and by plugin 'good'"):
+    with pytest.raises(DuplicateNameError, match="by plugin 'clash' and by plugin 'good'") as info:
         load_registry([GOOD, ep("clash", "tests.engine.fake_plugins:clash")], builtin_encoders=False)
+    assert isinstance(info.value, PluginError)
+    assert (info.value.kind, info.value.name, info.value.plugins) == ("domain", "beta", ("clash", "good"))
+
+
+@pytest.mark.parametrize("obj", ["misspelt", "misspelt_unmarked"])
+def test_misspelt_hook_name_is_a_reported_failure(obj: str) -> None:
+    reg = load_registry([ep("typo", f"tests.engine.fake_plugins:{obj}"), GOOD], builtin_encoders=False)
+    assert sorted(reg.domains) == ["alpha", "beta"] and [p.name for p in reg.plugins] == ["good"]
+    assert [name for name, _ in reg.failures] == ["typo"]
+    assert "treediff_register_domain" in reg.failures[0][1] and "treediff_register_domains" in reg.failures[0][1]
 
 
 def test_unknown_domain_lists_known_and_failed() -> None:

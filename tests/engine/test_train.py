@@ -16,8 +16,10 @@ from tests.engine.blocks_domain import make_domain
 from tests.engine.trainkit import blocks_registry, fast_config
 from treediff.engine import cli
 from treediff.engine.errors import CheckpointError, InputError
-from treediff.engine.training.checkpoint import latest_checkpoint, load_bundle, read_checkpoint
+from treediff.engine.training.bundle import load_bundle
+from treediff.engine.training.checkpoint import read_checkpoint
 from treediff.engine.training.data import make_batch
+from treediff.engine.training.rundir import latest_checkpoint
 from treediff.engine.training.train import Trainer, lr_factor, run_training
 from treediff.engine.training.trainlog import read_metrics
 
@@ -70,7 +72,7 @@ def test_ar_baseline_trains_and_loads(tmp_path: Path) -> None:
     result = _train(tmp_path, model="ar", steps=6, log_every=3, val_every=6, val_size=8)
     records = read_metrics(tmp_path)
     assert {"loss", "token_acc", "program_acc"} <= set(records[0]) and "val_program_acc" in records[-1]
-    bundle = load_bundle(result.run_dir, make_domain(), registry=blocks_registry())
+    bundle = load_bundle(result.run_dir, make_domain(), blocks_registry())
     assert bundle.kind == "ar" and bundle.ar is not None and not bundle.ar.training
 
 
@@ -149,7 +151,7 @@ def test_ddp_two_gloo_processes(tmp_path: Path) -> None:
     meta = read_checkpoint(run).meta
     assert meta["world_size"] == 2 and meta["step"] == 4
     assert [r["step"] for r in read_metrics(run)] == [2, 4]  # rank 0 alone writes
-    assert load_bundle(run, make_domain(), registry=blocks_registry()).kind == "diffusion"
+    assert load_bundle(run, make_domain(), blocks_registry()).kind == "diffusion"
 
 
 def test_time_limit_stops_cleanly_with_a_checkpoint_and_resume_finishes(tmp_path: Path) -> None:
@@ -165,7 +167,7 @@ def test_time_limit_stops_cleanly_with_a_checkpoint_and_resume_finishes(tmp_path
 
 
 def test_init_warm_starts_from_an_exported_model_of_the_same_architecture(tmp_path: Path) -> None:
-    from treediff.engine.training.checkpoint import export_model
+    from treediff.engine.training.export import export_model
 
     first = _train(tmp_path / "a", steps=10)
     exported = export_model(first.checkpoint, tmp_path / "model")  # type: ignore[arg-type]
@@ -180,3 +182,22 @@ def test_init_warm_starts_from_an_exported_model_of_the_same_architecture(tmp_pa
     with pytest.raises(CheckpointError, match="same architecture"):
         Trainer(make_domain(), fast_config(steps=10, model_overrides={"d_model": 48, "n_heads": 4}),
                 tmp_path / "c", registry=blocks_registry(), log_stream=io.StringIO(), init=exported.parent)
+
+
+def test_cli_resume_survives_a_torn_last_metrics_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A crash mid-append leaves a partial last line in metrics.jsonl; --resume ignores and removes it."""
+    monkeypatch.setattr("treediff.engine.commands.train.load_registry", blocks_registry)
+    config = tmp_path / "train.yaml"
+    config.write_text(json.dumps({k: v for k, v in fast_config().model_dump(mode="json").items() if k != "steps"}))
+    run = tmp_path / "R"
+    assert cli.main(["train", "blocks", "--config", str(config), "--steps", "4", "--out", str(run)]) == 0
+    metrics = run / "metrics.jsonl"
+    with metrics.open("a", encoding="utf-8") as f:
+        f.write('{"loss": 0.5, "st')  # torn: no closing brace, no newline
+    assert [r["step"] for r in read_metrics(run) if "loss" in r] == [4]
+    assert cli.main(["train", "blocks", "--config", str(config), "--steps", "6", "--out", str(run), "--resume"]) == 0
+    assert "to step 6" in capsys.readouterr().out
+    text = metrics.read_text(encoding="utf-8")
+    assert '"st' not in text.replace('"step"', "") and text.endswith("\n")
+    assert [r["step"] for r in read_metrics(run) if "loss" in r] == [4, 5, 6]

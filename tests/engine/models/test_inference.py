@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tests.engine.models.fakes import CFG, SHAPE, observe, programs
+from tests.engine.models.reference_decoding import ReferenceState
 from tests.toys import GRAMMAR_DIR
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.models.autoregressive import ARModel
@@ -20,7 +21,6 @@ from treediff.engine.models.inference import (
     sample_programs,
 )
 from treediff.engine.models.value import ValueNet
-from treediff.engine.trees.decoding import DecodeState
 from treediff.engine.trees.tokens import EOS, Vocab, encode_edit
 from treediff.engine.trees.tree import Node, get, validate
 
@@ -40,10 +40,10 @@ def _propose(model: Denoiser, vocab: Vocab, trees: list[Node], n: int, seed: int
 
 def _replay(vocab: Vocab, nonterminal: str, ids: list[int], max_primitives: int | None, max_tokens: int) -> None:
     """Raise unless every token (and the final EOS) is allowed by the reference decoding state."""
-    state = DecodeState(vocab, nonterminal, max_primitives, max_tokens)
+    state = ReferenceState(vocab, nonterminal, max_primitives, max_tokens)
     for tok in [*ids, EOS]:
         state.step(tok)
-    assert state.done
+    assert state.finished
 
 
 @pytest.mark.parametrize("max_primitives", ["sigma_small", 1, None])
@@ -125,9 +125,11 @@ def test_logprob_is_pointer_plus_masked_tokens(csg_grammar: Grammar) -> None:
             # Every node of a csg program is an eligible position (the budgets never bind here).
             expected = torch.log_softmax(pos_logits[0], 0)[batch.edit_position[0]].item()
             enc = encode_edit(vocab, tree, p.edit)
-            state = DecodeState(vocab, enc.nonterminal, CFG.sigma_small, CFG.max_edit_tokens - 2)
+            state = ReferenceState(vocab, enc.nonterminal, CFG.sigma_small, CFG.max_edit_tokens - 2)
             for t, tok in enumerate([*enc.replacement, EOS]):
-                masked = tok_logits[0, t].masked_fill(~torch.from_numpy(state.allowed_mask()), float("-inf"))
+                allowed = torch.zeros(vocab.size, dtype=torch.bool)
+                allowed[state.allowed()] = True
+                masked = tok_logits[0, t].masked_fill(~allowed, float("-inf"))
                 expected += torch.log_softmax(masked, 0)[tok].item()
                 state.step(tok)
             assert p.logprob == pytest.approx(expected, abs=1e-4)
