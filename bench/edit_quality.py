@@ -25,7 +25,7 @@ import torch
 from treediff.engine.domains.registry import load_registry
 from treediff.engine.evaluation.edit_quality import edit_quality, table
 from treediff.engine.files import write_json
-from treediff.engine.training.checkpoint import load_bundle
+from treediff.engine.training.bundle import load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if checkpoint is None:
         print(f"domain {domain.name!r} ships no model; pass --checkpoint", file=sys.stderr)
         return 2
-    bundle = load_bundle(checkpoint, domain, args.device, registry=registry)
+    bundle = load_bundle(checkpoint, domain, registry, args.device)
     if bundle.kind != "diffusion":
         print(f"{checkpoint} holds a {bundle.kind!r} model; expected a diffusion model", file=sys.stderr)
         return 2

@@ -27,7 +27,7 @@ from treediff.engine.domains.registry import load_registry
 from treediff.engine.evaluation.harness import directory_targets, generated_targets, pair_seed
 from treediff.engine.files import write_json
 from treediff.engine.search.solve import solve
-from treediff.engine.training.checkpoint import load_bundle
+from treediff.engine.training.bundle import load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     domain = registry.domain(args.domain)
     executor = domain.make_executor("cpu")
     checkpoint = args.checkpoint or domain.checkpoint
-    bundle = load_bundle(checkpoint, domain, "cpu")
+    bundle = load_bundle(checkpoint, domain, registry, "cpu")
     if args.bundled:
         targets = directory_targets(domain, bundled_targets_dir(domain, registry), executor)
     else:

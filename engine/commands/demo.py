@@ -16,7 +16,7 @@ from typing import Any
 from treediff.engine.commands.searchargs import apply_threads, load_models, resolve_device
 from treediff.engine.domains.registry import Registry, load_registry
 from treediff.engine.errors import InputError, TreediffError
-from treediff.engine.evaluation.solvereport import IndexRow, render_index
+from treediff.engine.evaluation.solvereport import IndexRow, observation_uris, render_index
 from treediff.engine.files import write_text
 
 DEFAULT_BUDGET = 1000
@@ -76,6 +76,8 @@ def bundled_targets_dir(domain: Any, registry: Registry) -> Path | None:
 
 
 def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, device: str) -> list[IndexRow]:
+    import torch
+
     from treediff.engine.evaluation.harness import Target, directory_targets, generated_targets, pair_seed
     from treediff.engine.evaluation.solvereport import write_report
     from treediff.engine.search.solve import solve
@@ -114,9 +116,13 @@ def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, devi
         report = out / f"{target.name}.html"
         write_report(report, domain, target.observation, result, executor,
                      title=f"treediff demo: {domain.name} / {target.name}", target_label=target.source)
+        shown = [target.observation]
+        if result.program is not None:
+            shown.append(executor.execute([result.program])[0].to(target.observation.device))
+        uris = observation_uris(domain, torch.stack(shown)) + [None]
         rows.append(IndexRow(domain.name, target.name, result.method, result.solved, result.renderer_calls,
-                        result.seconds, result.score, str(result.program) if result.program else "",
-                        str(report.relative_to(args.out))))
+                             result.seconds, result.score, str(result.program) if result.program else "",
+                             str(report.relative_to(args.out)), uris[0], uris[1]))
         print(f"{domain.name}/{target.name}: {'solved' if result.solved else 'not solved'} "
               f"({result.renderer_calls} calls, {result.seconds:.1f} s)", file=sys.stderr, flush=True)
     return rows

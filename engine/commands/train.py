@@ -68,10 +68,10 @@ def card_with_quality(domain: Any, model_dir: Path, registry: Any, n: int = 100)
     """Measure the exported model's edit quality on a small fixed set (on the CPU: a few seconds) and write its
     card next to it; an autoregressive model gets a card without the edit measurements."""
     from treediff.engine.evaluation.edit_quality import edit_quality, table
-    from treediff.engine.training.checkpoint import load_bundle
+    from treediff.engine.training.bundle import load_bundle
     from treediff.engine.training.modelcard import write_card
 
-    bundle = load_bundle(model_dir, domain, "cpu", registry)
+    bundle = load_bundle(model_dir, domain, registry, "cpu")
     if bundle.denoiser is None:
         return write_card(model_dir)
     quality = edit_quality(bundle, domain, domain.make_executor("cpu"), n, seed=0)

@@ -21,7 +21,7 @@ from treediff.engine.trees.tree import Edit, Node
 if TYPE_CHECKING:
     from treediff.engine.domains.domain import Domain, Executor
     from treediff.engine.grammar.grammar import Grammar
-    from treediff.engine.training.checkpoint import ModelBundle
+    from treediff.engine.training.bundle import ModelBundle
     from treediff.engine.trees.tokens import Vocab
 
 MAX_TRIES = 200  # draws per pair before giving up (every noised program too long, or mutations cancelling)

@@ -31,7 +31,7 @@ body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:72em}
 h1{font-size:1.4em} table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
 img{image-rendering:pixelated;width:160px;height:auto;border:1px solid #999;background:#fff}
 code{font-size:.9em;word-break:break-all} .ok{color:#070;font-weight:bold} .no{color:#a00;font-weight:bold}
-.pair{display:flex;gap:1.5em;align-items:flex-start} .anim img{width:256px}
+img.thumb{width:96px} .pair{display:flex;gap:1.5em;align-items:flex-start} .anim img{width:256px}
 """
 
 SCRIPT = """
@@ -136,22 +136,34 @@ class IndexRow:
     score: float
     program: str
     report: str  # the report's path relative to the index page
+    target_uri: str | None = None  # preview of the target observation (data URI), when the domain has one
+    found_uri: str | None = None  # preview of the best program's execution
 
 
 def render_index(rows: Sequence[IndexRow], budget: int, title: str = "treediff demo") -> str:
-    """An index page: how many targets were solved, and one linked table row per report."""
+    """An index page: how many targets were solved, and per target its preview beside the preview of the
+    program found (seen at a glance), the numbers, and a link to its report with the edit trajectory."""
     body = []
     for r in rows:
-        mark = '<span class="ok">yes</span>' if r.solved else '<span class="no">no</span>'
-        body.append(f'<tr><td>{html.escape(r.domain)}</td><td><a href="{html.escape(r.report, quote=True)}">'
-                    f"{html.escape(r.target)}</a></td><td>{html.escape(r.method)}</td><td>{mark}</td>"
-                    f"<td>{r.calls}</td><td>{r.seconds:.2f}</td><td>{_num(r.score)}</td>"
+        mark = '<span class="ok">solved</span>' if r.solved else '<span class="no">not solved</span>'
+        link = html.escape(r.report, quote=True)
+        body.append(f'<tr><td><a href="{link}">{_thumb(r.target_uri, "target " + r.target)}</a></td>'
+                    f'<td><a href="{link}">{_thumb(r.found_uri, "found for " + r.target)}</a></td>'
+                    f'<td>{html.escape(r.domain)} / <a href="{link}">{html.escape(r.target)}</a><br>{mark}<br>'
+                    f"{html.escape(r.method)}, {r.calls} calls, {r.seconds:.1f} s, score {_num(r.score)}</td>"
                     f"<td><code>{html.escape(r.program)}</code></td></tr>")
     solved = sum(r.solved for r in rows)
     return _page(title, [
         f"<p>{solved} of {len(rows)} targets solved; budget {budget} renderer calls per target.</p>",
-        "<table>", "<tr><th>domain</th><th>target</th><th>method</th><th>solved</th><th>calls</th>"
-        "<th>seconds</th><th>score</th><th>program</th></tr>", *body, "</table>"])
+        "<table>", "<tr><th>target</th><th>program found</th><th>result</th><th>program</th></tr>", *body,
+        "</table>"])
+
+
+def _thumb(uri: str | None, caption: str) -> str:
+    if uri is None:
+        return "(no preview)"
+    return f'<img class="thumb" alt="{html.escape(caption, quote=True)}" src="{html.escape(uri, quote=True)}">'
+
 
 
 def write_report(path: Path, domain: Domain, target: torch.Tensor, result: SolveResult, executor: Executor,

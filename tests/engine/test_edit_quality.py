@@ -29,7 +29,7 @@ from treediff.engine.evaluation.edit_quality import (
 from treediff.engine.models.config import PRESETS
 from treediff.engine.models.encoders import grid_encoder
 from treediff.engine.models.inference import ProposedEdit
-from treediff.engine.training.checkpoint import ModelBundle, build_models
+from treediff.engine.training.bundle import ModelBundle, build_models
 from treediff.engine.trees.noise import path_length, reverse_path
 from treediff.engine.trees.ted import tree_edit_distance
 from treediff.engine.trees.tokens import Vocab

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tests.engine.blocks_domain import make_domain
 from tests.engine.trainkit import blocks_registry, fast_config
-from treediff.engine.training.checkpoint import export_model, read_checkpoint
+from treediff.engine.training.checkpoint import read_checkpoint
+from treediff.engine.training.export import export_model
 from treediff.engine.training.modelcard import lineage_of, render_card, write_card
 from treediff.engine.training.train import run_training
 
