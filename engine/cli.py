@@ -35,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TreediffError as exc:
         print(f"treediff {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a write that failed mid-run (disk full, read-only): one paragraph, no traceback
+        from treediff.engine.outputs import os_error_message
+
+        print(f"treediff {args.command}: error: {os_error_message(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"treediff {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,89 @@
+"""The reliability battery (issue 10): run-directory locks, deep trees, resume checks, output paths and
+disks, resource limits, and numbers that tell the truth. Every test drives the command line."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.engine.trainkit import blocks_registry, fast_config
+from treediff.engine import cli
+
+TINY_CSG = {"preset": "tiny", "batch_size": 4, "val_size": 4, "log_every": 5, "val_every": 10,
+            "checkpoint_every": 10, "warmup_steps": 2, "threads": 1, "device": "cpu", "workers": 0}
+
+
+def _treediff(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "treediff.engine.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _blocks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **options: object) -> Path:
+    """Train commands see the fast blocks domain; returns a config file of the fast config."""
+    monkeypatch.setattr("treediff.engine.commands.train.load_registry", blocks_registry)
+    config = tmp_path / "train.yaml"
+    body = fast_config(**options).model_dump(mode="json")  # type: ignore[arg-type]
+    config.write_text(json.dumps(body))  # JSON is YAML
+    return config
+
+
+# -- 1. one run per run directory --------------------------------------------------------------------
+
+
+def test_two_runs_into_one_out_the_second_refuses_naming_the_holder(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(json.dumps({**TINY_CSG, "steps": 80}))
+    run = tmp_path / "R"
+    first = _treediff("train", "csg2d", "--config", str(config), "--out", str(run))
+    time.sleep(0.3)
+    second = _treediff("train", "csg2d", "--config", str(config), "--out", str(run))
+    outs = [p.communicate(timeout=300) for p in (first, second)]
+    codes = sorted((first.returncode, second.returncode))
+    assert codes == [0, 2], outs
+    loser, winner = (second, first) if second.returncode == 2 else (first, second)
+    err = outs[[first, second].index(loser)][1]
+    assert f"locked by process {winner.pid} on host {socket.gethostname()!r}" in err
+    assert "Traceback" not in err and "--out" in err
+    assert not (run / ".lock").exists()  # released at the end of the run
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    config = _blocks(monkeypatch, tmp_path, steps=4)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run = tmp_path / "R"
+    run.mkdir()
+    (run / ".lock").write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "started": "then"}))
+    (run / ".config.json.abc123.tmp").write_text("{half")  # an orphan of a killed atomic write
+    assert cli.main(["train", "blocks", "--config", str(config), "--out", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert f"took over the stale lock {str(run / '.lock')!r} of process {dead.pid}" in err
+    assert not (run / ".lock").exists() and not list(run.glob(".*.tmp"))
+
+
+def test_a_live_lock_is_respected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    config = _blocks(monkeypatch, tmp_path, steps=4)
+    run = tmp_path / "R"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from treediff.engine.training.runlock import RunLock\n"
+                               f"RunLock({str(run)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert cli.main(["train", "blocks", "--config", str(config), "--out", str(run)]) == 2
+        err = capsys.readouterr().err
+        assert f"locked by process {holder.pid}" in err and "Traceback" not in err
+        assert not (run / "checkpoints").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli.main(["train", "blocks", "--config", str(config), "--out", str(run)]) == 0  # its lock is stale now
+    assert f"of process {holder.pid}" in capsys.readouterr().err
