@@ -87,3 +87,41 @@ def test_a_live_lock_is_respected(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         holder.wait()
     assert cli.main(["train", "blocks", "--config", str(config), "--out", str(run)]) == 0  # its lock is stale now
     assert f"of process {holder.pid}" in capsys.readouterr().err
+
+
+# -- 2. deep but valid trees -------------------------------------------------------------------------
+
+
+def _deep_csg(n: int) -> str:
+    return "(+ (Circle 1 2 3) " * n + "(Circle 3 4 5)" + ")" * n
+
+
+def _deep_svg(n: int) -> str:
+    return "(Arrange h (Rectangle 1 1 red none 0) " * n + "(Ellipse 2 2 blue none 0)" + " 1)" * n
+
+
+@pytest.mark.parametrize("domain,text", [("csg2d", _deep_csg(500)), ("csg2d", _deep_csg(2000)),
+                                         ("tinysvg", _deep_svg(2000))], ids=["csg500", "csg2000", "svg2000"])
+def test_render_deep_programs(domain: str, text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    program = tmp_path / "deep.txt"
+    program.write_text(text)
+    assert cli.main(["render", domain, str(program), "--out", str(tmp_path / "deep.png")]) == 0
+    assert (tmp_path / "deep.png").stat().st_size > 0
+
+
+def test_render_refuses_a_program_past_the_depth_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    program = tmp_path / "deep.txt"
+    program.write_text(_deep_csg(5000))
+    assert cli.main(["render", "csg2d", str(program), "--out", str(tmp_path / "deep.png")]) == 2
+    err = capsys.readouterr().err
+    assert "nested more than 4000 levels deep" in err and "MAX_TREE_DEPTH" in err
+    assert "Recursion" not in err and not (tmp_path / "deep.png").exists()
+
+
+def test_eval_targets_with_a_deep_program(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    (targets / "deep.txt").write_text(_deep_csg(500))
+    assert cli.main(["eval", "csg2d", "--targets", str(targets), "--methods", "mutation", "--budget", "3",
+                     "--out", str(tmp_path / "E")]) == 0
+    assert '"target": "deep"' in (tmp_path / "E" / "results.jsonl").read_text()
