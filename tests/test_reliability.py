@@ -125,3 +125,42 @@ def test_eval_targets_with_a_deep_program(tmp_path: Path, capsys: pytest.Capture
     assert cli.main(["eval", "csg2d", "--targets", str(targets), "--methods", "mutation", "--budget", "3",
                      "--out", str(tmp_path / "E")]) == 0
     assert '"target": "deep"' in (tmp_path / "E" / "results.jsonl").read_text()
+
+
+# -- 3. eval --resume refuses settings that change results -------------------------------------------
+
+
+def test_eval_resume_refuses_another_model_or_methods(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from tests.engine.blocks_domain import make_domain, trained_run
+    from tests.test_cli_eval import main, use_domains
+    from treediff.engine.training.checkpoint import resolve
+
+    use_domains(monkeypatch, make_domain())
+    model = tmp_path / "model"
+    shutil.copytree(trained_run("diffusion", tmp_path / "runs"), model)
+    ar = trained_run("ar", tmp_path / "runs")
+    out = tmp_path / "ev"
+    args = ["eval", "blocks", "-n", 2, "--budget", 20, "--out", out, "--methods", "beam,mutation"]
+    code, _, err = main(capsys, *args, "--checkpoint", model)
+    assert code == 0, err
+    lines = (out / "results.jsonl").read_text().splitlines()
+    (out / "results.jsonl").write_text(lines[0] + "\n")  # interrupted after one record
+    weights = resolve(model).with_suffix(".safetensors")
+    tensors = load_file(str(weights))
+    save_file({k: v + 0.01 for k, v in tensors.items()}, str(weights))  # another model at the same path
+    code, _, err = main(capsys, *args, "--checkpoint", model, "--resume")
+    assert code == 2 and "checkpoint: weights sha256" in err and "Traceback" not in err
+    code, _, err = main(capsys, "eval", "blocks", "-n", 2, "--budget", 20, "--out", out, "--methods", "mutation",
+                        "--checkpoint", model, "--resume")
+    assert code == 2 and "methods: ['beam', 'mutation'] -> ['mutation']" in err
+    save_file(tensors, str(weights))  # the original weights again: the resume is accepted
+    code, _, err = main(capsys, *args, "--checkpoint", model, "--resume")
+    assert code == 0, err
+    code, _, err = main(capsys, "eval", "blocks", "-n", 2, "--budget", 20, "--out", out, "--methods",
+                        "beam,mutation,ar", "--checkpoint", model, "--ar-checkpoint", ar, "--resume")
+    assert code == 2 and "ar_checkpoint: None -> weights sha256" in err

@@ -15,6 +15,7 @@ from typing import Any
 from treediff.engine.commands.searchargs import add_model_args, apply_threads, load_models, parse_methods
 from treediff.engine.domains.registry import load_registry
 from treediff.engine.errors import InputError
+from treediff.engine.evaluation.resumecheck import check_resume, model_hashes
 from treediff.engine.search.solve import METHODS, NEEDS
 
 DEFAULT_BUDGET = 5000
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             targets = generated_targets(domain, args.n, args.seed, executor)
         settings = _settings(args, domain.name, methods, len(targets))
+        settings.update(model_hashes(domain, methods, args.checkpoint, args.ar_checkpoint))
         check_output(out, args.resume)
         _check_settings(out / SETTINGS, settings, args.resume)
         barrier(ctx)
@@ -131,12 +133,8 @@ def _check_settings(path: Path, settings: dict[str, Any], resume: bool) -> None:
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return
-    keys = ("domain", "budget", "seed", "targets", "time_limit")
-    changed = [k for k in keys if old.get(k) != settings[k]]
-    if changed:
-        diff = ", ".join(f"{k}: {old.get(k)!r} -> {settings[k]!r}" for k in changed)
-        raise InputError(f"--resume in {str(path.parent)!r} with different settings ({diff}); expected the "
-                         "settings of the interrupted evaluation. hint: use a new --out for a different evaluation")
+    if isinstance(old, dict):
+        check_resume(path.parent, old, settings)  # every result-changing setting, models by content hash
 
 
 def _write_settings(path: Path, settings: dict[str, Any]) -> None:
