@@ -4,6 +4,7 @@ disks, resource limits, and numbers that tell the truth. Every test drives the c
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -164,3 +165,73 @@ def test_eval_resume_refuses_another_model_or_methods(tmp_path: Path, monkeypatc
     code, _, err = main(capsys, "eval", "blocks", "-n", 2, "--budget", 20, "--out", out, "--methods",
                         "beam,mutation,ar", "--checkpoint", model, "--ar-checkpoint", ar, "--resume")
     assert code == 2 and "ar_checkpoint: None -> weights sha256" in err
+
+
+# -- 4. output paths and full disks ------------------------------------------------------------------
+
+
+def _clean_error(err: str) -> None:
+    """One paragraph (one line) of error, last on stderr (after any progress lines), no traceback."""
+    assert "Traceback" not in err and err.count("error:") == 1, err
+    assert "error:" in err.strip().splitlines()[-1], err
+
+
+@pytest.mark.parametrize("where", ["file", "under-file", "export-file"])
+def test_train_refuses_bad_output_paths_before_training(where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    config = _blocks(monkeypatch, tmp_path, steps=4)
+    started = []
+    monkeypatch.setattr("treediff.engine.training.train.Trainer.run", lambda *a, **k: started.append(1))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = {"file": blocker, "under-file": blocker / "run", "export-file": tmp_path / "R"}[where]
+    extra = ["--export", str(blocker)] if where == "export-file" else []
+    assert cli.main(["train", "blocks", "--config", str(config), "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    _clean_error(err)
+    assert str(blocker) in err and not started and blocker.read_text() == "x"
+    assert not (tmp_path / "R").exists()
+
+
+def test_render_out_directory_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["render", "csg2d", "(Circle 3 8 8)", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    _clean_error(err)
+    assert "is a directory; expected a file path" in err
+
+
+def _full_disk(monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:
+    """Renaming a finished temporary file onto a ``suffix`` output fails as on a full disk."""
+    import errno
+
+    real = os.replace
+
+    def replace(src: object, dst: object) -> None:
+        if str(dst).endswith(suffix):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        real(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_render_on_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    _full_disk(monkeypatch, ".png")
+    assert cli.main(["render", "csg2d", "(Circle 3 8 8)", "--out", str(tmp_path / "c.png")]) == 2
+    err = capsys.readouterr().err
+    _clean_error(err)
+    assert "No space left on device" in err and "free some disk space" in err
+    assert list(tmp_path.iterdir()) == []  # neither the PNG nor its temporary file
+
+
+def test_train_on_a_full_disk_leaves_no_weights_without_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    config = _blocks(monkeypatch, tmp_path, steps=12)
+    _full_disk(monkeypatch, "step-0000010.json")
+    run = tmp_path / "R"
+    assert cli.main(["train", "blocks", "--config", str(config), "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    _clean_error(err)
+    assert "No space left on device" in err
+    left = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert left == [] and not list(run.rglob("*.tmp")) and not (run / ".lock").exists()

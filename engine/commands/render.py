@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """Parse, execute, save atomically; nothing is written when parsing fails."""
+    from treediff.engine.outputs import check_output_file
+
+    check_output_file(args.out)
     domain = load_registry().domain(args.domain)
     tree = read_program(domain.grammar, args.program)
     observation = domain.make_executor(args.device).execute([tree])[0].cpu()

@@ -72,6 +72,20 @@ def clean_orphan_tmp(*folders: Path) -> list[Path]:
     return removed
 
 
+def clean_partial_checkpoints(run_dir: Path) -> list[Path]:
+    """Remove checkpoint weight/state files whose JSON was never written (a write that failed or was
+    killed between them); a checkpoint exists exactly when its JSON does, so nothing valid is lost."""
+    folder = Path(run_dir) / "checkpoints"
+    removed = []
+    if folder.is_dir():
+        for path in folder.glob("step-*.safetensors"):
+            stem = path.name.split(".", 1)[0]
+            if not (folder / f"{stem}.json").exists():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 class RunLock:
     """Exclusive lock on a run directory; use as a context manager or call :meth:`acquire`/:meth:`release`."""
 
@@ -107,6 +121,7 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, data, 0)
         clean_orphan_tmp(self.run_dir, self.run_dir / "checkpoints")
+        clean_partial_checkpoints(self.run_dir)
         return self
 
     def _same_file(self, fd: int) -> bool:

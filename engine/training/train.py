@@ -331,9 +331,15 @@ class Trainer:
     def _save(self, step: int) -> Path | None:
         path = None
         if self.ctx.is_main:
-            path = save_checkpoint(self.run_dir, step, self.models, self.optimizer, self.scheduler,
-                                   capture_rng((self.ctx.device,)), self.meta(), self.cfg.keep_last,
-                                   {"data": {"next_batch": step, "seed": self.cfg.seed}})
+            try:
+                path = save_checkpoint(self.run_dir, step, self.models, self.optimizer, self.scheduler,
+                                       capture_rng((self.ctx.device,)), self.meta(), self.cfg.keep_last,
+                                       {"data": {"next_batch": step, "seed": self.cfg.seed}})
+            except OSError:  # e.g. a full disk: leave no weights without their JSON behind
+                from treediff.engine.training.runlock import clean_partial_checkpoints
+
+                clean_partial_checkpoints(self.run_dir)
+                raise
         barrier(self.ctx)
         return path
 
