@@ -235,3 +235,59 @@ def test_train_on_a_full_disk_leaves_no_weights_without_json(tmp_path: Path, mon
     assert "No space left on device" in err
     left = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert left == [] and not list(run.rglob("*.tmp")) and not (run / ".lock").exists()
+
+
+# -- 7. resource limits -------------------------------------------------------------------------------
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header announces ``width`` x ``height`` (8-bit gray) with no pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_solve_refuses_a_huge_image_before_decoding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "huge.png"
+    target.write_bytes(_png_header(12000, 12000))
+    started = time.perf_counter()
+    assert cli.main(["solve", "csg2d", str(target), "--method", "mutation", "--budget", "5"]) == 2
+    err = capsys.readouterr().err
+    _clean_error(err)
+    assert "12000x12000 = 144000000 pixels" in err and "--max-image-pixels" in err
+    assert time.perf_counter() - started < 10
+    assert cli.main(["solve", "csg2d", str(target), "--method", "mutation", "--budget", "5",
+                     "--max-image-pixels", str(200_000_000)]) == 2  # allowed now: fails later, as truncated
+    assert "12000x12000" not in capsys.readouterr().err
+
+
+def test_sample_streams_a_huge_n_and_caps_rendering(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proc = _treediff("sample", "csg2d", "-n", "100000000")
+    try:
+        assert proc.stdout is not None
+        first = [proc.stdout.readline() for _ in range(3)]  # before, nothing came until all were built
+        assert all(line.startswith("(") for line in first)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert cli.main(["sample", "csg2d", "-n", "100000000", "--out", str(tmp_path / "S")]) == 2
+    err = capsys.readouterr().err
+    assert "expected at most 10000" in err and "--max-samples" in err and not (tmp_path / "S").exists()
+
+
+def test_a_10_mb_program_is_refused_before_parsing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    program = tmp_path / "big.txt"
+    program.write_text("(+ (Circle 1 2 3) (Circle 1 2 3))" + " " * 10_000_000)
+    started = time.perf_counter()
+    assert cli.main(["render", "csg2d", str(program), "--out", str(tmp_path / "b.png")]) == 2
+    err = capsys.readouterr().err
+    _clean_error(err)
+    assert "expected at most 1000000" in err and "--max-program-chars" in err
+    assert time.perf_counter() - started < 5
+    assert cli.main(["render", "csg2d", str(program), "--out", str(tmp_path / "b.png"),
+                     "--max-program-chars", "20000000"]) == 0
