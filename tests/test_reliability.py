@@ -291,3 +291,59 @@ def test_a_10_mb_program_is_refused_before_parsing(tmp_path: Path, capsys: pytes
     assert time.perf_counter() - started < 5
     assert cli.main(["render", "csg2d", str(program), "--out", str(tmp_path / "b.png"),
                      "--max-program-chars", "20000000"]) == 0
+
+
+# -- 8. numbers and words that are true --------------------------------------------------------------
+
+
+def test_samples_per_s_is_measured_over_the_whole_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from treediff.engine.training.train import Trainer
+    from treediff.engine.training.trainlog import read_metrics
+
+    config = _blocks(monkeypatch, tmp_path, steps=10, log_every=5, checkpoint_every=1, val_every=100)
+    real = Trainer._step
+
+    def slow(self: Trainer, index: int, batch: object) -> object:
+        time.sleep(0.05)
+        return real(self, index, batch)
+
+    monkeypatch.setattr(Trainer, "_step", slow)
+    assert cli.main(["train", "blocks", "--config", str(config), "--out", str(tmp_path / "R")]) == 0
+    rates = [r["samples_per_s"] for r in read_metrics(tmp_path / "R") if "samples_per_s" in r]
+    assert rates and max(rates) < 8 / 0.05 * 1.05  # batch 8 per 0.05 s at most (was 5x that)
+
+
+def test_first_record_after_resume_says_how_many_steps_it_averages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from treediff.engine.training.trainlog import read_metrics
+
+    config = _blocks(monkeypatch, tmp_path, steps=4)
+    run = tmp_path / "R"
+    assert cli.main(["train", "blocks", "--config", str(config), "--out", str(run)]) == 0
+    assert cli.main(["train", "blocks", "--steps", "10", "--out", str(run), "--resume"]) == 0
+    windows = {r["step"]: r["window_steps"] for r in read_metrics(run) if "loss" in r}
+    assert windows == {4: 4, 5: 1, 10: 5}
+
+
+def test_a_jpeg_named_png_is_read_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    target = tmp_path / "t.png"
+    Image.new("L", (128, 128), 255).save(target, format="JPEG")
+    assert cli.main(["solve", "csg2d", str(target), "--method", "mutation", "--budget", "3"]) == 0
+    assert "named .png but is a JPEG file" in capsys.readouterr().err
+
+
+def test_an_invalid_model_config_is_one_paragraph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(Path(__file__).parents[1] / "plugins" / "csg2d" / "model", model)
+    meta = json.loads((model / "model.json").read_text())
+    meta["model_config"]["d_model"] = "big"
+    meta["model_config"]["n_heads"] = "many"
+    (model / "model.json").write_text(json.dumps(meta))
+    target = Path(__file__).parents[1] / "plugins" / "csg2d" / "targets" / "target1.png"
+    assert cli.main(["solve", "csg2d", str(target), "--checkpoint", str(model), "--budget", "3"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "d_model" in err and "n_heads" in err, err

@@ -281,10 +281,13 @@ class Trainer:
                 if done % cfg.log_every and done % cfg.val_every and done % cfg.checkpoint_every and not last:
                     continue
                 record: dict[str, Any] = {"step": done}
-                if done % cfg.log_every == 0 or last:
+                window_done = done % cfg.log_every == 0 or last
+                if window_done:
                     record.update(self._train_record(sums, steps_in_window, window_start))
+                    record["window_steps"] = steps_in_window  # fewer than log_every after a resume or at the end
                     result.last = dict(record)
                     sums, steps_in_window = {}, 0
+                paused = time.perf_counter()  # validation and checkpoints are not training time
                 if ctx.is_main and (done % cfg.val_every == 0 or last):
                     result.validation = validation_metrics(self.module, val_set, self.autocast)
                     record.update(result.validation)
@@ -295,7 +298,8 @@ class Trainer:
                     result.checkpoint = self._save(done)
                 result.step = done
                 result.timed_out = timed_out and done < end
-                window_start = time.perf_counter()
+                # a new window starts after a record; otherwise the window goes on, less the time paused here
+                window_start = time.perf_counter() if window_done else window_start + time.perf_counter() - paused
                 if timed_out:
                     break
         finally:
