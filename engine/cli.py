@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +22,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_LOCATED = re.compile(r"^(\S+:\d+:\d+: |    hint: )")
+
+
+def one_paragraph(text: str) -> str:
+    """An error message as one paragraph: line breaks inside it (e.g. a pydantic dump) become spaces; only
+    located diagnostics (``path:line:col: ...`` and their hints) keep a line each."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if out and not _LOCATED.match(line):
+            out[-1] = f"{out[-1]} {' '.join(line.split())}"
+        else:
+            out.append(line.rstrip())
+    return "\n".join(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
@@ -31,8 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except TreediffError as exc:
-        print(f"treediff {args.command}: error: {exc}", file=sys.stderr)
+        print(f"treediff {args.command}: error: {one_paragraph(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a write that failed mid-run (disk full, read-only): one paragraph, no traceback
+        from treediff.engine.outputs import os_error_message
+
+        print(f"treediff {args.command}: error: {os_error_message(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"treediff {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from treediff.engine.errors import InputError
 from treediff.engine.files import write_atomic
+from treediff.engine.limits import check_image_pixels
 
 ImageLike = Any  # torch.Tensor or np.ndarray, float [H, W] or [C, H, W] in [0, 1]
 
@@ -59,16 +60,30 @@ def save_png(image: ImageLike, path: str | os.PathLike[str], invert: bool = Fals
     write_atomic(Path(path), lambda tmp: picture.save(tmp, format="PNG"))
 
 
+def _check_format(found: str | None, path: Path) -> None:
+    """Warn when the file's real format is not the one its name says (e.g. a JPEG named .png)."""
+    named = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".bmp": "BMP"}.get(path.suffix.lower())
+    if named is not None and found is not None and found != named:
+        warnings.warn(f"image {str(path)!r} is named {path.suffix} but is a {found} file; read as {found}"
+                      + (" (lossy: its pixels may differ from the original drawing)" if found == "JPEG" else ""),
+                      stacklevel=4)
+
+
 def _open(path: Path) -> Image.Image:
     expected = "expected a readable PNG image"
     try:
         with Image.open(path) as opened:
+            check_image_pixels(opened.size[0], opened.size[1], str(path))  # header only: nothing decoded yet
+            _check_format(opened.format, path)
             opened.load()
             picture = opened.copy() if opened.mode != "P" else opened.convert("RGBA")
     except FileNotFoundError:
         raise InputError(f"image file {str(path)!r} does not exist; {expected}. hint: check the path") from None
     except IsADirectoryError:
         raise InputError(f"image file {str(path)!r} is a directory; {expected}") from None
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"image file {str(path)!r} is too large to decode ({exc}); {expected} of at most "
+                         "treediff.engine.limits.MAX_IMAGE_PIXELS pixels") from None
     except UnidentifiedImageError:
         raise InputError(f"image file {str(path)!r} is not an image; {expected}. "
                          "hint: convert it to PNG first") from None

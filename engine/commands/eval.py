@@ -15,6 +15,7 @@ from typing import Any
 from treediff.engine.commands.searchargs import add_model_args, apply_threads, load_models, parse_methods
 from treediff.engine.domains.registry import load_registry
 from treediff.engine.errors import InputError
+from treediff.engine.evaluation.resumecheck import model_hashes
 from treediff.engine.search.solve import METHODS, NEEDS
 
 DEFAULT_BUDGET = 5000
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             targets = generated_targets(domain, args.n, args.seed, executor)
         settings = _settings(args, domain.name, methods, len(targets))
+        settings.update(model_hashes(domain, methods, args.checkpoint, args.ar_checkpoint))
         records = run_evaluation(domain, targets, methods, out, settings, ctx, resume=args.resume,
                                  budget=args.budget, seed=args.seed, time_limit=args.time_limit, bundle=bundle,
                                  ar_bundle=ar_bundle, device=device,

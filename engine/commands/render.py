@@ -16,11 +16,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("program", metavar="PROGRAM|FILE", help="program text, or a file holding it")
     p.add_argument("--out", type=Path, required=True, metavar="IMG.png")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--max-program-chars", type=int, default=None, metavar="N",
+                   help="refuse program text over N characters (default treediff.engine.limits.MAX_PROGRAM_CHARS)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Parse, execute, save atomically; nothing is written when parsing fails."""
+    from treediff.engine import limits
+    from treediff.engine.outputs import check_output_file
+
+    if args.max_program_chars is not None:
+        limits.MAX_PROGRAM_CHARS = args.max_program_chars
+
+    check_output_file(args.out)
     domain = load_registry().domain(args.domain)
     tree = read_program(domain.grammar, args.program)
     observation = domain.make_executor(args.device).execute([tree])[0].cpu()

@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max-primitives", type=int, default=None)
     p.add_argument("--out", type=Path, default=None, help="directory for observations and a contact sheet")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--max-samples", type=int, default=None, metavar="N",
+                   help="with --out, refuse -n over N (rendered programs are held in memory; default "
+                        "treediff.engine.limits.MAX_RENDERED_SAMPLES); without --out programs are streamed")
     p.set_defaults(run=run)
 
 
@@ -42,13 +45,24 @@ def run(args: argparse.Namespace) -> int:
     hi = args.max_primitives if args.max_primitives is not None else hi
     if lo > hi or lo < 0:
         raise InputError(f"primitive bounds {lo}..{hi} are not a valid range; expected 0 <= min <= max")
-    rng = random.Random(args.seed)
-    trees = [sample_tree(grammar, rng, min_primitives=lo, max_primitives=hi) for _ in range(args.n)]
-    for tree in trees:
-        print(to_text(tree))
+    from treediff.engine.limits import MAX_RENDERED_SAMPLES
+
+    cap = args.max_samples if args.max_samples is not None else MAX_RENDERED_SAMPLES
     if args.out is not None:
         if domain is None:
             raise InputError(f"--out renders programs and needs a domain; {args.domain!r} is a grammar file")
+        if args.n > cap:
+            raise InputError(f"-n {args.n} with --out renders {args.n} programs in memory; expected at most {cap} "
+                             "(treediff.engine.limits.MAX_RENDERED_SAMPLES). hint: raise it with --max-samples N, "
+                             "or leave out --out to stream program text")
+    rng = random.Random(args.seed)
+    trees = []
+    for _ in range(args.n):  # streamed: each program is printed as soon as it is drawn
+        tree = sample_tree(grammar, rng, min_primitives=lo, max_primitives=hi)
+        print(to_text(tree))
+        if args.out is not None:
+            trees.append(tree)
+    if args.out is not None:
         _write(domain, trees, args.out, args.device)
     return 0
 

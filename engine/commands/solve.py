@@ -47,13 +47,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--report", type=Path, default=None, metavar="OUT.html",
                    help="write an HTML report of the accepted edits")
+    p.add_argument("--max-image-pixels", type=int, default=None, metavar="N",
+                   help="refuse target images over N pixels, checked before decoding (default "
+                        "treediff.engine.limits.MAX_IMAGE_PIXELS)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load domain, target and model; solve; print; write the report if asked."""
+    from treediff.engine import limits
     from treediff.engine.evaluation.solvereport import write_report
     from treediff.engine.search.solve import solve
+
+    if args.max_image_pixels is not None:
+        limits.MAX_IMAGE_PIXELS = args.max_image_pixels
 
     if args.budget < 1:
         raise InputError(f"--budget {args.budget}; expected a positive number of renderer calls")

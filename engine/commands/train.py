@@ -80,12 +80,26 @@ def card_with_quality(domain: Any, model_dir: Path, registry: Any, n: int = 100)
 
 def run(args: argparse.Namespace) -> int:
     """Train, then print where the final checkpoint is and its last metrics."""
-    from treediff.engine.training.export import export_model
-    from treediff.engine.training.train import run_training
+    from treediff.engine.outputs import check_output_dir
+    from treediff.engine.training.runlock import lock_run_dir
 
     registry = load_registry()
     domain = registry.domain(args.domain)
-    run_dir = args.out or Path("runs") / f"{args.domain}-{args.model or 'diffusion'}"
+    run_dir = check_output_dir(args.out or Path("runs") / f"{args.domain}-{args.model or 'diffusion'}")
+    if args.export is not None:
+        check_output_dir(args.export, "--export")
+    lock = lock_run_dir(run_dir)  # held for the whole run; a second run into run_dir refuses
+    try:
+        return _train(args, registry, domain, run_dir)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(args: argparse.Namespace, registry: Any, domain: Any, run_dir: Path) -> int:
+    from treediff.engine.training.export import export_model
+    from treediff.engine.training.train import run_training
+
     cfg = resolve_config(args, run_dir)
     command = shlex.join(["treediff", *sys.argv[1:]]) if sys.argv and sys.argv[0] else None
     result = run_training(domain, cfg, run_dir, resume=args.resume, registry=registry, init=args.init,

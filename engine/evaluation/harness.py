@@ -199,7 +199,7 @@ def evaluate(domain: Domain, targets: Sequence[Target], methods: Sequence[str], 
 # -- resume and torchrun: the evaluation as the CLI runs it ----------------------------------------------
 
 SETTINGS = "eval.json"
-RESUME_KEYS = ("domain", "budget", "seed", "targets", "time_limit")  # settings a resume must not change
+
 
 
 def check_settings(out: Path, settings: dict[str, Any], resume: bool) -> None:
@@ -211,11 +211,10 @@ def check_settings(out: Path, settings: dict[str, Any], resume: bool) -> None:
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return
-    changed = [k for k in RESUME_KEYS if old.get(k) != settings.get(k)]
-    if changed:
-        diff = ", ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in changed)
-        raise InputError(f"--resume in {str(out)!r} with different settings ({diff}); expected the "
-                         "settings of the interrupted evaluation. hint: use a new --out for a different evaluation")
+    if isinstance(old, dict):
+        from treediff.engine.evaluation.resumecheck import check_resume
+
+        check_resume(Path(out), old, settings)  # every result-changing setting, models by content hash
 
 
 def run_evaluation(domain: Domain, targets: Sequence[Target], methods: Sequence[str], out: Path,

@@ -119,12 +119,30 @@ class Parser:
             return terminal
 
     def _convert(self, tree: LarkTree[Token], source: str) -> Node:
+        """Lark tree -> Node, iteratively (no recursion limit) and refusing trees deeper than the limit."""
+        from treediff.engine.limits import MAX_TREE_DEPTH
+
+        done: dict[int, Node] = {}  # id(lark subtree) -> its converted node
+        stack: list[tuple[LarkTree[Token], int, bool]] = [(tree, 1, False)]
+        while stack:
+            sub, depth, expanded = stack.pop()
+            if not expanded:
+                if depth > MAX_TREE_DEPTH:
+                    raise ParseError(f"{source}: program is nested more than {MAX_TREE_DEPTH} levels deep; "
+                                     f"expected at most {MAX_TREE_DEPTH} (treediff.engine.limits.MAX_TREE_DEPTH). "
+                                     "hint: split the program, or flatten long chains of nested operators")
+                stack.append((sub, depth, True))
+                stack.extend((c, depth + 1, False) for c in sub.children if isinstance(c, LarkTree))
+                continue
+            done[id(sub)] = self._node(sub, done, source)
+        return done[id(tree)]
+
+    def _node(self, tree: LarkTree[Token], done: dict[int, Node], source: str) -> Node:
         group = self.groups[int(str(tree.data)[1:])]
         for prod in group:
             values = self._values(prod, tree.children)
             if values is not None:
-                kids = [self._convert(c, source) if isinstance(c, LarkTree) else v
-                        for c, v in zip(tree.children, values)]
+                kids = [done.pop(id(c)) if isinstance(c, LarkTree) else v for c, v in zip(tree.children, values)]
                 return Node(prod, tuple(kids))
         raise ParseError(self._range_message(group, tree.children, source))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from treediff.engine.errors import InputError
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.grammar.parse import parse
+from treediff.engine.limits import check_program_length
 from treediff.engine.trees.tree import Node
 
 
@@ -16,6 +17,7 @@ def read_program(grammar: Grammar, text_or_path: str) -> Node:
     looks_like_file = len(text_or_path) < 4096 and "\n" not in text_or_path and path.suffix != ""
     if looks_like_file and path.is_file():
         try:
+            check_program_length(path.stat().st_size, str(path))  # before reading: bytes >= characters
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"program file {text_or_path!r} cannot be read: {exc}; expected UTF-8 "
@@ -25,4 +27,5 @@ def read_program(grammar: Grammar, text_or_path: str) -> Node:
         if path.suffix.lower() in (".txt", ".prog", ".lisp", ".sexp"):
             raise InputError(f"program file {text_or_path!r} does not exist; expected a readable file or "
                              "program text")
+    check_program_length(len(text_or_path), "<argument>")
     return parse(grammar, text_or_path.strip(), source="<argument>")

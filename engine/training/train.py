@@ -286,10 +286,13 @@ class Trainer:
                 if done % cfg.log_every and done % cfg.val_every and done % cfg.checkpoint_every and not last:
                     continue
                 record: dict[str, Any] = {"step": done}
-                if done % cfg.log_every == 0 or last:
+                window_done = done % cfg.log_every == 0 or last
+                if window_done:
                     record.update(self._train_record(sums, steps_in_window, window_start))
+                    record["window_steps"] = steps_in_window  # fewer than log_every after a resume or at the end
                     result.last = dict(record)
                     sums, steps_in_window = {}, 0
+                paused = time.perf_counter()  # validation and checkpoints are not training time
                 if ctx.is_main and (done % cfg.val_every == 0 or last):
                     result.validation = validation_metrics(self.module, val_set, self.autocast)
                     record.update(result.validation)
@@ -300,7 +303,8 @@ class Trainer:
                     result.checkpoint = self._save(done)
                 result.step = done
                 result.timed_out = timed_out and done < end
-                window_start = time.perf_counter()
+                # a new window starts after a record; otherwise the window goes on, less the time paused here
+                window_start = time.perf_counter() if window_done else window_start + time.perf_counter() - paused
                 if timed_out:
                     break
         finally:
@@ -336,9 +340,15 @@ class Trainer:
     def _save(self, step: int) -> Path | None:
         path = None
         if self.ctx.is_main:
-            path = save_checkpoint(self.run_dir, step, self.models, self.optimizer, self.scheduler,
-                                   capture_rng((self.ctx.device,)), self.meta(), self.cfg.keep_last,
-                                   {"data": {"next_batch": step, "seed": self.cfg.seed}})
+            try:
+                path = save_checkpoint(self.run_dir, step, self.models, self.optimizer, self.scheduler,
+                                       capture_rng((self.ctx.device,)), self.meta(), self.cfg.keep_last,
+                                       {"data": {"next_batch": step, "seed": self.cfg.seed}})
+            except OSError:  # e.g. a full disk: leave no weights without their JSON behind
+                from treediff.engine.training.runlock import clean_partial_checkpoints
+
+                clean_partial_checkpoints(self.run_dir)
+                raise
         barrier(self.ctx)
         return path
 

@@ -10,7 +10,7 @@ grammar order and values in each terminal's canonical order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from treediff.engine.errors import TreeError
 from treediff.engine.grammar.grammar import Grammar, Production, Terminal, Value, fixpoint_min
@@ -132,10 +132,11 @@ class Vocab:
         """Prefix-order token ids of ``tree`` (no BOS/EOS); TreeError if it does not fit the grammar."""
         out: list[int] = []
         try:
-            self._encode_into(tree, out)
-        except RecursionError:
-            raise TreeError(f"tree {_describe(tree)} nests too deeply to encode; expected a tree of height "
-                            f"below Python's recursion limit") from None
+            try:
+                self._encode_into(tree, out)
+            except RecursionError:  # a deep tree: the iterative walk (slower, any depth)
+                out.clear()
+                self._encode_iterative(tree, out)
         except (KeyError, TypeError, ValueError, AttributeError):
             raise TreeError(f"tree {_describe(tree)} does not fit grammar {self.grammar.name!r}; expected a "
                             "tree built from its productions with in-range values "
@@ -162,6 +163,31 @@ class Vocab:
                     raise TypeError(child)
 
         rec(root)
+
+    def _encode_iterative(self, root: Node, out: list[int]) -> None:
+        stack: list[Node | int] = [root]
+        while stack:
+            item = stack.pop()
+            if type(item) is int:
+                out.append(item)
+                continue
+            node: Node = item  # type: ignore[assignment]
+            plan = self._plans.get(node.production)
+            if plan is None:
+                plan = self._foreign_plan(node.production)
+            tok, slots = plan
+            out.append(tok)
+            items: list[Node | int] = []
+            for entry, child in zip(slots, node.children, strict=True):
+                if entry is None:
+                    if type(child) is not Node:
+                        raise TypeError(child)
+                    items.append(child)
+                elif type(child) is entry[1]:
+                    items.append(entry[0][child])  # type: ignore[index]
+                else:
+                    raise TypeError(child)
+            stack.extend(reversed(items))
 
     def _foreign_plan(self, prod: Production) -> _Plan:
         """Plan for an equal production from another load of the same grammar (matched by name)."""
@@ -214,8 +240,39 @@ class Vocab:
 
         try:
             return rec(pos, symbol)
-        except RecursionError:
-            raise TreeError(f"token sequence of {len(ids)} tokens nests too deeply to decode") from None
+        except RecursionError:  # a deep tree: the iterative decoder (slower, any depth)
+            return self._decode_iterative(ids, pos, symbol)
+
+    def _decode_iterative(self, ids: list[int], pos: int, symbol: str) -> tuple[Node, int]:
+        plans, lhs = self._decode_plans, self._prod_lhs
+        lo, n = self.prod_offset, len(ids)
+        frames: list[tuple[Any, Any, list[Any]]] = []  # (production, slots, children so far)
+        p, need = pos, symbol
+        while True:
+            k = (ids[p] if p < n else -1) - lo
+            if not 0 <= k < len(lhs) or lhs[k] != need:
+                self._fail(ids, p, need)
+            prod, slots = plans[k]
+            p += 1
+            frames.append((prod, slots, []))
+            while True:  # fill values until the top frame needs a subtree or is complete
+                prod, slots, kids = frames[-1]
+                if len(kids) < len(slots) and isinstance(slots[len(kids)], str):
+                    need = slots[len(kids)]
+                    break
+                if len(kids) < len(slots):
+                    first, values = slots[len(kids)]
+                    t = ids[p] - first if p < n else -1
+                    if not 0 <= t < len(values):
+                        self._fail(ids, p, prod.slots[len(kids)].symbol)
+                    kids.append(values[t])
+                    p += 1
+                    continue
+                frames.pop()
+                node = Node(prod, tuple(kids))
+                if not frames:
+                    return node, p
+                frames[-1][2].append(node)
 
     def _fail(self, ids: list[int], pos: int, symbol: str) -> NoReturn:
         if pos >= len(ids):
@@ -235,18 +292,19 @@ class Vocab:
     def node_positions(self, tree: Node) -> list[tuple[int, Path]]:
         """(token index of the node's production token, node path) for every node, in prefix order."""
         out: list[tuple[int, Path]] = []
-        counter = [0]
-
-        def rec(node: Node, path: Path) -> None:
-            out.append((counter[0], path))
-            counter[0] += 1
-            for i, child in enumerate(node.children):
-                if type(child) is Node:
-                    rec(child, path + (i,))
-                else:
-                    counter[0] += 1
-
-        rec(tree, ())
+        counter = 0
+        stack: list[tuple[Node, Path] | None] = [(tree, ())]  # None: a leaf value (one token)
+        while stack:  # iterative: any depth
+            item = stack.pop()
+            if item is None:
+                counter += 1
+                continue
+            node, path = item
+            out.append((counter, path))
+            counter += 1
+            kids = node.children
+            for i in range(len(kids) - 1, -1, -1):
+                stack.append((kids[i], path + (i,)) if type(kids[i]) is Node else None)  # type: ignore[arg-type]
         return out
 
     def subtree_end(self, ids: list[int] | tuple[int, ...], position: int) -> int:

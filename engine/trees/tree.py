@@ -61,7 +61,21 @@ class Node:
             return True
         if type(other) is not Node or self._hash != other._hash:
             return False
-        return self.production.name == other.production.name and self.children == other.children
+        stack: list[tuple[Node, Node]] = [(self, other)]  # iterative: deep trees compare without recursion
+        while stack:
+            a, b = stack.pop()
+            if a is b:
+                continue
+            if a._hash != b._hash or a.production.name != b.production.name or len(a.children) != len(b.children):
+                return False
+            for x, y in zip(a.children, b.children):
+                if type(x) is Node or type(y) is Node:
+                    if type(x) is not type(y):
+                        return False
+                    stack.append((x, y))  # type: ignore[arg-type]
+                elif x != y:
+                    return False
+        return True
 
     def __repr__(self) -> str:
         return f"Node<{to_text(self)}>"
@@ -71,33 +85,42 @@ class Node:
 
 
 def to_text(node: Node) -> str:
-    """Print a tree as program text using its productions' forms."""
+    """Print a tree as program text using its productions' forms (iteratively: any depth)."""
     out: list[str] = []
-    _emit(node, out)
+    stack: list[Node | str] = [node]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            out.append(item)
+            continue
+        assert isinstance(item, Node)
+        parts: list[Node | str] = []
+        i = 0
+        for piece in item.production.pieces:
+            if type(piece) is str:
+                parts.append(piece)
+                continue
+            child = item.children[i]
+            i += 1
+            if isinstance(child, Node):
+                parts.append(child)
+            else:
+                parts.append(piece.terminal.text(child) if piece.terminal else str(child))  # type: ignore[union-attr]
+        stack.extend(reversed(parts))
     return "".join(out)
 
 
-def _emit(node: Node, out: list[str]) -> None:
-    prod = node.production
-    i = 0
-    for piece in prod.pieces:
-        if type(piece) is str:
-            out.append(piece)
-            continue
-        child = node.children[i]
-        i += 1
-        if isinstance(child, Node):
-            _emit(child, out)
-        else:
-            out.append(piece.terminal.text(child) if piece.terminal else str(child))  # type: ignore[union-attr]
-
-
 def walk(node: Node, path: Path = ()) -> Iterator[tuple[Path, Node]]:
-    """Every node (not leaf values) in prefix order with its path."""
-    yield path, node
-    for i, c in enumerate(node.children):
-        if type(c) is Node:
-            yield from walk(c, path + (i,))
+    """Every node (not leaf values) in prefix order with its path (iteratively: any depth)."""
+    stack = [(path, node)]
+    while stack:
+        here, cur = stack.pop()
+        yield here, cur
+        kids = cur.children
+        for i in range(len(kids) - 1, -1, -1):
+            c = kids[i]
+            if type(c) is Node:
+                stack.append((here + (i,), c))
 
 
 def nodes_prefix(node: Node) -> list[tuple[Path, Node]]:
@@ -140,21 +163,26 @@ def nonterminal_at(root: Node, path: Path) -> str:
 
 def validate(node: Node, grammar: Grammar, nonterminal: str | None = None) -> None:
     """Raise TreeError unless ``node`` is a well-typed derivation of ``nonterminal`` in ``grammar``."""
-    want = nonterminal or grammar.start
-    prod = grammar.by_name.get(node.name)
-    if prod is None or prod.lhs != want:
-        raise TreeError(f"node {node.name!r} is not a production of nonterminal {want!r}; expected one of: "
-                        + ", ".join(p.name for p in grammar.rules.get(want, ())))
-    if len(node.children) != len(prod.slots):
-        raise TreeError(f"node {node.name!r} has {len(node.children)} children; expected {len(prod.slots)}")
-    for slot, child in zip(prod.slots, node.children):
-        if slot.terminal is None:
-            if type(child) is not Node:
-                raise TreeError(f"field {slot.field!r} of {node.name!r} holds {child!r}; expected a {slot.symbol}")
-            validate(child, grammar, slot.symbol)
-        elif isinstance(child, Node) or not slot.terminal.contains(child):
-            raise TreeError(f"field {slot.field!r} of {node.name!r} holds {child!r}; expected "
-                            f"{slot.terminal.describe()}")
+    stack: list[tuple[Node, str]] = [(node, nonterminal or grammar.start)]
+    while stack:  # iterative: deep trees validate without recursion
+        node, want = stack.pop()
+        prod = grammar.by_name.get(node.name)
+        if prod is None or prod.lhs != want:
+            raise TreeError(f"node {node.name!r} is not a production of nonterminal {want!r}; expected one of: "
+                            + ", ".join(p.name for p in grammar.rules.get(want, ())))
+        if len(node.children) != len(prod.slots):
+            raise TreeError(f"node {node.name!r} has {len(node.children)} children; expected {len(prod.slots)}")
+        below = []
+        for slot, child in zip(prod.slots, node.children):
+            if slot.terminal is None:
+                if type(child) is not Node:
+                    raise TreeError(f"field {slot.field!r} of {node.name!r} holds {child!r}; expected a "
+                                    f"{slot.symbol}")
+                below.append((child, slot.symbol))
+            elif isinstance(child, Node) or not slot.terminal.contains(child):
+                raise TreeError(f"field {slot.field!r} of {node.name!r} holds {child!r}; expected "
+                                f"{slot.terminal.describe()}")
+        stack.extend(reversed(below))  # children left to right
 
 
 def build(grammar: Grammar, production: str, **fields: Child) -> Node:

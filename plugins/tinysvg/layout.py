@@ -112,31 +112,51 @@ def layout(trees: Sequence[Node], move_shifts_box: bool = False) -> Layout:
 def _place(node: Node, rows: list[list[float]], move_shifts_box: bool) -> Box:
     """Append ``node``'s shapes in paint order to ``rows`` in the node's own frame; return its box.
 
-    A row is [kind, x0, y0, w, h, fill, stroke, stroke width]; nodes are assumed well-typed.
+    A row is [kind, x0, y0, w, h, fill, stroke, stroke width]; nodes are assumed well-typed. The walk is
+    iterative (an explicit stack of frames), so scenes of any depth lay out without recursion.
     """
-    name, field = node.name, node.production.field_index
-    values: tuple[Any, ...] = node.children  # well-typed by the grammar: ints, words, bools and nodes
-    if name == "rectangle" or name == "ellipse":
-        w, h = UNIT * values[field["w"]], UNIT * values[field["h"]]
-        rows.append([RECT if name == "rectangle" else ELLIPSE, 0.0, 0.0, w, h, _COLOR[values[field["fill"]]],
-                     _COLOR[values[field["stroke"]]], values[field["sw"]] / 2.0])
-        return 0.0, 0.0, w, h
-    if name == "arrange":
-        first = _place(values[field["first"]], rows, move_shifts_box)
-        start = len(rows)
-        second = _place(values[field["second"]], rows, move_shifts_box)
-        dx, dy = arrange_offset(values[field["dir"]], values[field["gap"]], first, second)
-        _translate(rows, start, dx, dy)
-        return union(first, shift(second, dx, dy))
-    if name == "move":
-        start = len(rows)
-        box = _place(values[field["scene"]], rows, move_shifts_box)
-        dx, dy = move_offset(values[field["x"]], values[field["y"]], values[field["nx"]],
-                             values[field["ny"]])
-        _translate(rows, start, dx, dy)
-        return shift(box, dx, dy) if move_shifts_box else box
-    raise TreeError(f"node {name!r} is not a TinySVG scene; expected rectangle, ellipse, arrange or move. "
-                    "hint: lay out trees of plugins/tinysvg/grammar.yaml only")
+    # frame: [node, stage, row index where the current part started, first box]
+    boxes: list[Box] = []  # boxes of finished subtrees, consumed by their parent frame
+    stack: list[list[Any]] = [[node, 0, 0, None]]
+    while stack:
+        frame = stack[-1]
+        cur, stage = frame[0], frame[1]
+        name, field = cur.name, cur.production.field_index
+        values: tuple[Any, ...] = cur.children  # well-typed by the grammar: ints, words, bools and nodes
+        if name == "rectangle" or name == "ellipse":
+            w, h = UNIT * values[field["w"]], UNIT * values[field["h"]]
+            rows.append([RECT if name == "rectangle" else ELLIPSE, 0.0, 0.0, w, h, _COLOR[values[field["fill"]]],
+                         _COLOR[values[field["stroke"]]], values[field["sw"]] / 2.0])
+            boxes.append((0.0, 0.0, w, h))
+            stack.pop()
+        elif name == "arrange":
+            if stage == 0:
+                frame[1] = 1
+                stack.append([values[field["first"]], 0, 0, None])
+            elif stage == 1:
+                frame[1], frame[2], frame[3] = 2, len(rows), boxes.pop()
+                stack.append([values[field["second"]], 0, 0, None])
+            else:
+                first, second = frame[3], boxes.pop()
+                dx, dy = arrange_offset(values[field["dir"]], values[field["gap"]], first, second)
+                _translate(rows, frame[2], dx, dy)
+                boxes.append(union(first, shift(second, dx, dy)))
+                stack.pop()
+        elif name == "move":
+            if stage == 0:
+                frame[1], frame[2] = 1, len(rows)
+                stack.append([values[field["scene"]], 0, 0, None])
+            else:
+                box = boxes.pop()
+                dx, dy = move_offset(values[field["x"]], values[field["y"]], values[field["nx"]],
+                                     values[field["ny"]])
+                _translate(rows, frame[2], dx, dy)
+                boxes.append(shift(box, dx, dy) if move_shifts_box else box)
+                stack.pop()
+        else:
+            raise TreeError(f"node {name!r} is not a TinySVG scene; expected rectangle, ellipse, arrange or move. "
+                            "hint: lay out trees of plugins/tinysvg/grammar.yaml only")
+    return boxes.pop()
 
 
 def _translate(rows: list[list[float]], start: int, dx: float, dy: float) -> None:

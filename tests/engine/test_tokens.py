@@ -92,16 +92,17 @@ def test_encode_rejects_ill_typed_trees(csg: Vocab) -> None:
         csg.encode(Node(union, (1, 2)))
 
 
-def test_too_deep_trees_raise_tree_errors() -> None:
+def test_deep_trees_encode_and_decode_without_recursion() -> None:
     logo = Vocab(Grammar.load(Path(__file__).parents[1] / "grammars" / "logo.yaml"))
     g = logo.grammar
     tree = build(g, "last", only=build(g, "forward", n=1))
     for _ in range(3000):
         tree = Node(g.by_name["seq"], (build(g, "forward", n=1), tree))
-    with pytest.raises(TreeError, match="nests too deeply to encode"):
-        logo.encode(tree)
+    ids = logo.encode(tree)
+    assert logo.decode(ids) == tree
+    assert [p for p, _ in logo.node_positions(tree)][:3] == [0, 1, 3]
     ids = [logo.production_token("seq"), logo.production_token("forward"), logo.value_token("steps", 1)] * 3000
-    with pytest.raises(TreeError, match="nests too deeply to decode"):
+    with pytest.raises(TreeError, match="ends early"):
         logo.decode(ids)
 
 
