@@ -295,6 +295,7 @@ class Trainer:
                 paused = time.perf_counter()  # validation and checkpoints are not training time
                 if ctx.is_main and (done % cfg.val_every == 0 or last):
                     result.validation = validation_metrics(self.module, val_set, self.autocast)
+                    result.validation.update(self._edit_quality())
                     record.update(result.validation)
                 if len(record) > 1:
                     self.log.record(record)
@@ -332,6 +333,36 @@ class Trainer:
         means = mean_over_ranks(self.ctx, means)
         samples = steps * self.cfg.batch_size * self.ctx.world_size
         return {**means, "lr": self.optimizer.param_groups[0]["lr"], "samples_per_s": samples / max(elapsed, 1e-9)}
+
+    def _edit_quality(self) -> dict[str, float]:
+        """What search needs, on the fixed edit-quality set: useful-edit rates and value quality (``val_*``)."""
+        if self.cfg.model != "diffusion" or not self.cfg.quality_size:
+            return {}
+        from treediff.engine.evaluation.edit_quality import goal_pairs, measure, validation_pairs
+        from treediff.engine.training.bundle import ModelBundle
+
+        if not hasattr(self, "_quality_set"):
+            pairs = validation_pairs(self.domain.grammar, self.cfg.quality_size, self.cfg.val_seed,
+                                     k_max=self.spec.k_max, sigma_small=self.spec.sigma_small,
+                                     min_primitives=self.spec.min_primitives, max_primitives=self.spec.max_primitives,
+                                     vocab=self.vocab, max_tokens=self.spec.max_program_tokens)
+            self._quality_set = (pairs, goal_pairs(pairs, max(1, len(pairs) // 5)))
+        pairs, goals = self._quality_set
+        bundle = ModelBundle("diffusion", self.models["denoiser"], self.models["value"], None, self.vocab, self.mcfg,
+                             {}, self.ctx.device)
+        self.module.eval()
+        try:
+            q = measure(bundle, self.domain.grammar, self.materialize.executor, pairs, goals, seed=self.cfg.val_seed,
+                        k_max=self.spec.k_max)
+        finally:
+            self.module.train()
+        out = {"val_useful_greedy": q.row("all").greedy, "val_useful_best8": q.row("all").best_of,
+               "val_value_spearman": q.value_spearman, "val_value_at_goal": q.value_at_goal}
+        try:
+            out["val_useful_greedy_1"] = q.row("1").greedy
+        except KeyError:
+            pass
+        return {k: v for k, v in out.items() if v == v}  # drop nan
 
     def _validation_set(self) -> list[Any]:
         return validation_batches(self.domain.grammar, self.spec, self.cfg.val_size, self.cfg.batch_size,

@@ -48,6 +48,8 @@ class TrainConfig(BaseModel):
     log_every: int = Field(default=10, ge=1, description="Steps between metrics.jsonl lines.")
     val_every: int = Field(default=100, ge=1, description="Steps between validation passes (and at the end).")
     val_size: int = Field(default=256, ge=1, description="Examples in the fixed validation set.")
+    quality_size: int = Field(default=64, ge=0, description="Noised pairs of the fixed edit-quality set measured at "
+                              "every validation (useful-edit rates, value rank correlation); 0 disables it.")
     val_seed: int = Field(default=12345, ge=0, description="Seed of the validation set (independent of seed).")
     sigma_small: int | None = Field(default=None, ge=1, description="Largest primitive count of an edited subtree; "
                                     "None: the preset's.")
