@@ -29,6 +29,33 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                         "contend on a busy CPU; 0 = torch's default)")
 
 
+def add_search_args(p: argparse.ArgumentParser) -> None:
+    """``--search-config`` and the flags for the most used search settings (they override the file)."""
+    g = p.add_argument_group("search settings (schemas/search.schema.json; flags override --search-config)")
+    g.add_argument("--search-config", type=Path, default=None, metavar="YAML",
+                   help="search settings file (start, beam, rollout, mutation sections)")
+    g.add_argument("--start", choices=("minimal", "random", "ar"), default=None,
+                   help="start programs of beam search and rollouts (default minimal)")
+    g.add_argument("--beam-width", type=int, default=None, metavar="N")
+    g.add_argument("--expansions", type=int, default=None, metavar="N", help="denoiser edits per beam program")
+    g.add_argument("--mix", type=float, default=None, metavar="W",
+                   help="beam ranking: 0 = value network, 1 = executed distance (default), between = both")
+    g.add_argument("--local", type=int, default=None, metavar="N",
+                   help="beam programs that also get local edits each round (0: none)")
+    g.add_argument("--schedule", choices=("anneal", "hill"), default=None, help="mutation search schedule")
+
+
+def search_config(args: argparse.Namespace) -> Any:
+    """The SearchConfig of a command: ``--search-config`` (or defaults), then the flags given."""
+    from treediff.engine.search.config import SearchConfig, load_search_config
+
+    config = load_search_config(args.search_config) if args.search_config is not None else SearchConfig()
+    config = config.with_overrides("", start=args.start)
+    config = config.with_overrides("beam", beam_width=args.beam_width, expansions=args.expansions, mix=args.mix,
+                                   local=args.local)
+    return config.with_overrides("mutation", schedule=args.schedule)
+
+
 def apply_threads(threads: int) -> None:
     """Set torch's intra-op CPU threads (``0`` keeps torch's default)."""
     if threads < 0:

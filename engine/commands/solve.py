@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from treediff.engine.commands.searchargs import (
     add_model_args,
+    add_search_args,
     apply_threads,
     check_output_file,
     load_models,
     resolve_device,
+    search_config,
 )
 from treediff.engine.domains.domain import Domain
 from treediff.engine.domains.registry import load_registry
@@ -35,12 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("domain")
     p.add_argument("target", type=Path, metavar="TARGET.png")
     add_model_args(p)
+    add_search_args(p)
     p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
                    help=f"renderer calls: distinct programs executed (default {DEFAULT_BUDGET})")
     p.add_argument("--method", choices=METHODS, default="beam")
-    p.add_argument("--start", choices=("random", "minimal", "ar"), default="random",
-                   help="start programs of beam search and rollouts: random derivations (default), the grammar's "
-                        "smallest program, or samples of the AR model (needs --ar-checkpoint)")
     p.add_argument("--sketch", action="store_true",
                    help="the target is a hand-drawn sketch: no exact goal check; returns the closest program")
     p.add_argument("--invert", action="store_true", help="invert the target's polarity when reading it")
@@ -72,15 +72,15 @@ def run(args: argparse.Namespace) -> int:
     domain = registry.domain(args.domain)
     device = resolve_device(args.device)
     target = read_target(domain, args.target, {"invert": args.invert, "sketch": args.sketch})
-    needs = [args.method] + (["ar"] if args.start == "ar" and args.method in ("beam", "rollout") else [])
+    config = search_config(args)
+    needs = [args.method] + (["ar"] if config.start == "ar" and args.method in ("beam", "rollout") else [])
     bundle, ar_bundle = load_models(domain, registry, needs, args.checkpoint, args.ar_checkpoint, device)
-    options = {"start": args.start} if args.method in ("beam", "rollout") else None
     if args.sketch:
         _warn_if_not_sketch_trained(bundle or ar_bundle)
     executor = domain.make_executor(device)
     result = solve(domain, target, args.method, budget=args.budget, time_limit=args.time_limit, seed=args.seed,
                    bundle=bundle, ar_bundle=ar_bundle, device=device, executor=executor, use_goal=not args.sketch,
-                   options=options)
+                   config=config)
     if args.report is not None:
         write_report(args.report, domain, target, result, executor, title=f"treediff solve {args.target.name}",
                      target_label=str(args.target))
