@@ -36,11 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: name -> (method, options). "paper" is the value-ranked beam of the paper (the engine's old default).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "paper": ("beam", {"mix": 0.0, "local": 0, "keep_parents": False, "patience": 10**9}),
-    "value+local": ("beam", {"mix": 0.0, "local": 1, "local_samples": 64, "expansions": 4}),
-    "mix0.5+local": ("beam", {"mix": 0.5, "local": 1, "local_samples": 64, "expansions": 4}),
-    "distance+local": ("beam", {"mix": 1.0, "local": 1, "local_samples": 64, "expansions": 4}),
-    "distance+local-b4": ("beam", {"mix": 1.0, "local": 2, "local_samples": 64, "expansions": 8, "beam_width": 4}),
+    "paper": ("beam", {"mix": 0.0, "local": 0, "keep_parents": False, "patience": 10**9, "beam_width": 8,
+                       "expansions": 8}),
+    "value+local": ("beam", {"mix": 0.0, "local": 1, "beam_width": 8, "expansions": 4}),
+    "mix0.5+local": ("beam", {"mix": 0.5, "local": 1, "beam_width": 8, "expansions": 4}),
+    "distance+local": ("beam", {"mix": 1.0, "local": 1, "beam_width": 8, "expansions": 4}),
+    "distance+local-b4": ("beam", {"mix": 1.0, "local": 2, "expansions": 8, "beam_width": 4}),
+    "mix0.25+local-b4": ("beam", {"mix": 0.25, "local": 2, "expansions": 8, "beam_width": 4}),
+    "mix0.5+local-b4": ("beam", {"mix": 0.5, "local": 2, "expansions": 8, "beam_width": 4}),
+    "distance+local4-b4": ("beam", {"mix": 1.0, "local": 4, "expansions": 8, "beam_width": 4}),
+    "distance+local-b2": ("beam", {"mix": 1.0, "local": 2, "expansions": 16, "beam_width": 2}),
     "default": ("beam", {}),
     "mutation": ("mutation", {}),
 }

@@ -16,12 +16,12 @@ class BeamConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    beam_width: int = Field(default=8, ge=1, description="Programs kept between rounds.")
-    expansions: int = Field(default=4, ge=1, description="Denoiser edits sampled per beam program and round.")
+    beam_width: int = Field(default=4, ge=1, description="Programs kept between rounds.")
+    expansions: int = Field(default=8, ge=1, description="Denoiser edits sampled per beam program and round.")
     temperature: float = Field(default=1.0, gt=0, description="Sampling temperature of the denoiser.")
     mix: float = Field(default=1.0, ge=0, le=1, description="Ranking: 0 = value network only, 1 = executed distance "
                        "only, between = weighted sum of both ranks.")
-    local: int = Field(default=1, ge=0, description="Best beam programs that also get local edits (leaf steps, "
+    local: int = Field(default=2, ge=0, description="Best beam programs that also get local edits (leaf steps, "
                        "hoists) each round.")
     local_samples: int = Field(default=64, ge=1, description="Local edits tried per such program and round.")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
