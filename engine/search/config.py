@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from treediff.engine.errors import Diagnostic, InputError
-from treediff.engine.grammar.yamlsource import LocatedDocument, load_located
+from treediff.engine.configfile import load_config, validated
 
 
 class BeamConfig(BaseModel):
@@ -76,47 +75,9 @@ class SearchConfig(BaseModel):
         data = self.model_dump()
         target = data if not section else data[section]
         target.update({k: v for k, v in flags.items() if v is not None})
-        try:
-            return SearchConfig.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise InputError(f"command-line search options are invalid: {problems}") from None
+        return validated(SearchConfig, data, "search")
 
 
 def load_search_config(path: str | Path) -> SearchConfig:
     """Read a search config YAML; every problem is one located line in an InputError."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"search config {str(path)!r} cannot be read: {exc}; expected a UTF-8 YAML file") from None
-    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
-        return SearchConfig()
-    doc = load_located(text, str(path))
-    if not doc.problems and doc.data is not None and not isinstance(doc.data, dict):
-        doc.problems.append(doc.diagnostic((), "the top level must be a mapping", "e.g. `beam: {beam_width: 4}`"))
-    if doc.problems:
-        _raise(doc.problems, str(path))
-    try:
-        return SearchConfig.model_validate(doc.data or {})
-    except ValidationError as exc:
-        _raise(_diagnostics(exc, doc), str(path))
-    raise AssertionError("unreachable")
-
-
-def _diagnostics(exc: ValidationError, doc: LocatedDocument) -> list[Diagnostic]:
-    out = []
-    for err in exc.errors():
-        where = tuple(err["loc"])
-        if err["type"] == "extra_forbidden":
-            out.append(doc.diagnostic(where, f"unknown option {'.'.join(map(str, where))!r}",
-                                      "see schemas/search.schema.json for the options", key=True))
-            continue
-        msg = f"{'.'.join(map(str, where)) or 'config'}: {err['msg']}"
-        if "input" in err and not isinstance(err["input"], (dict, list)):
-            msg += f" (got {err['input']!r})"
-        out.append(doc.diagnostic(where, msg))
-    return out
-
-
-def _raise(problems: list[Diagnostic], path: str) -> None:
-    raise InputError(f"search config {path!r} is invalid:\n" + "\n".join(str(d) for d in problems))
+    return load_config(SearchConfig, path, "search config", "e.g. `beam: {beam_width: 4}`")

@@ -209,17 +209,20 @@ class Trainer:
             self._warm_start(self.init)
         return 0
 
-    def _warm_start(self, source: str | Path) -> None:
-        """Start from the weights of ``source`` (an exported model or a checkpoint of the same model)."""
-        ckpt = read_checkpoint(source)
+    def _check_same_model(self, ckpt: Any, name: str, expected: str, hint: str) -> None:
+        """CheckpointError unless ``ckpt`` fits this domain and holds the model this run builds."""
         check_compatible(ckpt.meta, self.domain, str(ckpt.path))
         wanted = self.mcfg.model_dump(mode="json")
         if ckpt.meta.get("kind") != self.cfg.model or ckpt.meta.get("model_config") != wanted:
             raise CheckpointError(
-                f"--init model {str(ckpt.path)!r} is a {ckpt.meta.get('kind')!r} model with config "
-                f"{ckpt.meta.get('model_config')}, but this run builds a {self.cfg.model!r} model with config "
-                f"{wanted}; expected the same architecture to warm-start. hint: use the preset and model_overrides "
-                "of its train.yaml (next to the model)")
+                f"{name} holds a {ckpt.meta.get('kind')!r} model with config {ckpt.meta.get('model_config')}, but "
+                f"this run builds a {self.cfg.model!r} model with config {wanted}; expected {expected}. hint: {hint}")
+
+    def _warm_start(self, source: str | Path) -> None:
+        """Start from the weights of ``source`` (an exported model or a checkpoint of the same model)."""
+        ckpt = read_checkpoint(source)
+        self._check_same_model(ckpt, f"--init model {str(ckpt.path)!r}", "the same architecture to warm-start",
+                               "use the preset and model_overrides of its train.yaml (next to the model)")
         load_models(ckpt, self.models)
         from treediff.engine.training.modelcard import lineage_of
 
@@ -230,14 +233,9 @@ class Trainer:
         if path is None:
             return self._fresh()
         ckpt = read_checkpoint(path, with_state=True)
-        check_compatible(ckpt.meta, self.domain, str(path))
-        wanted = self.mcfg.model_dump(mode="json")
-        if ckpt.meta.get("kind") != self.cfg.model or ckpt.meta.get("model_config") != wanted:
-            raise CheckpointError(
-                f"checkpoint {str(path)!r} holds a {ckpt.meta.get('kind')!r} model with config "
-                f"{ckpt.meta.get('model_config')}, but this run asks for a {self.cfg.model!r} model with config "
-                f"{wanted}; expected the same model to resume. hint: resume with the "
-                "run's original preset and model_overrides, or train into a new --out directory")
+        self._check_same_model(ckpt, f"checkpoint {str(path)!r}", "the same model to resume",
+                               "resume with the run's original preset and model_overrides, or train into a new "
+                               "--out directory")
         load_models(ckpt, self.models)
         state = ckpt.meta.get("train_state", {})
         restore_optimizer(self.optimizer, ckpt.state, state["optimizer"])
