@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -31,6 +31,9 @@ from treediff.engine.training.distributed import DistContext, barrier
 from treediff.engine.trees.derivation import sample_tree
 from treediff.engine.trees.ted import tree_edit_distance
 from treediff.engine.trees.tree import Node
+
+if TYPE_CHECKING:
+    from treediff.engine.training.bundle import ModelBundle
 
 RESULTS = "results.jsonl"
 PROGRAM_SUFFIXES = (".txt",)
@@ -168,8 +171,8 @@ def record_of(target: Target, method: str, result: SolveResult, budget: int, see
 
 
 def evaluate(domain: Domain, targets: Sequence[Target], methods: Sequence[str], out: Path, *, budget: int,
-             seed: int = 0, time_limit: float | None = None, bundle: Any | None = None,
-             ar_bundle: Any | None = None, device: str = "cpu", resume: bool = False, rank: int = 0,
+             seed: int = 0, time_limit: float | None = None, bundle: ModelBundle | None = None,
+             ar_bundle: ModelBundle | None = None, device: str = "cpu", resume: bool = False, rank: int = 0,
              world: int = 1, config: SearchConfig | None = None,
              progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Run every method on this rank's shard of ``targets``, appending one record per pair to

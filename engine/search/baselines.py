@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -19,6 +19,9 @@ from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import random_program
 from treediff.engine.trees.noise import SIGMA_SMALL, mutate
 from treediff.engine.trees.tree import Edit, Node
+
+if TYPE_CHECKING:
+    from treediff.engine.training.bundle import ModelBundle
 
 SCHEDULES = ("anneal", "hill")
 
@@ -116,7 +119,8 @@ def _restart(domain: Domain, renderer: BudgetedExecutor, rng: random.Random, lin
     return current, current_distance, current_distance
 
 
-def ar_programs(renderer: BudgetedExecutor, ar_bundle: Any, count: int, generator: torch.Generator) -> list[Node]:
+def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, count: int,
+                generator: torch.Generator) -> list[Node]:
     """Up to ``count`` distinct whole programs sampled from the AR model for the renderer's target (not run)."""
     from treediff.engine.models.inference import model_device, sample_programs
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -26,6 +26,9 @@ from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
 from treediff.engine.trees.neighbours import local_edits
 from treediff.engine.trees.tree import Edit, Node
+
+if TYPE_CHECKING:
+    from treediff.engine.training.bundle import ModelBundle
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Candidate:
     value: float = 0.0
 
 
-def beam_search(renderer: BudgetedExecutor, bundle: Any, generator: torch.Generator, rng: random.Random, *,
+def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torch.Generator, rng: random.Random, *,
                 beam_width: int = 4, expansions: int = 8, temperature: float = 1.0,
                 start: str | Sequence[Node] = "minimal", value_resolution: float = 0.1,
                 max_primitives: int | None = None, mix: float = 1.0, local: int = 2, local_samples: int = 64,
@@ -104,8 +107,8 @@ def _offer(renderer: BudgetedExecutor, lineage: Lineage, children: dict[Node, fl
     children[child] = max(children.get(child, -float("inf")), logprob)
 
 
-def propose(renderer: BudgetedExecutor, bundle: Any, parents: list[Node], n_samples: int, generator: torch.Generator,
-            temperature: float, max_primitives: int | None) -> list[list[Any]]:
+def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node], n_samples: int,
+            generator: torch.Generator, temperature: float, max_primitives: int | None) -> list[list[Any]]:
     """Sample ``n_samples`` edits per parent with the denoiser, timed and counted in the renderer's profile."""
     from treediff.engine.models.inference import model_device, propose_edits
 
@@ -135,11 +138,11 @@ def _restart(renderer: BudgetedExecutor, ranker: _Ranker, rng: random.Random, li
 class _Ranker:
     """Orders candidates by a mix of executed distance and the value network's remaining-edit estimate."""
 
-    def __init__(self, renderer: BudgetedExecutor, bundle: Any, mix: float, resolution: float) -> None:
+    def __init__(self, renderer: BudgetedExecutor, bundle: ModelBundle, mix: float, resolution: float) -> None:
         if not 0.0 <= mix <= 1.0:
             raise ValueError(f"beam mix {mix!r}; expected a weight between 0 (value only) and 1 (distance only)")
         self.renderer, self.bundle = renderer, bundle
-        self.mix = mix if getattr(bundle, "value", None) is not None else 1.0
+        self.mix = mix if bundle.value is not None else 1.0
         self.step = resolution if resolution > 0 else 1e-12
 
     def score(self, cands: list[Candidate]) -> list[Candidate]:

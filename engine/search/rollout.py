@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -21,8 +21,11 @@ from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import random_program
 from treediff.engine.trees.tree import Edit, Node
 
+if TYPE_CHECKING:
+    from treediff.engine.training.bundle import ModelBundle
 
-def rollout_search(renderer: BudgetedExecutor, bundle: Any, generator: torch.Generator, rng: random.Random, *,
+
+def rollout_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torch.Generator, rng: random.Random, *,
                    parallel: int = 8, max_steps: int = 12, greedy: bool = True, samples: int = 4,
                    temperature: float = 1.0, max_primitives: int | None = None,
                    start: Sequence[Node] = ()) -> SolveResult:

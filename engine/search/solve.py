@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -21,17 +21,20 @@ from treediff.engine.search.config import SearchConfig
 from treediff.engine.search.result import SolveResult
 from treediff.engine.trees.tree import Node
 
+if TYPE_CHECKING:
+    from treediff.engine.training.bundle import ModelBundle
+
 METHODS = ("beam", "rollout", "mutation", "ar")
 NEEDS = {"beam": "diffusion", "rollout": "diffusion", "ar": "ar", "mutation": None}
 
 
-def model_for(method: str, bundle: Any | None, ar_bundle: Any | None = None) -> Any | None:
+def model_for(method: str, bundle: ModelBundle | None, ar_bundle: ModelBundle | None = None) -> ModelBundle | None:
     """The model bundle ``method`` runs with, or CheckpointError saying which kind of checkpoint it needs."""
     if method not in METHODS:
         raise InputError(f"unknown search method {method!r}; expected one of: {', '.join(METHODS)}")
     need = NEEDS[method]
     if need == "diffusion":
-        if bundle is not None and getattr(bundle, "denoiser", None) is not None:
+        if bundle is not None and bundle.denoiser is not None:
             return bundle
         got = f"a checkpoint of kind {bundle.kind!r}" if bundle is not None else "no checkpoint"
         raise CheckpointError(f"method {method!r} needs a diffusion checkpoint (denoiser + value network); got "
@@ -39,7 +42,7 @@ def model_for(method: str, bundle: Any | None, ar_bundle: Any | None = None) -> 
                               "--method mutation, which needs no model")
     if need == "ar":
         for candidate in (ar_bundle, bundle):
-            if candidate is not None and getattr(candidate, "ar", None) is not None:
+            if candidate is not None and candidate.ar is not None:
                 return candidate
         raise CheckpointError(f"method {method!r} needs an autoregressive checkpoint; got none. hint: train one "
                               "with `treediff train DOMAIN --model ar` and pass it as the checkpoint")
@@ -47,7 +50,8 @@ def model_for(method: str, bundle: Any | None, ar_bundle: Any | None = None) -> 
 
 
 def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget: int,
-          time_limit: float | None = None, seed: int = 0, bundle: Any | None = None, ar_bundle: Any | None = None,
+          time_limit: float | None = None, seed: int = 0, bundle: ModelBundle | None = None,
+          ar_bundle: ModelBundle | None = None,
           device: str = "cpu", executor: Executor | None = None, use_goal: bool = True,
           config: SearchConfig | None = None, seeds: Sequence[Node] = ()) -> SolveResult:
     """Synthesise a program for ``target`` (an observation ``[*S]``) with ``method``.
@@ -102,10 +106,10 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
     return rollout_search(renderer, model, generator, rng, start=start, **config.rollout.model_dump())
 
 
-def _generator(bundle: Any, seed: int) -> torch.Generator:
+def _generator(bundle: ModelBundle, seed: int) -> torch.Generator:
     """A generator on the device of the bundle's models, seeded with ``seed``."""
     from treediff.engine.models.inference import model_device
 
-    module = bundle.denoiser if getattr(bundle, "denoiser", None) is not None else bundle.ar
+    module = bundle.denoiser if bundle.denoiser is not None else bundle.ar
     device = model_device(module)
     return torch.Generator(device=device).manual_seed(seed)
