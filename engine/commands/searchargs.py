@@ -84,7 +84,7 @@ def load_models(domain: Domain, registry: Registry, methods: list[str], checkpoi
                               "checkpoint (denoiser + value) for beam search and rollouts. hint: pass it as "
                               "--ar-checkpoint and use --method ar, or use --method mutation")
     if need_ar and ar_bundle is None:
-        path = ar_checkpoint or domain.extras.get("ar_checkpoint")
+        path = ar_checkpoint or domain.ar_checkpoint
         if path is None:
             raise CheckpointError(f"method 'ar' needs an autoregressive checkpoint and domain {domain.name!r} ships "
                                   "none; expected --ar-checkpoint C (from `treediff train DOMAIN --model ar`)")

@@ -29,11 +29,14 @@ DEFAULT_BUDGET = 5000
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``solve`` subcommand."""
-    p = sub.add_parser("solve", help="synthesise a program whose execution reproduces a target (e.g. a PNG)",
-                       description="Search for a program reproducing TARGET. Prints the best program as the last "
-                                   "line of stdout, or one JSON object with --json.")
+    p = sub.add_parser("solve", help="synthesise a program whose execution reproduces a target observation file",
+                       description="Search for a program reproducing TARGET, an observation file of the domain "
+                                   "(e.g. a .png for csg2d; `treediff plugins` lists each domain's file suffix and "
+                                   "observation options, given as --NAME, --no-NAME or --NAME=VALUE, e.g. csg2d's "
+                                   "--invert). Prints the best program as the last line of stdout, or one JSON "
+                                   "object with --json.")
     p.add_argument("domain")
-    p.add_argument("target", type=Path, metavar="TARGET.png")
+    p.add_argument("target", type=Path, metavar="TARGET")
     add_model_args(p)
     p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
                    help=f"renderer calls: distinct programs executed (default {DEFAULT_BUDGET})")
@@ -41,16 +44,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--start", choices=("random", "minimal", "ar"), default="random",
                    help="start programs of beam search and rollouts: random derivations (default), the grammar's "
                         "smallest program, or samples of the AR model (needs --ar-checkpoint)")
+    p.add_argument("--schedule", choices=("anneal", "hill"), default="anneal",
+                   help="with --method mutation: simulated annealing (default) or greedy hill climbing")
     p.add_argument("--sketch", action="store_true",
-                   help="the target is a hand-drawn sketch: no exact goal check; returns the closest program")
-    p.add_argument("--invert", action="store_true", help="invert the target's polarity when reading it")
+                   help="the target is a hand-drawn sketch: no exact goal check; returns the closest program "
+                        "(only for domains with a sketch model)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--report", type=Path, default=None, metavar="OUT.html",
                    help="write an HTML report of the accepted edits")
     p.add_argument("--max-image-pixels", type=int, default=None, metavar="N",
                    help="refuse target images over N pixels, checked before decoding (default "
                         "treediff.engine.limits.MAX_IMAGE_PIXELS)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, domain_options=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,10 +76,15 @@ def run(args: argparse.Namespace) -> int:
     registry = load_registry()
     domain = registry.domain(args.domain)
     device = resolve_device(args.device)
-    target = read_target(domain, args.target, {"invert": args.invert, "sketch": args.sketch})
+    if args.sketch and domain.sketch is None:
+        raise InputError(f"--sketch for domain {domain.name!r}, which has no sketch model; expected a domain that "
+                         "declares one (Domain.sketch), or leave out --sketch")
+    target = read_target(domain, args.target, getattr(args, "options", {}))
     needs = [args.method] + (["ar"] if args.start == "ar" and args.method in ("beam", "rollout") else [])
     bundle, ar_bundle = load_models(domain, registry, needs, args.checkpoint, args.ar_checkpoint, device)
-    options = {"start": args.start} if args.method in ("beam", "rollout") else None
+    options: dict[str, Any] | None = {"start": args.start} if args.method in ("beam", "rollout") else None
+    if args.method == "mutation":
+        options = {"schedule": args.schedule}
     if args.sketch:
         _warn_if_not_sketch_trained(bundle or ar_bundle)
     executor = domain.make_executor(device)
@@ -100,20 +110,21 @@ def run(args: argparse.Namespace) -> int:
 
 def read_target(domain: Domain, path: Path, options: dict[str, Any]) -> torch.Tensor:
     """The domain's observation of ``path``, with an error naming the file and the expected shape."""
+    what = expected_file(domain)
+    opts = domain.observation_options(options)  # unknown options fail before the file is touched
     if not path.exists():
-        raise InputError(f"target file {str(path)!r} does not exist; expected a readable PNG image for domain "
-                         f"{domain.name!r}")
+        raise InputError(f"target file {str(path)!r} does not exist; expected {what} for domain {domain.name!r}")
     if path.is_dir():
-        raise InputError(f"target {str(path)!r} is a directory; expected a PNG image file")
+        raise InputError(f"target {str(path)!r} is a directory; expected {what}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            target = domain.load_observation(path, dict(options))
+            target = domain.storage.load(path, opts)
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - a plugin's reader failing is an input problem
             raise InputError(f"target file {str(path)!r} could not be read by domain {domain.name!r} "
-                             f"({type(exc).__name__}: {exc}); expected a PNG image") from None
+                             f"({type(exc).__name__}: {exc}); expected {what}") from None
     for w in caught:
         print(f"treediff solve: warning: {w.message}", file=sys.stderr)
     shape = tuple(domain.observation_shape)
@@ -121,6 +132,12 @@ def read_target(domain: Domain, path: Path, options: dict[str, Any]) -> torch.Te
         raise InputError(f"target file {str(path)!r} was read as shape {tuple(target.shape)}; expected {shape} "
                          f"for domain {domain.name!r}")
     return target
+
+
+def expected_file(domain: Domain) -> str:
+    """How errors describe the domain's observation files, e.g. "a PNG image (a .png file)"."""
+    suffix = domain.storage.suffix
+    return f"{domain.storage.description} (a {suffix} file)" if domain.storage.description else f"a {suffix} file"
 
 
 def _warn_if_not_sketch_trained(bundle: object) -> None:
