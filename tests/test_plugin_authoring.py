@@ -215,3 +215,20 @@ def test_sample_into_a_closed_pipe_ends_quietly() -> None:
     proc = subprocess.run(f"{VENV_BIN / 'treediff'} sample csg2d -n 2000 | head -1", shell=True,
                           capture_output=True, text=True)
     assert proc.stdout.count("\n") == 1 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_solve_starts_from_a_program_file(monkeypatch, capsys, tmp_path) -> None:
+    from treediff import parse
+
+    domain = poly_domain()
+    use(monkeypatch, domain)
+    target = tmp_path / "target.json"
+    domain.save_observation(domain.make_executor("cpu").execute([parse(domain.grammar, "((x * x) + 3)")])[0], target)
+    start = tmp_path / "start.txt"
+    start.write_text("((x * x) + 2)\n")
+    code, out, err = run(capsys, "solve", "poly", target, "--method", "mutation", "--budget", 500, "--start", start,
+                         "--json")
+    assert code == 0, err
+    assert json.loads(out)["solved"]
+    code, _, err = run(capsys, "solve", "poly", target, "--method", "mutation", "--start", tmp_path / "none.txt")
+    assert code == 2 and "does not exist" in err

@@ -80,4 +80,4 @@ def _write(domain: object, trees: list, out: Path, device: str) -> None:  # type
         lines.append(to_text(tree))
     (out / "programs.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     if domain.save_sheet is not None:
-        domain.save_sheet(observations, out / "contact_sheet.png")
+        domain.save_sheet(observations, out / domain.observation_file("contact_sheet"))

@@ -41,9 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
                    help=f"renderer calls: distinct programs executed (default {DEFAULT_BUDGET})")
     p.add_argument("--method", choices=METHODS, default="beam")
-    p.add_argument("--start", choices=("random", "minimal", "ar"), default="random",
-                   help="start programs of beam search and rollouts: random derivations (default), the grammar's "
-                        "smallest program, or samples of the AR model (needs --ar-checkpoint)")
+    p.add_argument("--start", default="random", metavar="random|minimal|ar|FILE",
+                   help="start programs: random derivations (default), the grammar's smallest program, samples of "
+                        "the AR model (beam and rollout; needs --ar-checkpoint), or a program FILE to repair (read "
+                        "with the domain's front-end, e.g. a .py file for a Python domain)")
     p.add_argument("--schedule", choices=("anneal", "hill"), default="anneal",
                    help="with --method mutation: simulated annealing (default) or greedy hill climbing")
     p.add_argument("--sketch", action="store_true",
@@ -80,11 +81,14 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--sketch for domain {domain.name!r}, which has no sketch model; expected a domain that "
                          "declares one (Domain.sketch), or leave out --sketch")
     target = read_target(domain, args.target, getattr(args, "options", {}))
+    start = _start(domain, args.start, args.method)
     needs = [args.method] + (["ar"] if args.start == "ar" and args.method in ("beam", "rollout") else [])
     bundle, ar_bundle = load_models(domain, registry, needs, args.checkpoint, args.ar_checkpoint, device)
-    options: dict[str, Any] | None = {"start": args.start} if args.method in ("beam", "rollout") else None
+    options: dict[str, Any] | None = {"start": start} if args.method in ("beam", "rollout") else None
     if args.method == "mutation":
         options = {"schedule": args.schedule}
+        if not isinstance(start, str):
+            options["start"] = start[0]
     if args.sketch:
         _warn_if_not_sketch_trained(bundle or ar_bundle)
     executor = domain.make_executor(device)
@@ -132,6 +136,19 @@ def read_target(domain: Domain, path: Path, options: dict[str, Any]) -> torch.Te
         raise InputError(f"target file {str(path)!r} was read as shape {tuple(target.shape)}; expected {shape} "
                          f"for domain {domain.name!r}")
     return target
+
+
+def _start(domain: Domain, start: str, method: str) -> Any:
+    """``--start``: a kind of start (random, minimal, ar) or a program file, read as a one-program list."""
+    if start in ("random", "minimal", "ar"):
+        if start != "random" and method not in ("beam", "rollout"):
+            raise InputError(f"--start {start} applies to --method beam and rollout; expected random or a program "
+                             f"FILE for --method {method}")
+        return start
+    if method == "ar":
+        raise InputError("--start FILE applies to --method beam, rollout and mutation; expected no --start with "
+                         "--method ar")
+    return [domain.program_from_file(Path(start))]
 
 
 def expected_file(domain: Domain) -> str:

@@ -145,6 +145,9 @@ class Domain:
     - ``checkpoint``/``ar_checkpoint``: the shipped diffusion / autoregressive models, if any.
     - ``sketch(trees, generator)``: a sketch model (``[B, *S]``), if the domain has one; ``solve --sketch`` and
       ``train --sketch`` need it.
+    - ``read_program(path)``: a front-end for program files written by people (e.g. real Python read with
+      tree-sitter), used by ``solve --start FILE``; it raises InputError with ``file:line:col`` for code the
+      grammar cannot express. Default: the grammar's own parser on the file's text.
     """
 
     name: str
@@ -163,7 +166,8 @@ class Domain:
     targets_dir: Path | None = None
     checkpoint: Path | None = None  # the shipped model, if any
     ar_checkpoint: Path | None = None
-    save_sheet: Callable[[torch.Tensor, Path], None] | None = None  # [B, *S] -> one overview file
+    save_sheet: Callable[[torch.Tensor, Path], None] | None = None  # [B, *S] -> one overview file (storage suffix)
+    read_program: Callable[[Path], Node] | None = None  # a user-written program file -> tree
     description: str = ""
     plugin: str = ""  # set by the registry: the plugin that registered this domain
 
@@ -227,6 +231,20 @@ class Domain:
     def save_observation(self, observation: torch.Tensor, path: Path) -> None:
         """Write one observation with the domain's storage."""
         self.storage.save(observation, Path(path))
+
+    def program_from_file(self, path: Path) -> Node:
+        """A program file read with the domain's front-end (``read_program``), else parsed with its grammar."""
+        from treediff.engine.grammar.programs import read_program
+        from treediff.engine.trees.tree import validate
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"program file {str(path)!r} does not exist; expected a {self.name} program file")
+        if self.read_program is None:
+            return read_program(self.grammar, str(path))
+        tree = self.read_program(path)
+        validate(tree, self.grammar)
+        return tree
 
     def observation_file(self, stem: str) -> str:
         """The file name of an observation called ``stem`` (e.g. ``t0001.png``)."""
