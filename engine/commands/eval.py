@@ -51,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     registry = load_registry()
     domain = registry.domain(args.domain)
+    options = getattr(args, "options", {})
+    domain.observation_options(options)  # unknown options are an error even without --targets
+    if options and args.targets is None:
+        raise InputError(f"observation options {sorted(options)} apply to target files; expected --targets DIR")
     out = args.out or Path("runs") / f"eval-{domain.name}"
     ctx = setup(args.device)
     try:
@@ -59,10 +63,12 @@ def run(args: argparse.Namespace) -> int:
         bundle, ar_bundle = load_models(domain, registry, methods, args.checkpoint, args.ar_checkpoint, device)
         executor = domain.make_executor(device)
         if args.targets is not None:
-            targets = directory_targets(domain, args.targets, executor, getattr(args, "options", {}))
+            targets = directory_targets(domain, args.targets, executor, options)
         else:
             targets = generated_targets(domain, args.n, args.seed, executor)
         settings = _settings(args, domain.name, methods, len(targets))
+        if options:
+            settings["observation_options"] = options
         settings.update(model_hashes(domain, methods, args.checkpoint, args.ar_checkpoint))
         records = run_evaluation(domain, targets, methods, out, settings, ctx, resume=args.resume,
                                  budget=args.budget, seed=args.seed, time_limit=args.time_limit, bundle=bundle,

@@ -112,18 +112,15 @@ class ObservationStorage:
                               "treediff.ObservationOptions")
 
 
-def text_preview(observation: torch.Tensor) -> Preview:
-    """The default preview: the observation's values as text (rounded, at most a few hundred numbers)."""
-    import torch
+PREVIEW_VALUES = 400  # the default text preview shows at most this many numbers
 
-    with torch.no_grad():
-        values = observation.detach().cpu()
-    torch.set_printoptions(precision=3, threshold=400)
-    try:
-        text = str(values).removeprefix("tensor(").removesuffix(")")
-    finally:
-        torch.set_printoptions(profile="default")
-    return Preview("text/plain", text)
+
+def text_preview(observation: torch.Tensor) -> Preview:
+    """The default preview: the shape and the values as text (rounded to 4 digits, at most PREVIEW_VALUES)."""
+    values = observation.detach().cpu().flatten().tolist()
+    shown = " ".join(f"{v:.4g}" for v in values[:PREVIEW_VALUES])
+    more = f" ... ({len(values) - PREVIEW_VALUES} more)" if len(values) > PREVIEW_VALUES else ""
+    return Preview("text/plain", f"shape {list(observation.shape)}: {shown}{more}")
 
 
 @dataclass
@@ -277,10 +274,7 @@ class CheckedExecutor:
 
     def __init__(self, inner: Executor, domain: Domain) -> None:
         self.inner, self.domain = inner, domain
-
-    @property
-    def device(self) -> torch.device:
-        return self.inner.device
+        self.device = inner.device
 
     def execute(self, trees: Sequence[Node]) -> torch.Tensor:
         trees = list(trees)
@@ -288,5 +282,7 @@ class CheckedExecutor:
         self.domain.check_shape(out, len(trees), f"the executor's output for {len(trees)} program(s)")
         return out
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:  # only called for attributes the wrapper lacks
+        if name.startswith("__") or name in ("inner", "domain"):
+            raise AttributeError(name)
         return getattr(self.inner, name)
