@@ -87,6 +87,14 @@ def test_unknown_observation_options_are_errors_naming_the_domain(monkeypatch, c
     assert code == 2 and "a JSON list of pairs (a .json file)" in err and "PNG" not in err
 
 
+def test_plugins_lists_each_domains_files_and_options(capsys) -> None:
+    assert cli.main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "in .png files" in out and "option --invert:" in out and "option --resize:" in out
+    with pytest.raises(DomainError, match="taken by program files"):
+        ObservationStorage(".txt", lambda p, o: None, lambda o, p: None)
+
+
 def test_csg2d_declares_its_own_typed_options() -> None:
     domain = load_registry().domain("csg2d")
     assert set(domain.storage.options.model_fields) == {"invert", "resize"}

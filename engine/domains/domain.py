@@ -107,6 +107,9 @@ class ObservationStorage:
     def __post_init__(self) -> None:
         if not self.suffix.startswith(".") or len(self.suffix) < 2:
             raise DomainError(f"observation storage suffix {self.suffix!r}; expected a file suffix like '.png'")
+        if self.suffix.lower() == ".txt":
+            raise DomainError("observation storage suffix '.txt' is taken by program files (eval --targets, demo "
+                              "targets); expected another suffix, e.g. '.grid' or '.json'")
         if not (isinstance(self.options, type) and issubclass(self.options, ObservationOptions)):
             raise DomainError(f"observation options {self.options!r}; expected a subclass of "
                               "treediff.ObservationOptions")
