@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import sys
 import time
 from pathlib import Path
@@ -24,24 +25,37 @@ import torch
 
 from treediff.engine.commands.demo import bundled_targets_dir
 from treediff.engine.domains.registry import load_registry
-from treediff.engine.evaluation.harness import directory_targets, generated_targets, pair_seed
+from treediff.engine.evaluation.harness import Target, directory_targets, generated_targets, pair_seed
 from treediff.engine.files import write_json
+from treediff.engine.search.config import SearchConfig
 from treediff.engine.search.solve import solve
 from treediff.engine.training.bundle import load_bundle
+from treediff.engine.trees.derivation import sample_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 
 #: name -> (method, options). "paper" is the value-ranked beam of the paper (the engine's old default).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "paper": ("beam", {"mix": 0.0, "local": 0, "keep_parents": False, "patience": 10**9}),
-    "value+local": ("beam", {"mix": 0.0, "local": 1, "keep_parents": False, "patience": 10**9}),
-    "value+local+keep": ("beam", {"mix": 0.0, "local": 1, "keep_parents": True}),
-    "mix0.5+local+keep": ("beam", {"mix": 0.5, "local": 1, "keep_parents": True}),
-    "mix0.75+local+keep": ("beam", {"mix": 0.75, "local": 1, "keep_parents": True}),
-    "distance+local+keep": ("beam", {"mix": 1.0, "local": 1, "keep_parents": True}),
+    "paper": ("beam", {"mix": 0.0, "local": 0, "keep_parents": False, "patience": 10**9, "beam_width": 8,
+                       "expansions": 8}),
+    "value+local": ("beam", {"mix": 0.0, "local": 1, "beam_width": 8, "expansions": 4}),
+    "mix0.5+local": ("beam", {"mix": 0.5, "local": 1, "beam_width": 8, "expansions": 4}),
+    "distance+local": ("beam", {"mix": 1.0, "local": 1, "beam_width": 8, "expansions": 4}),
+    "distance+local-b4": ("beam", {"mix": 1.0, "local": 2, "expansions": 8, "beam_width": 4}),
+    "mix0.25+local-b4": ("beam", {"mix": 0.25, "local": 2, "expansions": 8, "beam_width": 4}),
+    "mix0.5+local-b4": ("beam", {"mix": 0.5, "local": 2, "expansions": 8, "beam_width": 4}),
+    "distance+local4-b4": ("beam", {"mix": 1.0, "local": 4, "expansions": 8, "beam_width": 4}),
+    "distance+local-b2": ("beam", {"mix": 1.0, "local": 2, "expansions": 16, "beam_width": 2}),
     "default": ("beam", {}),
     "mutation": ("mutation", {}),
 }
+
+
+def config_of(method: str, options: dict[str, Any]) -> SearchConfig:
+    """The SearchConfig of a variant: ``options`` applied to the method's section (``start`` at the top)."""
+    options = dict(options)
+    config = SearchConfig().with_overrides("", start=options.pop("start", None))
+    return config.with_overrides("beam" if method == "beam" else method, **options)
 
 
 def run_variant(domain: Any, bundle: Any, targets: list[Any], executor: Any, method: str,
@@ -51,7 +65,7 @@ def run_variant(domain: Any, bundle: Any, targets: list[Any], executor: Any, met
     start = time.perf_counter()
     for target in targets:
         result = solve(domain, target.observation, method, budget=budget, seed=pair_seed(seed, target.name, method),
-                       bundle=bundle, executor=executor, options=dict(options))
+                       bundle=bundle, executor=executor, config=config_of(method, options))
         rows.append({"target": target.name, "solved": result.solved, "calls": result.renderer_calls,
                      "score": result.score, "program": str(result.program)})
     solved = [r for r in rows if r["solved"]]
@@ -66,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--domain", default="csg2d")
     p.add_argument("--targets", type=int, default=8, help="generated test targets (fixed seed)")
     p.add_argument("--bundled", action="store_true", help="use the domain's bundled demo targets instead")
+    p.add_argument("--primitives", default=None, metavar="LO-HI",
+                   help="random targets with LO..HI primitives (seeded) instead of the domain's test targets")
     p.add_argument("--budget", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", default=None, help="diffusion model (default: the domain's shipped model)")
@@ -81,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     bundle = load_bundle(checkpoint, domain, registry, "cpu")
     if args.bundled:
         targets = directory_targets(domain, bundled_targets_dir(domain, registry), executor)
+    elif args.primitives:
+        lo, _, hi = args.primitives.partition("-")
+        rng = random.Random(args.seed)
+        drawn = (sample_tree(domain.grammar, rng, int(lo), int(hi or lo)) for _ in range(args.targets))
+        trees = list(dict.fromkeys(drawn))
+        targets = [Target(f"p{i:04d}", executor.execute([t])[0], t) for i, t in enumerate(trees)]
     else:
         targets = generated_targets(domain, args.targets, args.seed, executor)
     variants = {name: VARIANTS[name] for name in args.variants.split(",") if name}
@@ -95,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         calls = f"{out['mean_calls_solved']:.0f}" if out["mean_calls_solved"] is not None else "-"
         print(f"{name:<22} {out['solved']:>3}/{out['targets']:<3} {calls:>14} {out['mean_score']:>10.4f} "
               f"{out['seconds']:>6.0f}", flush=True)
-    suffix = "bundled" if args.bundled else f"{args.targets}"
+    suffix = "bundled" if args.bundled else f"{args.targets}" + (f"-p{args.primitives}" if args.primitives else "")
     out_path = args.out or ROOT / "bench" / "results" / f"search-levers-{args.domain}-{suffix}.json"
     write_json(out_path, {"domain": args.domain, "budget": args.budget, "seed": args.seed,
                           "checkpoint": str(checkpoint), "bundled": args.bundled, "targets": len(targets),

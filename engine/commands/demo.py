@@ -12,13 +12,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from treediff.engine.commands.searchargs import apply_threads, load_models, resolve_device
+from treediff.engine.commands.searchargs import (
+    add_search_args,
+    apply_threads,
+    load_models,
+    resolve_device,
+    search_config,
+)
 from treediff.engine.domains.registry import Registry, load_registry
 from treediff.engine.errors import InputError, TreediffError
 from treediff.engine.evaluation.solvereport import IndexRow, observation_previews, render_index
 from treediff.engine.files import write_text
 
-DEFAULT_BUDGET = 1000
+DEFAULT_BUDGET = 10000  # about 1-2 minutes for all 8 bundled targets on 2 CPU cores
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="per target (default: none)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's default)")
+    add_search_args(p)
     p.set_defaults(run=run)
 
 
@@ -105,7 +112,7 @@ def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, devi
     for target in targets:
         result = solve(domain, target.observation, method, budget=args.budget, time_limit=args.time_limit,
                        seed=pair_seed(args.seed, target.name, method), bundle=bundle, device=device,
-                       executor=executor)
+                       executor=executor, config=search_config(args))
         report = out / f"{target.name}.html"
         write_report(report, domain, target.observation, result, executor,
                      title=f"treediff demo: {domain.name} / {target.name}", target_label=target.source)

@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from treediff.engine.commands.searchargs import add_model_args, apply_threads, load_models, parse_methods
+from treediff.engine.commands.searchargs import (
+    add_model_args,
+    add_search_args,
+    apply_threads,
+    load_models,
+    parse_methods,
+    search_config,
+)
 from treediff.engine.domains.registry import load_registry
 from treediff.engine.errors import InputError
 from treediff.engine.evaluation.resumecheck import model_hashes
@@ -26,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("eval", help="compare search methods on many targets (JSONL, plot, Markdown summary)")
     p.add_argument("domain")
     add_model_args(p)
+    add_search_args(p)
     p.add_argument("-n", "--n", dest="n", type=int, default=256, help="number of generated targets (default 256)")
     p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
                    help=f"renderer calls per target and method (default {DEFAULT_BUDGET})")
@@ -66,13 +74,15 @@ def run(args: argparse.Namespace) -> int:
             targets = directory_targets(domain, args.targets, executor, options)
         else:
             targets = generated_targets(domain, args.n, args.seed, executor)
+        config = search_config(args)
         settings = _settings(args, domain.name, methods, len(targets))
+        settings["search"] = config.model_dump(mode="json")
         if options:
             settings["observation_options"] = options
         settings.update(model_hashes(domain, methods, args.checkpoint, args.ar_checkpoint))
         records = run_evaluation(domain, targets, methods, out, settings, ctx, resume=args.resume,
                                  budget=args.budget, seed=args.seed, time_limit=args.time_limit, bundle=bundle,
-                                 ar_bundle=ar_bundle, device=device,
+                                 ar_bundle=ar_bundle, device=device, config=config,
                                  progress=lambda line: print(line, file=sys.stderr, flush=True))
         if records is not None:
             plot, summary = write_outputs(out, records, methods, args.budget,

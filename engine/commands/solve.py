@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from treediff.engine.commands.searchargs import (
+    START_KINDS,
     add_model_args,
+    add_search_args,
     apply_threads,
     check_output_file,
     load_models,
     resolve_device,
+    search_config,
 )
 from treediff.engine.domains.domain import Domain
 from treediff.engine.domains.registry import load_registry
@@ -38,15 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("domain")
     p.add_argument("target", type=Path, metavar="TARGET")
     add_model_args(p)
+    add_search_args(p)
     p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
                    help=f"renderer calls: distinct programs executed (default {DEFAULT_BUDGET})")
     p.add_argument("--method", choices=METHODS, default="beam")
-    p.add_argument("--start", default="random", metavar="random|minimal|ar|FILE",
-                   help="start programs: random derivations (default), the grammar's smallest program, samples of "
-                        "the AR model (beam and rollout; needs --ar-checkpoint), or a program FILE to repair (read "
-                        "with the domain's front-end, e.g. a .py file for a Python domain)")
-    p.add_argument("--schedule", choices=("anneal", "hill"), default="anneal",
-                   help="with --method mutation: simulated annealing (default) or greedy hill climbing")
     p.add_argument("--sketch", action="store_true",
                    help="the target is a hand-drawn sketch: no exact goal check; returns the closest program "
                         "(only for domains with a sketch model)")
@@ -81,20 +79,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--sketch for domain {domain.name!r}, which has no sketch model; expected a domain that "
                          "declares one (Domain.sketch), or leave out --sketch")
     target = read_target(domain, args.target, getattr(args, "options", {}))
-    start = _start(domain, args.start, args.method)
-    needs = [args.method] + (["ar"] if args.start == "ar" and args.method in ("beam", "rollout") else [])
+    config = search_config(args, allow_file=True)
+    seeds = _start_file(domain, args.start, args.method)
+    needs = [args.method] + (["ar"] if config.start == "ar" and args.method in ("beam", "rollout") else [])
     bundle, ar_bundle = load_models(domain, registry, needs, args.checkpoint, args.ar_checkpoint, device)
-    options: dict[str, Any] | None = {"start": start} if args.method in ("beam", "rollout") else None
-    if args.method == "mutation":
-        options = {"schedule": args.schedule}
-        if not isinstance(start, str):
-            options["start"] = start[0]
     if args.sketch:
         _warn_if_not_sketch_trained(bundle or ar_bundle)
     executor = domain.make_executor(device)
     result = solve(domain, target, args.method, budget=args.budget, time_limit=args.time_limit, seed=args.seed,
                    bundle=bundle, ar_bundle=ar_bundle, device=device, executor=executor, use_goal=not args.sketch,
-                   options=options)
+                   config=config, seeds=seeds)
     if args.report is not None:
         write_report(args.report, domain, target, result, executor, title=f"treediff solve {args.target.name}",
                      target_label=str(args.target))
@@ -138,16 +132,13 @@ def read_target(domain: Domain, path: Path, options: dict[str, Any]) -> torch.Te
     return target
 
 
-def _start(domain: Domain, start: str, method: str) -> Any:
-    """``--start``: a kind of start (random, minimal, ar) or a program file, read as a one-program list."""
-    if start in ("random", "minimal", "ar"):
-        if start != "random" and method not in ("beam", "rollout"):
-            raise InputError(f"--start {start} applies to --method beam and rollout; expected random or a program "
-                             f"FILE for --method {method}")
-        return start
+def _start_file(domain: Domain, start: str | None, method: str) -> list[Any]:
+    """``--start FILE``: the program in FILE (read with the domain's front-end) as the search's seed."""
+    if start is None or start in START_KINDS:
+        return []
     if method == "ar":
-        raise InputError("--start FILE applies to --method beam, rollout and mutation; expected no --start with "
-                         "--method ar")
+        raise InputError("--start FILE applies to --method beam, rollout and mutation; expected no --start FILE "
+                         "with --method ar")
     return [domain.program_from_file(Path(start))]
 
 

@@ -24,6 +24,7 @@ from treediff.engine.domains.domain import Domain, Executor
 from treediff.engine.errors import InputError
 from treediff.engine.files import append_line, drop_partial_line, read_lines, write_text
 from treediff.engine.grammar.programs import read_program
+from treediff.engine.search.config import SearchConfig
 from treediff.engine.search.result import SolveResult
 from treediff.engine.search.solve import solve
 from treediff.engine.training.distributed import DistContext, barrier
@@ -172,7 +173,7 @@ def record_of(target: Target, method: str, result: SolveResult, budget: int, see
 def evaluate(domain: Domain, targets: Sequence[Target], methods: Sequence[str], out: Path, *, budget: int,
              seed: int = 0, time_limit: float | None = None, bundle: Any | None = None,
              ar_bundle: Any | None = None, device: str = "cpu", resume: bool = False, rank: int = 0,
-             world: int = 1, options: dict[str, dict[str, Any]] | None = None,
+             world: int = 1, config: SearchConfig | None = None,
              progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Run every method on this rank's shard of ``targets``, appending one record per pair to
     ``out/results.jsonl``; pairs already recorded are skipped when ``resume``. Returns the new records."""
@@ -188,7 +189,7 @@ def evaluate(domain: Domain, targets: Sequence[Target], methods: Sequence[str], 
             seed_i = pair_seed(seed, target.name, method)
             result = solve(domain, target.observation, method, budget=budget, time_limit=time_limit, seed=seed_i,
                            bundle=bundle, ar_bundle=ar_bundle, device=device, executor=executor,
-                           options=(options or {}).get(method))
+                           config=config)
             record = record_of(target, method, result, budget, seed_i, rank)
             append_line(out / RESULTS, json.dumps(record, sort_keys=True))
             new.append(record)

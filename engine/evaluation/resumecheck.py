@@ -15,9 +15,9 @@ from typing import Any
 from treediff.engine.errors import InputError
 
 RESULT_KEYS = ("domain", "methods", "budget", "seed", "targets", "time_limit", "checkpoint_sha256",
-               "ar_checkpoint_sha256")
+               "ar_checkpoint_sha256", "search")
 # keys an older eval.json may lack: not compared when absent there (nothing to compare against)
-_NEWER_KEYS = ("checkpoint_sha256", "ar_checkpoint_sha256")
+_NEWER_KEYS = ("checkpoint_sha256", "ar_checkpoint_sha256", "search")
 
 
 def weights_sha256(path: str | Path) -> str:

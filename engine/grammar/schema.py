@@ -15,6 +15,7 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 MODELS: dict[str, str] = {
     "grammar.schema.json": "treediff.engine.grammar.spec:GrammarSpec",
     "train.schema.json": "treediff.engine.training.traincfg:TrainConfig",
+    "search.schema.json": "treediff.engine.search.config:SearchConfig",
 }
 
 

@@ -39,9 +39,9 @@ class Candidate:
 
 
 def beam_search(renderer: BudgetedExecutor, bundle: Any, generator: torch.Generator, rng: random.Random, *,
-                beam_width: int = 8, expansions: int = 8, temperature: float = 1.0,
+                beam_width: int = 4, expansions: int = 8, temperature: float = 1.0,
                 start: str | Sequence[Node] = "minimal", value_resolution: float = 0.1,
-                max_primitives: int | None = None, mix: float = 0.75, local: int = 1, local_samples: int = 16,
+                max_primitives: int | None = None, mix: float = 1.0, local: int = 2, local_samples: int = 64,
                 keep_parents: bool = True, patience: int = 30) -> SolveResult:
     """Run value-guided beam search with ``bundle.denoiser`` (and ``bundle.value`` when present).
 

@@ -9,6 +9,7 @@ programs only through one :class:`treediff.engine.search.budget.BudgetedExecutor
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -16,7 +17,9 @@ import torch
 from treediff.engine.domains.domain import Domain, Executor
 from treediff.engine.errors import CheckpointError, InputError
 from treediff.engine.search.budget import BudgetedExecutor, Profile
+from treediff.engine.search.config import SearchConfig
 from treediff.engine.search.result import SolveResult
+from treediff.engine.trees.tree import Node
 
 METHODS = ("beam", "rollout", "mutation", "ar")
 NEEDS = {"beam": "diffusion", "rollout": "diffusion", "ar": "ar", "mutation": None}
@@ -46,7 +49,7 @@ def model_for(method: str, bundle: Any | None, ar_bundle: Any | None = None) -> 
 def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget: int,
           time_limit: float | None = None, seed: int = 0, bundle: Any | None = None, ar_bundle: Any | None = None,
           device: str = "cpu", executor: Executor | None = None, use_goal: bool = True,
-          options: dict[str, Any] | None = None) -> SolveResult:
+          config: SearchConfig | None = None, seeds: Sequence[Node] = ()) -> SolveResult:
     """Synthesise a program for ``target`` (an observation ``[*S]``) with ``method``.
 
     Never executes more than ``budget`` distinct programs and starts no executor or model batch after
@@ -55,10 +58,12 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
     (start programs, mutations), so a solve is reproducible. ``bundle`` is a loaded diffusion checkpoint
     (``treediff.engine.training.bundle.load_bundle``) for ``beam`` and ``rollout``; ``ar_bundle`` (or
     ``bundle``) an autoregressive one for ``ar``. ``use_goal=False`` (sketch targets) disables the goal check: the
-    search runs to its limits and returns the program of lowest distance. ``options`` go to the method function;
-    for ``beam`` and ``rollout``, ``{"start": "ar"}`` seeds the search with programs sampled from the AR model
-    (``ar_bundle``), which are executed and counted like any other program.
+    search runs to its limits and returns the program of lowest distance. ``config`` holds every method's
+    settings (:class:`SearchConfig`; defaults when None); its ``start="ar"`` seeds beam search and rollouts with
+    programs sampled from the AR model (``ar_bundle``), executed and counted like any other program. ``seeds``,
+    when given, are the start programs instead (for example a user's own program to repair).
     """
+    config = config if config is not None else SearchConfig()
     model = model_for(method, bundle, ar_bundle)
     executor = executor if executor is not None else domain.make_executor(device)
     expected = tuple(domain.observation_shape)
@@ -67,35 +72,34 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
                          f"{domain.name!r}")
     renderer = BudgetedExecutor(domain, executor, target, budget, time_limit, use_goal=use_goal, profile=Profile())
     rng = random.Random(seed)
-    opts = dict(options or {})
     if method == "mutation":
         from treediff.engine.search.baselines import mutation_search
 
-        return mutation_search(domain, renderer, rng, **opts)
+        return mutation_search(domain, renderer, rng, start=seeds[0] if seeds else None,
+                               **config.mutation.model_dump())
     assert model is not None  # model_for raised unless a model-based method has its bundle
     generator = _generator(model, seed)
     if method == "ar":
         from treediff.engine.search.baselines import ar_search
 
-        return ar_search(domain, renderer, model.ar, model.vocab, generator,
-                         max_tokens=opts.pop("max_tokens", model.config.max_program_tokens), **opts)
-    if opts.get("start") == "ar":
+        return ar_search(domain, renderer, model.ar, model.vocab, generator, max_tokens=model.config.max_program_tokens)
+    start: str | list[Node] = list(dict.fromkeys(seeds)) if seeds else config.start
+    if start == "ar":
         from treediff.engine.search.baselines import ar_programs
 
-        count = int(opts.get("beam_width" if method == "beam" else "parallel", 8))
+        count = config.beam.beam_width if method == "beam" else config.rollout.parallel
         ar_model = model_for("ar", ar_bundle, bundle)
-        opts["start"] = ar_programs(renderer, ar_model, count, _generator(ar_model, seed))
-    if method == "rollout" and isinstance(opts.get("start"), str):
-        from treediff.engine.search.starts import start_programs
-
-        opts["start"] = [] if opts["start"] == "random" else start_programs(domain, opts["start"], 1, rng)
+        start = ar_programs(renderer, ar_model, count, _generator(ar_model, seed))
     if method == "beam":
         from treediff.engine.search.beam import beam_search
 
-        return beam_search(renderer, model, generator, rng, **opts)
+        return beam_search(renderer, model, generator, rng, start=start, **config.beam.model_dump())
     from treediff.engine.search.rollout import rollout_search
+    from treediff.engine.search.starts import start_programs
 
-    return rollout_search(renderer, model, generator, rng, **opts)
+    if isinstance(start, str):
+        start = [] if start == "random" else start_programs(domain, start, 1, rng)
+    return rollout_search(renderer, model, generator, rng, start=start, **config.rollout.model_dump())
 
 
 def _generator(bundle: Any, seed: int) -> torch.Generator:

@@ -209,17 +209,20 @@ class Trainer:
             self._warm_start(self.init)
         return 0
 
-    def _warm_start(self, source: str | Path) -> None:
-        """Start from the weights of ``source`` (an exported model or a checkpoint of the same model)."""
-        ckpt = read_checkpoint(source)
+    def _check_same_model(self, ckpt: Any, name: str, expected: str, hint: str) -> None:
+        """CheckpointError unless ``ckpt`` fits this domain and holds the model this run builds."""
         check_compatible(ckpt.meta, self.domain, str(ckpt.path))
         wanted = self.mcfg.model_dump(mode="json")
         if ckpt.meta.get("kind") != self.cfg.model or ckpt.meta.get("model_config") != wanted:
             raise CheckpointError(
-                f"--init model {str(ckpt.path)!r} is a {ckpt.meta.get('kind')!r} model with config "
-                f"{ckpt.meta.get('model_config')}, but this run builds a {self.cfg.model!r} model with config "
-                f"{wanted}; expected the same architecture to warm-start. hint: use the preset and model_overrides "
-                "of its train.yaml (next to the model)")
+                f"{name} holds a {ckpt.meta.get('kind')!r} model with config {ckpt.meta.get('model_config')}, but "
+                f"this run builds a {self.cfg.model!r} model with config {wanted}; expected {expected}. hint: {hint}")
+
+    def _warm_start(self, source: str | Path) -> None:
+        """Start from the weights of ``source`` (an exported model or a checkpoint of the same model)."""
+        ckpt = read_checkpoint(source)
+        self._check_same_model(ckpt, f"--init model {str(ckpt.path)!r}", "the same architecture to warm-start",
+                               "use the preset and model_overrides of its train.yaml (next to the model)")
         load_models(ckpt, self.models)
         from treediff.engine.training.modelcard import lineage_of
 
@@ -230,14 +233,9 @@ class Trainer:
         if path is None:
             return self._fresh()
         ckpt = read_checkpoint(path, with_state=True)
-        check_compatible(ckpt.meta, self.domain, str(path))
-        wanted = self.mcfg.model_dump(mode="json")
-        if ckpt.meta.get("kind") != self.cfg.model or ckpt.meta.get("model_config") != wanted:
-            raise CheckpointError(
-                f"checkpoint {str(path)!r} holds a {ckpt.meta.get('kind')!r} model with config "
-                f"{ckpt.meta.get('model_config')}, but this run asks for a {self.cfg.model!r} model with config "
-                f"{wanted}; expected the same model to resume. hint: resume with the "
-                "run's original preset and model_overrides, or train into a new --out directory")
+        self._check_same_model(ckpt, f"checkpoint {str(path)!r}", "the same model to resume",
+                               "resume with the run's original preset and model_overrides, or train into a new "
+                               "--out directory")
         load_models(ckpt, self.models)
         state = ckpt.meta.get("train_state", {})
         restore_optimizer(self.optimizer, ckpt.state, state["optimizer"])
@@ -295,6 +293,7 @@ class Trainer:
                 paused = time.perf_counter()  # validation and checkpoints are not training time
                 if ctx.is_main and (done % cfg.val_every == 0 or last):
                     result.validation = validation_metrics(self.module, val_set, self.autocast)
+                    result.validation.update(self._edit_quality())
                     record.update(result.validation)
                 if len(record) > 1:
                     self.log.record(record)
@@ -332,6 +331,36 @@ class Trainer:
         means = mean_over_ranks(self.ctx, means)
         samples = steps * self.cfg.batch_size * self.ctx.world_size
         return {**means, "lr": self.optimizer.param_groups[0]["lr"], "samples_per_s": samples / max(elapsed, 1e-9)}
+
+    def _edit_quality(self) -> dict[str, float]:
+        """What search needs, on the fixed edit-quality set: useful-edit rates and value quality (``val_*``)."""
+        if self.cfg.model != "diffusion" or not self.cfg.quality_size:
+            return {}
+        from treediff.engine.evaluation.edit_quality import goal_pairs, measure, validation_pairs
+        from treediff.engine.training.bundle import ModelBundle
+
+        if not hasattr(self, "_quality_set"):
+            pairs = validation_pairs(self.domain.grammar, self.cfg.quality_size, self.cfg.val_seed,
+                                     k_max=self.spec.k_max, sigma_small=self.spec.sigma_small,
+                                     min_primitives=self.spec.min_primitives, max_primitives=self.spec.max_primitives,
+                                     vocab=self.vocab, max_tokens=self.spec.max_program_tokens)
+            self._quality_set = (pairs, goal_pairs(pairs, max(1, len(pairs) // 5)))
+        pairs, goals = self._quality_set
+        bundle = ModelBundle("diffusion", self.models["denoiser"], self.models["value"], None, self.vocab, self.mcfg,
+                             {}, self.ctx.device)
+        self.module.eval()
+        try:
+            q = measure(bundle, self.domain.grammar, self.materialize.executor, pairs, goals, seed=self.cfg.val_seed,
+                        k_max=self.spec.k_max)
+        finally:
+            self.module.train()
+        out = {"val_useful_greedy": q.row("all").greedy, "val_useful_best8": q.row("all").best_of,
+               "val_value_spearman": q.value_spearman, "val_value_at_goal": q.value_at_goal}
+        try:
+            out["val_useful_greedy_1"] = q.row("1").greedy
+        except KeyError:
+            pass
+        return {k: v for k, v in out.items() if v == v}  # drop nan
 
     def _validation_set(self) -> list[Any]:
         return validation_batches(self.domain.grammar, self.spec, self.cfg.val_size, self.cfg.batch_size,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from treediff.engine.errors import Diagnostic, InputError
-from treediff.engine.grammar.yamlsource import LocatedDocument, load_located
+from treediff.engine.configfile import load_config, parse_config, validated
+
+EXAMPLE = "e.g. `steps: 2000` on its own line"
 
 
 class TrainConfig(BaseModel):
@@ -48,6 +49,8 @@ class TrainConfig(BaseModel):
     log_every: int = Field(default=10, ge=1, description="Steps between metrics.jsonl lines.")
     val_every: int = Field(default=100, ge=1, description="Steps between validation passes (and at the end).")
     val_size: int = Field(default=256, ge=1, description="Examples in the fixed validation set.")
+    quality_size: int = Field(default=64, ge=0, description="Noised pairs of the fixed edit-quality set measured at "
+                              "every validation (useful-edit rates, value rank correlation); 0 disables it.")
     val_seed: int = Field(default=12345, ge=0, description="Seed of the validation set (independent of seed).")
     sigma_small: int | None = Field(default=None, ge=1, description="Largest primitive count of an edited subtree; "
                                     "None: the preset's.")
@@ -76,53 +79,14 @@ class TrainConfig(BaseModel):
         """A copy with every non-None flag applied (validated like the file)."""
         data = self.model_dump()
         data.update({k: v for k, v in flags.items() if v is not None})
-        try:
-            return TrainConfig.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
-            raise InputError(f"command-line training options are invalid: {problems}") from None
+        return validated(TrainConfig, data, "training")
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
     """Read a training config YAML; every problem is one located line in an InputError."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"training config {str(path)!r} cannot be read: {exc}; expected a UTF-8 YAML file") from None
-    return parse_train_config(text, str(path))
+    return load_config(TrainConfig, path, "training config", EXAMPLE)
 
 
 def parse_train_config(text: str, path: str = "<config>") -> TrainConfig:
     """Validate config YAML ``text``; unknown keys and bad values are errors located at file:line:col."""
-    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
-        return TrainConfig()  # an empty file (or comments only) means every default
-    doc = load_located(text, path)
-    if not doc.problems and doc.data is not None and not isinstance(doc.data, dict):
-        doc.problems.append(doc.diagnostic((), "the top level must be a mapping of option: value",
-                                           "e.g. `steps: 2000` on its own line"))
-    if doc.problems:
-        _raise(doc.problems, path)
-    try:
-        return TrainConfig.model_validate(doc.data or {})
-    except ValidationError as exc:
-        _raise(_diagnostics(exc, doc), path)
-    raise AssertionError("unreachable")
-
-
-def _diagnostics(exc: ValidationError, doc: LocatedDocument) -> list[Diagnostic]:
-    fields = ", ".join(TrainConfig.model_fields)
-    out = []
-    for err in exc.errors():
-        where = tuple(err["loc"])
-        if err["type"] == "extra_forbidden":
-            out.append(doc.diagnostic(where, f"unknown option {where[-1]!r}", f"known options: {fields}", key=True))
-            continue
-        msg = f"{'.'.join(map(str, where)) or 'config'}: {err['msg']}"
-        if "input" in err and not isinstance(err["input"], (dict, list)):
-            msg += f" (got {err['input']!r})"
-        out.append(doc.diagnostic(where, msg))
-    return out
-
-
-def _raise(problems: list[Diagnostic], path: str) -> None:
-    raise InputError(f"training config {path!r} is invalid:\n" + "\n".join(str(d) for d in problems))
+    return parse_config(TrainConfig, text, path, "training config", EXAMPLE)

@@ -9,6 +9,7 @@ import pytest
 from tests.engine.blocks_domain import make_domain, near, render
 from treediff.engine.search.baselines import mutation_search
 from treediff.engine.search.budget import BudgetedExecutor
+from treediff.engine.search.config import MutationConfig, SearchConfig
 from treediff.engine.search.solve import solve
 
 
@@ -34,7 +35,7 @@ def test_mutation_search_never_exceeds_the_budget(schedule, budget):
     target = d.test_targets(1, 5)[0]
     ex = d.make_executor("cpu")
     res = solve(d, render(d, target), "mutation", budget=budget, seed=3, executor=ex,
-                options={"schedule": schedule, "batch": 5})
+                config=SearchConfig(mutation=MutationConfig(schedule=schedule, batch=5)))
     distinct = set(ex.executed)
     assert len(distinct) == res.renderer_calls <= budget
     assert len(ex.executed) == res.renderer_calls  # nothing executed twice either

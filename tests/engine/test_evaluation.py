@@ -23,15 +23,16 @@ from treediff.engine.evaluation.harness import (
 )
 from treediff.engine.files import append_line, read_lines
 from treediff.engine.grammar.parse import parse
+from treediff.engine.search.config import MutationConfig, SearchConfig
 
 METHODS = ["mutation"]
-OPTIONS = {"mutation": {"schedule": "hill"}}
+CONFIG = SearchConfig(mutation=MutationConfig(schedule="hill"))
 
 
 def run(d, targets, out, resume=False, rank=0, world=1, budget=60):
     prepare_output(out, resume)
     return evaluate(d, targets, METHODS, out, budget=budget, seed=1, resume=resume, rank=rank, world=world,
-                    options=OPTIONS)
+                    config=CONFIG)
 
 
 def test_generated_targets_come_from_the_domain_test_set():
@@ -108,7 +109,7 @@ def test_shards_partition_the_targets_and_share_one_file(tmp_path):
     assert [t.name for t in shard(targets, 1, 3)] == ["t0001", "t0004"]
     prepare_output(tmp_path, False)
     for rank in range(3):
-        evaluate(d, targets, METHODS, tmp_path, budget=20, seed=0, rank=rank, world=3, options=OPTIONS)
+        evaluate(d, targets, METHODS, tmp_path, budget=20, seed=0, rank=rank, world=3, config=CONFIG)
     assert completed(tmp_path) == {(t.name, "mutation") for t in targets}
     with pytest.raises(InputError):
         shard(targets, 3, 3)

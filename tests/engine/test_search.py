@@ -8,6 +8,7 @@ import pytest
 
 from tests.engine.blocks_domain import load_trained, make_domain, near, render
 from treediff.engine.errors import CheckpointError, InputError
+from treediff.engine.search.config import SearchConfig
 from treediff.engine.search.solve import METHODS, solve
 
 
@@ -31,7 +32,7 @@ def test_beam_search_solves_targets_one_or_two_edits_away(models):
     d, bundle, _ = models
     solved = 0
     for i, (target, start) in enumerate(easy_cases(d, 12)):
-        res = solve(d, render(d, target), "beam", budget=300, seed=i, bundle=bundle, options={"start": [start]})
+        res = solve(d, render(d, target), "beam", budget=300, seed=i, bundle=bundle, seeds=[start])
         assert res.trajectory[0].program == start and res.trajectory[-1].program == res.program
         for prev, step in zip(res.trajectory, res.trajectory[1:]):
             assert step.edit.apply(prev.program) == step.program
@@ -48,7 +49,7 @@ def test_rollouts_solve_targets_one_or_two_edits_away(models):
     solved = 0
     for i, (target, start) in enumerate(easy_cases(d, 12)):
         res = solve(d, render(d, target), "rollout", budget=300, seed=i, bundle=bundle,
-                    options={"start": [start]})
+                    seeds=[start])
         solved += res.solved
     assert solved >= 5  # 7 of 12 with the reference run
 
@@ -96,7 +97,7 @@ def test_beam_search_without_value_network_ranks_by_distance(models):
     d, bundle, _ = models
     no_value = dataclasses.replace(bundle, value=None)
     target, start = easy_cases(d, 1)[0]
-    res = solve(d, render(d, target), "beam", budget=150, seed=0, bundle=no_value, options={"start": [start]})
+    res = solve(d, render(d, target), "beam", budget=150, seed=0, bundle=no_value, seeds=[start])
     assert res.solved and res.counts.get("values_predicted", 0) == 0
 
 
@@ -131,7 +132,7 @@ def test_searches_can_start_from_ar_samples_or_the_minimal_program(models, metho
     target = render(d, d.test_targets(1, 82)[0])
     ex = d.make_executor("cpu")
     res = solve(d, target, method, budget=25, seed=2, bundle=bundle, ar_bundle=ar, executor=ex, use_goal=False,
-                options={"start": start})
+                config=SearchConfig(start=start))
     assert len(set(ex.executed)) == res.renderer_calls <= 25
     first = ex.executed[0]
     if start == "minimal":

@@ -37,6 +37,8 @@ def test_loss_falls_on_the_tiny_preset(tmp_path: Path) -> None:
     assert records[-1]["loss"] < 0.6 * records[0]["loss"]
     assert records[-1]["tokens"] < records[0]["tokens"] and records[-1]["value"] < records[0]["value"]
     assert {"val_edit_acc", "val_position_acc", "val_value_mae", "samples_per_s", "lr"} <= set(records[-1])
+    quality = {"val_useful_greedy", "val_useful_best8", "val_value_spearman", "val_value_at_goal"}
+    assert quality <= set(records[-1]) and 0.0 <= records[-1]["val_useful_greedy"] <= 1.0
     assert result.step == 120 and result.checkpoint == latest_checkpoint(tmp_path)
 
 

@@ -1,0 +1,83 @@
+"""Search configuration: one typed, validated set of settings for every search method (YAML or CLI flags)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from treediff.engine.configfile import load_config, validated
+
+
+class BeamConfig(BaseModel):
+    """Beam search (:func:`treediff.engine.search.beam.beam_search`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    beam_width: int = Field(default=4, ge=1, description="Programs kept between rounds.")
+    expansions: int = Field(default=8, ge=1, description="Denoiser edits sampled per beam program and round.")
+    temperature: float = Field(default=1.0, gt=0, description="Sampling temperature of the denoiser.")
+    mix: float = Field(default=1.0, ge=0, le=1, description="Ranking: 0 = value network only, 1 = executed distance "
+                       "only, between = weighted sum of both ranks.")
+    local: int = Field(default=2, ge=0, description="Best beam programs that also get local edits (leaf steps, "
+                       "hoists) each round.")
+    local_samples: int = Field(default=64, ge=1, description="Local edits tried per such program and round.")
+    keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
+    patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
+    value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")
+    max_primitives: int | None = Field(default=None, ge=1, description="Largest replacement; None: the model's "
+                                       "sigma_small.")
+
+
+class RolloutConfig(BaseModel):
+    """Denoiser rollouts (:func:`treediff.engine.search.rollout.rollout_search`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parallel: int = Field(default=8, ge=1, description="Rollouts advanced together.")
+    max_steps: int = Field(default=12, ge=1, description="Edits per rollout before it restarts.")
+    greedy: bool = Field(default=True, description="Take the most probable unvisited of `samples` edits.")
+    samples: int = Field(default=4, ge=1)
+    temperature: float = Field(default=1.0, gt=0)
+    max_primitives: int | None = Field(default=None, ge=1)
+
+
+class MutationConfig(BaseModel):
+    """Model-free mutation search (:func:`treediff.engine.search.baselines.mutation_search`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: Literal["anneal", "hill"] = Field(default="anneal", description="Simulated annealing or hill climbing.")
+    batch: int = Field(default=8, ge=1, description="Mutants executed per round.")
+    temperature: float = Field(default=0.05, ge=0, description="Initial annealing temperature (x start distance).")
+    patience: int = Field(default=30, ge=1, description="Rounds without a new best before a restart.")
+    sigma_small: int = Field(default=2, ge=1, description="Largest primitive count of a mutated subtree.")
+
+
+class SearchConfig(BaseModel):
+    """Everything a solve needs besides the target, the budget and the models; every field has a default.
+
+    ``start`` is where beam search and rollouts begin: the grammar's ``minimal`` program, ``random``
+    derivations, or programs sampled from the autoregressive model (``ar``, which needs an AR checkpoint).
+    """
+
+    model_config = ConfigDict(extra="forbid", title="treediff search config")
+
+    start: Literal["minimal", "random", "ar"] = Field(default="minimal", description="Start programs of beam search "
+                                                      "and rollouts.")
+    beam: BeamConfig = Field(default_factory=BeamConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    mutation: MutationConfig = Field(default_factory=MutationConfig)
+
+    def with_overrides(self, section: str, **flags: Any) -> SearchConfig:
+        """A copy with every non-None flag applied to ``section`` ("beam", ...) or, for "", to the top level."""
+        data = self.model_dump()
+        target = data if not section else data[section]
+        target.update({k: v for k, v in flags.items() if v is not None})
+        return validated(SearchConfig, data, "search")
+
+
+def load_search_config(path: str | Path) -> SearchConfig:
+    """Read a search config YAML; every problem is one located line in an InputError."""
+    return load_config(SearchConfig, path, "search config", "e.g. `beam: {beam_width: 4}`")
