@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from treediff.engine import __version__, commands
-from treediff.engine.errors import TreediffError
+from treediff.engine.errors import InputError, TreediffError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,10 +39,38 @@ def one_paragraph(text: str) -> str:
     return "\n".join(out)
 
 
+def domain_flags(extra: Sequence[str]) -> dict[str, object]:
+    """Leftover ``--name``, ``--no-name`` and ``--name=value`` arguments as a domain's observation options
+    (validated later against the domain's options model, which names the options it knows)."""
+    options: dict[str, object] = {}
+    for arg in extra:
+        if not arg.startswith("--") or len(arg) < 3:
+            raise InputError(f"unexpected argument {arg!r}; expected domain options as --NAME, --no-NAME or "
+                             "--NAME=VALUE after the positional arguments")
+        name, eq, value = arg[2:].partition("=")
+        key = name.replace("-", "_")
+        if eq:
+            options[key] = value
+        elif key.startswith("no_"):
+            options[key[3:]] = False
+        else:
+            options[key] = True
+    return options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not getattr(args, "domain_options", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        try:
+            args.options = domain_flags(extra)
+        except TreediffError as exc:
+            parser.error(str(exc))
+    elif getattr(args, "domain_options", False):
+        args.options = {}
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
@@ -51,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TreediffError as exc:
         print(f"treediff {args.command}: error: {one_paragraph(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # e.g. `treediff sample ... | head -1`: the reader left; stop quietly
+        _silence_stdout()
+        return 0
     except OSError as exc:  # a write that failed mid-run (disk full, read-only): one paragraph, no traceback
         from treediff.engine.outputs import os_error_message
 
@@ -59,6 +90,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"treediff {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not report the broken pipe again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def check_output_file(path: Path, flag: str = "--out") -> Path:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{flag} {str(path)!r} is a directory; expected a file path (e.g. "
-                          f"{str(path / 'out.png')!r}). hint: name the file to write")
+                          f"{str(path / 'NAME')!r} with the file's suffix). hint: name the file to write")
     parent = path.absolute().parent
     check_output_dir(parent, flag=f"the directory of {flag}")
     if path.exists() and not os.access(path, os.W_OK) and not os.access(parent, os.W_OK):

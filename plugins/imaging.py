@@ -60,6 +60,19 @@ def save_png(image: ImageLike, path: str | os.PathLike[str], invert: bool = Fals
     write_atomic(Path(path), lambda tmp: picture.save(tmp, format="PNG"))
 
 
+def png_bytes(image: ImageLike, invert: bool = False) -> bytes:
+    """The 8-bit PNG encoding of a float image [H, W] or [C, H, W] in [0, 1] (for report previews)."""
+    import io
+
+    array = to_hwc(image, "image")
+    if invert:
+        array = 1.0 - array
+    pixels = np.rint(array * 255.0).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def _check_format(found: str | None, path: Path) -> None:
     """Warn when the file's real format is not the one its name says (e.g. a JPEG named .png)."""
     named = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".bmp": "BMP"}.get(path.suffix.lower())

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from tests.toys import GRAMMAR_DIR, TOY_GRAMMARS
+from treediff.engine import commands
 from treediff.engine.grammar.grammar import Grammar
+
+# Import every CLI command module now: a module first imported while a test has monkeypatched
+# treediff.engine.domains.registry.load_registry would otherwise bind the fake for the rest of the session.
+for _name in commands.COMMANDS:
+    commands.load(_name)
 
 
 @pytest.fixture(params=TOY_GRAMMARS)

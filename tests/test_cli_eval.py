@@ -125,7 +125,7 @@ def test_demo_solves_bundled_targets_and_falls_back_to_mutation(capsys, monkeypa
     bundled = tmp_path / "bundled"
     bundled.mkdir()
     shipped = make_domain(checkpoint=diffusion)
-    shipped.extras["targets_dir"] = str(bundled)
+    shipped.targets_dir = bundled
     shipped.save_observation(render(shipped, parse(shipped.grammar, "(box 2 2 2)")), bundled / "square.png")
     bare = make_domain()
     bare.name = "blocks-bare"
@@ -140,7 +140,7 @@ def test_demo_solves_bundled_targets_and_falls_back_to_mutation(capsys, monkeypa
     links.feed((out / "index.html").read_text())
     assert sorted(set(links.links)) == ["blocks-bare/t0000.html", "blocks-bare/t0001.html", "blocks/square.html"]
     index = (out / "index.html").read_text()
-    assert index.count('<img class="thumb"') == 6  # each target beside the rendering of the program found
+    assert index.count('<div class="thumb"><img') == 6  # each target beside the rendering of the program found
     assert index.count('src="data:image/png;base64,') >= 6
     for link in set(links.links):
         assert (out / link).read_text().startswith("<!DOCTYPE html>")

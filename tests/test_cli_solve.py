@@ -170,6 +170,6 @@ def test_warning_for_resized_targets_goes_to_stderr(capsys, blocks, tmp_path):
         warnings.warn(f"image {str(p)!r} is 32x32 pixels; resized to 16x16", stacklevel=1)
         return render(blocks, parse(blocks.grammar, "(box 0 0 1)"))
 
-    blocks.load_observation = load
+    blocks.storage.load = load
     code, out, err = solve(capsys, "blocks", path, "--method", "mutation", "--budget", 5)
     assert code == 0 and "warning: image" in err and "resized" in err

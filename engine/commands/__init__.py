@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 COMMANDS = ("plugins", "validate", "schema", "sample", "render", "train", "solve", "eval", "demo",
-            "new_plugin")
+            "new_plugin", "check_plugin")
 
 
 def load(name: str) -> object:

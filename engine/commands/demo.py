@@ -1,14 +1,13 @@
 """``treediff demo``: solve every domain's bundled targets with its shipped model and write linked reports.
 
-A domain's bundled targets are the ``.png``/``.txt`` files in the ``targets/`` folder next to its plugin
-module (or ``Domain.extras["targets_dir"]``). A domain without bundled targets gets a few generated ones,
+A domain's bundled targets are the observation files (its storage suffix) and ``.txt`` programs in
+``Domain.targets_dir``. A domain without bundled targets gets a few generated ones,
 saved under ``OUT/<domain>/targets/``. A domain without a shipped model is solved by mutation search.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from treediff.engine.commands.searchargs import (
 )
 from treediff.engine.domains.registry import Registry, load_registry
 from treediff.engine.errors import InputError, TreediffError
-from treediff.engine.evaluation.solvereport import IndexRow, observation_uris, render_index
+from treediff.engine.evaluation.solvereport import IndexRow, observation_previews, render_index
 from treediff.engine.files import write_text
 
 DEFAULT_BUDGET = 10000  # about 1-2 minutes for all 8 bundled targets on 2 CPU cores
@@ -68,18 +67,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def bundled_targets_dir(domain: Any, registry: Registry) -> Path | None:
-    """The domain's bundled ``targets/`` folder, or None."""
-    extra = domain.extras.get("targets_dir")
-    if extra is not None:
-        return Path(extra) if Path(extra).is_dir() else None
-    for info in registry.plugins:
-        if domain.name in info.domains:
-            spec = importlib.util.find_spec(info.module)
-            if spec is not None and spec.origin:
-                folder = Path(spec.origin).parent / "targets"
-                if folder.is_dir() and any(p.suffix.lower() in (".png", ".txt") for p in folder.iterdir()):
-                    return folder
-    return None
+    """The domain's bundled targets folder (``Domain.targets_dir``) when it holds target files, or None."""
+    folder = domain.targets_dir
+    if folder is None or not Path(folder).is_dir():
+        return None
+    suffixes = (domain.storage.suffix.lower(), ".txt")
+    return Path(folder) if any(p.suffix.lower() in suffixes for p in Path(folder).iterdir()) else None
 
 
 def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, device: str) -> list[IndexRow]:
@@ -110,7 +103,7 @@ def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, devi
         saved = out / "targets"
         saved.mkdir(exist_ok=True)
         for target in targets:
-            domain.save_observation(target.observation, saved / f"{target.name}.png")
+            domain.save_observation(target.observation, saved / domain.observation_file(target.name))
             if target.program is not None:
                 write_text(saved / f"{target.name}.txt", f"{target.program}\n")
         print(f"treediff demo: {domain.name}: no bundled targets; generated {len(targets)} into {saved}",
@@ -126,7 +119,7 @@ def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, devi
         shown = [target.observation]
         if result.program is not None:
             shown.append(executor.execute([result.program])[0].to(target.observation.device))
-        uris = observation_uris(domain, torch.stack(shown)) + [None]
+        uris: list[str | None] = [*observation_previews(domain, torch.stack(shown)), None]
         rows.append(IndexRow(domain.name, target.name, result.method, result.solved, result.renderer_calls,
                              result.seconds, result.score, str(result.program) if result.program else "",
                              str(report.relative_to(args.out)), uris[0], uris[1]))

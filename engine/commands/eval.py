@@ -40,11 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--methods", default=None,
                    help=f"comma-separated, from {','.join(METHODS)} (default: every method whose model is available)")
     p.add_argument("--targets", type=Path, default=None, metavar="DIR",
-                   help="a directory of target .png observations and/or .txt programs instead of generated ones")
-    p.add_argument("--invert", action="store_true", help="invert the polarity of target images read from --targets")
+                   help="a directory of target observation files (the domain's suffix, e.g. .png) and/or .txt "
+                        "programs instead of generated ones; the domain's observation options (e.g. csg2d's "
+                        "--invert) follow as --NAME, --no-NAME or --NAME=VALUE")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory (default runs/eval-DOMAIN)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted evaluation in --out")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, domain_options=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     registry = load_registry()
     domain = registry.domain(args.domain)
+    options = getattr(args, "options", {})
+    domain.observation_options(options)  # unknown options are an error even without --targets
+    if options and args.targets is None:
+        raise InputError(f"observation options {sorted(options)} apply to target files; expected --targets DIR")
     out = args.out or Path("runs") / f"eval-{domain.name}"
     ctx = setup(args.device)
     try:
@@ -66,12 +71,14 @@ def run(args: argparse.Namespace) -> int:
         bundle, ar_bundle = load_models(domain, registry, methods, args.checkpoint, args.ar_checkpoint, device)
         executor = domain.make_executor(device)
         if args.targets is not None:
-            targets = directory_targets(domain, args.targets, executor, {"invert": args.invert})
+            targets = directory_targets(domain, args.targets, executor, options)
         else:
             targets = generated_targets(domain, args.n, args.seed, executor)
         config = search_config(args)
         settings = _settings(args, domain.name, methods, len(targets))
         settings["search"] = config.model_dump(mode="json")
+        if options:
+            settings["observation_options"] = options
         settings.update(model_hashes(domain, methods, args.checkpoint, args.ar_checkpoint))
         records = run_evaluation(domain, targets, methods, out, settings, ctx, resume=args.resume,
                                  budget=args.budget, seed=args.seed, time_limit=args.time_limit, bundle=bundle,
@@ -91,7 +98,7 @@ def _available_methods(domain: Any, args: argparse.Namespace) -> list[str]:
     """Every method whose model can be found (mutation always); says which ones are skipped and why."""
     primary = args.checkpoint or domain.checkpoint
     kind = _kind(primary) if primary is not None else None
-    has_ar = kind == "ar" or (args.ar_checkpoint or domain.extras.get("ar_checkpoint")) is not None
+    has_ar = kind == "ar" or (args.ar_checkpoint or domain.ar_checkpoint) is not None
     have = {None: True, "diffusion": kind == "diffusion", "ar": has_ar}
     methods = [m for m in METHODS if have[NEEDS[m]]]
     skipped = [m for m in METHODS if m not in methods]

@@ -25,5 +25,9 @@ def run(args: argparse.Namespace) -> int:
     for name, dom in sorted(reg.domains.items()):
         ckpt = dom.checkpoint if dom.checkpoint and dom.checkpoint.exists() else "no shipped model"
         print(f"domain {name}: grammar {dom.grammar.name} ({len(dom.grammar.productions)} productions), "
-              f"observation {tuple(dom.observation_shape)}, encoder {dom.observation_encoder}, model: {ckpt}")
+              f"observation {tuple(dom.observation_shape)} in {dom.storage.suffix} files, encoder "
+              f"{dom.observation_encoder}, model: {ckpt}")
+        for field_name, info in dom.storage.options.model_fields.items():
+            flag = f"--{field_name.replace('_', '-')}"
+            print(f"  option {flag}: {info.description or ''} (default {info.default!r})")
     return 1 if reg.failures else 0

@@ -11,10 +11,11 @@ from treediff.engine.grammar.programs import read_program
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``render`` subcommand."""
-    p = sub.add_parser("render", help="execute a program and save its observation (e.g. a PNG)")
+    p = sub.add_parser("render", help="execute a program and save its observation file (e.g. a PNG)")
     p.add_argument("domain")
     p.add_argument("program", metavar="PROGRAM|FILE", help="program text, or a file holding it")
-    p.add_argument("--out", type=Path, required=True, metavar="IMG.png")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE",
+                   help="where to write the observation, in the domain's format (e.g. .png for csg2d)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--max-program-chars", type=int, default=None, metavar="N",
                    help="refuse program text over N characters (default treediff.engine.limits.MAX_PROGRAM_CHARS)")

@@ -76,8 +76,8 @@ def _write(domain: object, trees: list, out: Path, device: str) -> None:  # type
     width = len(str(len(trees) - 1))
     lines = []
     for i, (tree, obs) in enumerate(zip(trees, observations)):
-        domain.save_observation(obs, out / f"{i:0{width}d}.png")
+        domain.save_observation(obs, out / domain.observation_file(f"{i:0{width}d}"))
         lines.append(to_text(tree))
     (out / "programs.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     if domain.save_sheet is not None:
-        domain.save_sheet(observations, out / "contact_sheet.png")
+        domain.save_sheet(observations, out / domain.observation_file("contact_sheet"))

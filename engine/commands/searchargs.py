@@ -34,8 +34,9 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("search settings (schemas/search.schema.json; flags override --search-config)")
     g.add_argument("--search-config", type=Path, default=None, metavar="YAML",
                    help="search settings file (start, beam, rollout, mutation sections)")
-    g.add_argument("--start", choices=("minimal", "random", "ar"), default=None,
-                   help="start programs of beam search and rollouts (default minimal)")
+    g.add_argument("--start", default=None, metavar="minimal|random|ar|FILE",
+                   help="start programs of beam search and rollouts (default minimal); for solve also a program "
+                        "FILE to repair (any method but ar; read with the domain's front-end, e.g. a .py file)")
     g.add_argument("--beam-width", type=int, default=None, metavar="N")
     g.add_argument("--expansions", type=int, default=None, metavar="N", help="denoiser edits per beam program")
     g.add_argument("--mix", type=float, default=None, metavar="W",
@@ -45,12 +46,22 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--schedule", choices=("anneal", "hill"), default=None, help="mutation search schedule")
 
 
-def search_config(args: argparse.Namespace) -> Any:
-    """The SearchConfig of a command: ``--search-config`` (or defaults), then the flags given."""
+START_KINDS = ("minimal", "random", "ar")
+
+
+def search_config(args: argparse.Namespace, allow_file: bool = False) -> Any:
+    """The SearchConfig of a command: ``--search-config`` (or defaults), then the flags given. ``--start FILE``
+    (a program file rather than a kind of start) is left to the caller when ``allow_file``, else an error."""
     from treediff.engine.search.config import SearchConfig, load_search_config
 
     config = load_search_config(args.search_config) if args.search_config is not None else SearchConfig()
-    config = config.with_overrides("", start=args.start)
+    start = args.start
+    if start is not None and start not in START_KINDS:
+        if not allow_file:
+            raise InputError(f"--start {start!r}; expected one of: {', '.join(START_KINDS)} (a program FILE is "
+                             "accepted by `treediff solve` only)")
+        start = None
+    config = config.with_overrides("", start=start)
     config = config.with_overrides("beam", beam_width=args.beam_width, expansions=args.expansions, mix=args.mix,
                                    local=args.local)
     return config.with_overrides("mutation", schedule=args.schedule)
@@ -111,7 +122,7 @@ def load_models(domain: Domain, registry: Registry, methods: list[str], checkpoi
                               "checkpoint (denoiser + value) for beam search and rollouts. hint: pass it as "
                               "--ar-checkpoint and use --method ar, or use --method mutation")
     if need_ar and ar_bundle is None:
-        path = ar_checkpoint or domain.extras.get("ar_checkpoint")
+        path = ar_checkpoint or domain.ar_checkpoint
         if path is None:
             raise CheckpointError(f"method 'ar' needs an autoregressive checkpoint and domain {domain.name!r} ships "
                                   "none; expected --ar-checkpoint C (from `treediff train DOMAIN --model ar`)")

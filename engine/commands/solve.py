@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from treediff.engine.commands.searchargs import (
+    START_KINDS,
     add_model_args,
     add_search_args,
     apply_threads,
@@ -31,26 +32,29 @@ DEFAULT_BUDGET = 5000
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``solve`` subcommand."""
-    p = sub.add_parser("solve", help="synthesise a program whose execution reproduces a target (e.g. a PNG)",
-                       description="Search for a program reproducing TARGET. Prints the best program as the last "
-                                   "line of stdout, or one JSON object with --json.")
+    p = sub.add_parser("solve", help="synthesise a program whose execution reproduces a target observation file",
+                       description="Search for a program reproducing TARGET, an observation file of the domain "
+                                   "(e.g. a .png for csg2d; `treediff plugins` lists each domain's file suffix and "
+                                   "observation options, given as --NAME, --no-NAME or --NAME=VALUE, e.g. csg2d's "
+                                   "--invert). Prints the best program as the last line of stdout, or one JSON "
+                                   "object with --json.")
     p.add_argument("domain")
-    p.add_argument("target", type=Path, metavar="TARGET.png")
+    p.add_argument("target", type=Path, metavar="TARGET")
     add_model_args(p)
     add_search_args(p)
     p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, metavar="N",
                    help=f"renderer calls: distinct programs executed (default {DEFAULT_BUDGET})")
     p.add_argument("--method", choices=METHODS, default="beam")
     p.add_argument("--sketch", action="store_true",
-                   help="the target is a hand-drawn sketch: no exact goal check; returns the closest program")
-    p.add_argument("--invert", action="store_true", help="invert the target's polarity when reading it")
+                   help="the target is a hand-drawn sketch: no exact goal check; returns the closest program "
+                        "(only for domains with a sketch model)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--report", type=Path, default=None, metavar="OUT.html",
                    help="write an HTML report of the accepted edits")
     p.add_argument("--max-image-pixels", type=int, default=None, metavar="N",
                    help="refuse target images over N pixels, checked before decoding (default "
                         "treediff.engine.limits.MAX_IMAGE_PIXELS)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, domain_options=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,8 +75,12 @@ def run(args: argparse.Namespace) -> int:
     registry = load_registry()
     domain = registry.domain(args.domain)
     device = resolve_device(args.device)
-    target = read_target(domain, args.target, {"invert": args.invert, "sketch": args.sketch})
-    config = search_config(args)
+    if args.sketch and domain.sketch is None:
+        raise InputError(f"--sketch for domain {domain.name!r}, which has no sketch model; expected a domain that "
+                         "declares one (Domain.sketch), or leave out --sketch")
+    target = read_target(domain, args.target, getattr(args, "options", {}))
+    config = search_config(args, allow_file=True)
+    seeds = _start_file(domain, args.start, args.method)
     needs = [args.method] + (["ar"] if config.start == "ar" and args.method in ("beam", "rollout") else [])
     bundle, ar_bundle = load_models(domain, registry, needs, args.checkpoint, args.ar_checkpoint, device)
     if args.sketch:
@@ -80,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     executor = domain.make_executor(device)
     result = solve(domain, target, args.method, budget=args.budget, time_limit=args.time_limit, seed=args.seed,
                    bundle=bundle, ar_bundle=ar_bundle, device=device, executor=executor, use_goal=not args.sketch,
-                   config=config)
+                   config=config, seeds=seeds)
     if args.report is not None:
         write_report(args.report, domain, target, result, executor, title=f"treediff solve {args.target.name}",
                      target_label=str(args.target))
@@ -100,20 +108,21 @@ def run(args: argparse.Namespace) -> int:
 
 def read_target(domain: Domain, path: Path, options: dict[str, Any]) -> torch.Tensor:
     """The domain's observation of ``path``, with an error naming the file and the expected shape."""
+    what = expected_file(domain)
+    opts = domain.observation_options(options)  # unknown options fail before the file is touched
     if not path.exists():
-        raise InputError(f"target file {str(path)!r} does not exist; expected a readable PNG image for domain "
-                         f"{domain.name!r}")
+        raise InputError(f"target file {str(path)!r} does not exist; expected {what} for domain {domain.name!r}")
     if path.is_dir():
-        raise InputError(f"target {str(path)!r} is a directory; expected a PNG image file")
+        raise InputError(f"target {str(path)!r} is a directory; expected {what}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            target = domain.load_observation(path, dict(options))
+            target = domain.storage.load(path, opts)
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - a plugin's reader failing is an input problem
             raise InputError(f"target file {str(path)!r} could not be read by domain {domain.name!r} "
-                             f"({type(exc).__name__}: {exc}); expected a PNG image") from None
+                             f"({type(exc).__name__}: {exc}); expected {what}") from None
     for w in caught:
         print(f"treediff solve: warning: {w.message}", file=sys.stderr)
     shape = tuple(domain.observation_shape)
@@ -121,6 +130,22 @@ def read_target(domain: Domain, path: Path, options: dict[str, Any]) -> torch.Te
         raise InputError(f"target file {str(path)!r} was read as shape {tuple(target.shape)}; expected {shape} "
                          f"for domain {domain.name!r}")
     return target
+
+
+def _start_file(domain: Domain, start: str | None, method: str) -> list[Any]:
+    """``--start FILE``: the program in FILE (read with the domain's front-end) as the search's seed."""
+    if start is None or start in START_KINDS:
+        return []
+    if method == "ar":
+        raise InputError("--start FILE applies to --method beam, rollout and mutation; expected no --start FILE "
+                         "with --method ar")
+    return [domain.program_from_file(Path(start))]
+
+
+def expected_file(domain: Domain) -> str:
+    """How errors describe the domain's observation files, e.g. "a PNG image (a .png file)"."""
+    suffix = domain.storage.suffix
+    return f"{domain.storage.description} (a {suffix} file)" if domain.storage.description else f"a {suffix} file"
 
 
 def _warn_if_not_sketch_trained(bundle: object) -> None:

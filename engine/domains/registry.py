@@ -99,6 +99,7 @@ class Registry:
         for name, _ in encoders:
             self._claim("observation encoder", name, plugin)
         for domain in domains:
+            domain.plugin = plugin
             self.domains[domain.name] = domain
             info.domains.append(domain.name)
         for name, factory in encoders:

@@ -65,24 +65,27 @@ def generated_targets(domain: Domain, n: int, seed: int, executor: Executor) -> 
 
 def directory_targets(domain: Domain, directory: Path, executor: Executor,
                       options: dict[str, Any] | None = None) -> list[Target]:
-    """Targets from a directory: every ``*.png`` (read with ``domain.load_observation``) and every ``*.txt``
-    program (parsed and executed), in name order. A program and an image with the same name are one target:
-    the program, whose execution is the observation and which is known to be a solution."""
+    """Targets from a directory: every observation file (the domain's storage suffix, read with
+    ``domain.load_observation`` and ``options``) and every ``*.txt`` program (parsed and executed), in name
+    order. A program and an observation with the same name are one target: the program, whose execution is
+    the observation and which is known to be a solution."""
     directory = Path(directory)
+    suffix = domain.storage.suffix.lower()
+    opts = domain.observation_options(options)
     if not directory.is_dir():
-        raise InputError(f"targets directory {str(directory)!r} does not exist; expected a directory of .png "
+        raise InputError(f"targets directory {str(directory)!r} does not exist; expected a directory of {suffix} "
                          "observations and/or .txt programs")
-    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in (".png", *PROGRAM_SUFFIXES))
+    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in (suffix, *PROGRAM_SUFFIXES))
     if not files:
-        raise InputError(f"targets directory {str(directory)!r} holds no .png or .txt files; expected at "
+        raise InputError(f"targets directory {str(directory)!r} holds no {suffix} or .txt files; expected at "
                          "least one target")
     programs = {p.stem for p in files if p.suffix.lower() in PROGRAM_SUFFIXES}
     targets: list[Target] = []
     for path in files:
-        if path.suffix.lower() == ".png":
+        if path.suffix.lower() == suffix and suffix not in PROGRAM_SUFFIXES:
             if path.stem in programs:
                 continue
-            targets.append(Target(path.stem, domain.load_observation(path, dict(options or {})), None, str(path)))
+            targets.append(Target(path.stem, domain.load_observation(path, opts), None, str(path)))
         else:
             tree = read_program(domain.grammar, str(path))
             targets.append(Target(path.stem, _execute(executor, [tree])[0], tree, str(path)))

@@ -40,7 +40,7 @@ def model_hashes(domain: Any, methods: list[str], checkpoint: Path | None,
     need_diffusion = any(NEEDS[m] == "diffusion" for m in methods)
     need_ar = "ar" in methods
     primary = checkpoint or domain.checkpoint
-    ar_path = ar_checkpoint or domain.extras.get("ar_checkpoint")
+    ar_path = ar_checkpoint or domain.ar_checkpoint
     uses_primary = primary is not None and (need_diffusion or (need_ar and ar_checkpoint is None))
     return {"checkpoint_sha256": weights_sha256(primary) if uses_primary else None,
             "ar_checkpoint_sha256": weights_sha256(ar_path) if need_ar and ar_path is not None else None}

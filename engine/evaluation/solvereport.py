@@ -1,17 +1,15 @@
 """HTML reports: one solve (the target, every accepted edit as an observation with its program, an animation),
 and an index page linking many such reports (``treediff demo``).
 
-The engine stays domain-free: observations are written with the domain's own ``save_observation`` into a
-temporary directory and embedded as ``data:`` URIs when the file is a PNG (anything else is listed by
-name only). The page is self-contained (no external resources) and written atomically.
+The engine stays domain-free: each observation is shown through the domain's own preview
+(``Domain.preview``: an image embedded as a ``data:`` URI, preformatted text, or an HTML snippet). The page
+is self-contained (no external resources) and written atomically.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,6 @@ from treediff.engine.files import write_text
 from treediff.engine.search.result import SolveResult, Step
 from treediff.engine.trees.tree import Edit, Node
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_FRAMES = 120
 
 STYLE = """
@@ -31,20 +28,21 @@ body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:72em}
 h1{font-size:1.4em} table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
 img{image-rendering:pixelated;width:160px;height:auto;border:1px solid #999;background:#fff}
 code{font-size:.9em;word-break:break-all} .ok{color:#070;font-weight:bold} .no{color:#a00;font-weight:bold}
-img.thumb{width:96px} .pair{display:flex;gap:1.5em;align-items:flex-start} .anim img{width:256px}
+.thumb img{width:96px} .pair{display:flex;gap:1.5em;align-items:flex-start} .anim img{width:256px}
+pre.obs{font-size:.8em;max-width:40em;max-height:16em;overflow:auto;background:#f6f6f6;padding:4px;margin:0}
 """
 
 SCRIPT = """
 (function () {
   var data = JSON.parse(document.getElementById('frames').textContent);
-  var img = document.getElementById('frame-img');
+  var frame = document.getElementById('frame');
   var cap = document.getElementById('frame-caption');
   var slider = document.getElementById('frame-slider');
   var button = document.getElementById('frame-play');
   var i = 0, timer = null;
   function show(k) {
     i = k; slider.value = String(k);
-    img.src = data[k].src; cap.textContent = data[k].caption;
+    frame.innerHTML = data[k].html; cap.textContent = data[k].caption;
   }
   function tick() { show((i + 1) % data.length); }
   button.addEventListener('click', function () {
@@ -57,18 +55,9 @@ SCRIPT = """
 """
 
 
-def observation_uris(domain: Domain, observations: torch.Tensor) -> list[str | None]:
-    """``data:image/png;base64,...`` URIs of observations ``[B, *S]`` via ``domain.save_observation``
-    (``None`` for an observation whose saved file is not a PNG)."""
-    out: list[str | None] = []
-    with tempfile.TemporaryDirectory(prefix="treediff-report-") as tmp:
-        for i in range(observations.shape[0]):
-            path = Path(tmp) / f"obs-{i}.png"
-            domain.save_observation(observations[i].detach().cpu(), path)
-            data = path.read_bytes() if path.exists() else b""
-            out.append("data:image/png;base64," + base64.b64encode(data).decode("ascii")
-                       if data.startswith(PNG_MAGIC) else None)
-    return out
+def observation_previews(domain: Domain, observations: torch.Tensor, alt: str = "observation") -> list[str]:
+    """HTML snippets showing observations ``[B, *S]`` through the domain's preview (``Domain.preview``)."""
+    return [domain.preview(observations[i]).html(alt) for i in range(observations.shape[0])]
 
 
 def frames_of(trajectory: Sequence[Step], limit: int = MAX_FRAMES) -> list[Step]:
@@ -90,10 +79,10 @@ def render_report(domain: Domain, target: torch.Tensor, result: SolveResult, exe
     stack = [target.detach().cpu()[None]]
     if observations is not None:
         stack.append(observations.detach().cpu())
-    uris = observation_uris(domain, torch.cat(stack))
-    target_uri, step_uris = uris[0], uris[1:]
-    frames = [{"src": target_uri or "", "caption": "target"}]
-    frames += [{"src": uri or "", "caption": f"step {k}: {step.program}"}
+    previews = observation_previews(domain, torch.cat(stack))
+    target_uri, step_uris = previews[0], previews[1:]
+    frames = [{"html": target_uri, "caption": "target"}]
+    frames += [{"html": uri, "caption": f"step {k}: {step.program}"}
                for k, (step, uri) in enumerate(zip(steps, step_uris))]
     best = str(result.program) if result.program is not None else "(no program executed)"
     verdict = '<span class="ok">solved</span>' if result.solved else '<span class="no">not solved</span>'
@@ -105,7 +94,7 @@ def render_report(domain: Domain, target: torch.Tensor, result: SolveResult, exe
         _figure(target_uri, "target" + (f" ({target_label})" if target_label else "")),
         _figure(step_uris[-1] if step_uris else None, "best program"),
         '<div class="anim"><h2>Animation</h2>',
-        f'<img id="frame-img" alt="trajectory frame" src="{html.escape(target_uri or "", quote=True)}">',
+        f'<div id="frame">{target_uri}</div>',
         '<div><button id="frame-play" type="button">play</button> ',
         f'<input id="frame-slider" type="range" min="0" max="{max(0, len(frames) - 1)}" value="0" '
         'aria-label="frame"></div>', '<p id="frame-caption">target</p></div>', "</div>",
@@ -136,8 +125,8 @@ class IndexRow:
     score: float
     program: str
     report: str  # the report's path relative to the index page
-    target_uri: str | None = None  # preview of the target observation (data URI), when the domain has one
-    found_uri: str | None = None  # preview of the best program's execution
+    target_preview: str | None = None  # HTML preview of the target observation
+    found_preview: str | None = None  # HTML preview of the best program's execution
 
 
 def render_index(rows: Sequence[IndexRow], budget: int, title: str = "treediff demo") -> str:
@@ -147,8 +136,8 @@ def render_index(rows: Sequence[IndexRow], budget: int, title: str = "treediff d
     for r in rows:
         mark = '<span class="ok">solved</span>' if r.solved else '<span class="no">not solved</span>'
         link = html.escape(r.report, quote=True)
-        body.append(f'<tr><td><a href="{link}">{_thumb(r.target_uri, "target " + r.target)}</a></td>'
-                    f'<td><a href="{link}">{_thumb(r.found_uri, "found for " + r.target)}</a></td>'
+        body.append(f'<tr><td><a href="{link}">{_thumb(r.target_preview)}</a></td>'
+                    f'<td><a href="{link}">{_thumb(r.found_preview)}</a></td>'
                     f'<td>{html.escape(r.domain)} / <a href="{link}">{html.escape(r.target)}</a><br>{mark}<br>'
                     f"{html.escape(r.method)}, {r.calls} calls, {r.seconds:.1f} s, score {_num(r.score)}</td>"
                     f"<td><code>{html.escape(r.program)}</code></td></tr>")
@@ -159,10 +148,8 @@ def render_index(rows: Sequence[IndexRow], budget: int, title: str = "treediff d
         "</table>"])
 
 
-def _thumb(uri: str | None, caption: str) -> str:
-    if uri is None:
-        return "(no preview)"
-    return f'<img class="thumb" alt="{html.escape(caption, quote=True)}" src="{html.escape(uri, quote=True)}">'
+def _thumb(preview: str | None) -> str:
+    return f'<div class="thumb">{preview}</div>' if preview else "(no preview)"
 
 
 
@@ -172,9 +159,8 @@ def write_report(path: Path, domain: Domain, target: torch.Tensor, result: Solve
     write_text(Path(path), render_report(domain, target, result, executor, title, target_label))
 
 
-def _figure(uri: str | None, caption: str) -> str:
-    body = (f'<img alt="{html.escape(caption, quote=True)}" src="{html.escape(uri, quote=True)}">' if uri
-            else "<p>(no image preview for this domain)</p>")
+def _figure(preview: str | None, caption: str) -> str:
+    body = preview or "<p>(no program executed)</p>"
     return f"<figure>{body}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
@@ -183,7 +169,7 @@ def _steps_table(steps: Sequence[Step], uris: Sequence[str | None], total: int) 
     rows = [f"<h2>Accepted edits{note}</h2>", "<table>",
             "<tr><th>#</th><th>observation</th><th>edit</th><th>program</th><th>distance</th><th>call</th></tr>"]
     for k, (step, uri) in enumerate(zip(steps, uris)):
-        image = f'<img alt="step {k}" src="{html.escape(uri, quote=True)}">' if uri else "-"
+        image = uri or "-"
         mark = ' <span class="ok">goal</span>' if step.solved else ""
         rows.append(f"<tr><td>{k}</td><td>{image}</td><td>{_edit_text(step.edit)}</td>"
                     f"<td><code>{html.escape(str(step.program))}</code>{mark}</td>"

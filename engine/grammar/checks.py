@@ -38,16 +38,18 @@ def check_symbols(spec: GrammarSpec, doc: LocatedDocument) -> None:
 
 
 def check_grammar(g: Grammar, doc: LocatedDocument, broken: set[str] | None = None,
-                  check_reachability: bool = True) -> set[str]:
+                  check_reachability: bool = True, mentioned: set[str] | None = None) -> set[str]:
     """Reachability, productivity, weights and distinguishable forms; appends to ``doc.problems``.
 
     Returns the names of productions that print like an earlier production of the same nonterminal.
 
     Nonterminals in ``broken`` already have a reported error in one of their productions; they are not
     also blamed for being non-productive (the missing production may be what would make them productive).
+    Nonterminals in ``mentioned`` (used by such a dropped production) are not blamed for being unreachable.
+    A grammar without any ``primitive: true`` production is an error: program sizes count primitives.
     """
     broken = broken or set()
-    reachable = _reachable(g) if check_reachability else set(g.nonterminals)
+    reachable = _reachable(g, mentioned or set()) if check_reachability else set(g.nonterminals)
     for nt in g.nonterminals:
         if nt in broken:
             continue
@@ -65,12 +67,18 @@ def check_grammar(g: Grammar, doc: LocatedDocument, broken: set[str] | None = No
     shadowed: set[str] = set()
     for nt, prods in g.rules.items():
         shadowed |= _check_distinct(nt, prods, doc)
+    if g.productions and not doc.problems and not any(p.primitive for p in g.productions):
+        doc.problems.append(doc.diagnostic(("rules",), "no production is marked `primitive: true`; expected at "
+                                           "least one", "mark the productions that draw or produce one element "
+                                           "(a shape, a list operation, ...) with `primitive: true`: sampling "
+                                           "sizes (min/max_primitives) and edit sizes (sigma_small) count them",
+                                           key=True))
     return shadowed
 
 
-def _reachable(g: Grammar) -> set[str]:
-    seen = {g.start}
-    todo = [g.start]
+def _reachable(g: Grammar, extra: set[str] = frozenset()) -> set[str]:  # type: ignore[assignment]
+    seen = {g.start, *extra}
+    todo = list(seen)
     while todo:
         for p in g.rules.get(todo.pop(), ()):
             for sym in p.child_nonterminals:

@@ -270,7 +270,8 @@ def compile_spec(spec: GrammarSpec, doc: LocatedDocument | None = None, salvage:
         doc.problems[:] = [d for d in doc.problems if "start symbol" not in d.message]
     start_ok = spec.start in spec.rules and not salvage.removed_rules
     grammar = Grammar(spec, productions, terminals, doc.path)
-    shadowed = check_grammar(grammar, doc, broken=broken, check_reachability=start_ok)
+    shadowed = check_grammar(grammar, doc, broken=broken, check_reachability=start_ok,
+                             mentioned=_mentioned_by(doc, broken))
     if doc.problems:
         # every production compiled (the problems are between them): the rest is worth probing for more
         whole = start_ok and not broken and not salvage.removed_terminals
@@ -278,6 +279,24 @@ def compile_spec(spec: GrammarSpec, doc: LocatedDocument | None = None, salvage:
         partial = Grammar(spec, [replace(p, index=i) for i, p in enumerate(kept)], terminals, doc.path)
         raise GrammarError(sorted(doc.problems, key=lambda d: (d.line, d.col)), partial=partial if whole else None)
     return grammar
+
+
+_SLOT_SYMBOL = re.compile(r"\{\s*\w+\s*:\s*(\w+)\s*\}")
+
+
+def _mentioned_by(doc: LocatedDocument, rules: set[str]) -> set[str]:
+    """Symbols named in the slots of the written forms of ``rules`` (productions dropped for another error
+    still make the symbols they use reachable: no spurious "unreachable" after e.g. a misspelt key)."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    raw_rules = data.get("rules") if isinstance(data.get("rules"), dict) else {}
+    out: set[str] = set()
+    for nt in rules:
+        alts = raw_rules.get(nt)
+        for alt in alts if isinstance(alts, list) else []:
+            form = alt.get("form") if isinstance(alt, dict) else None
+            if isinstance(form, str):
+                out.update(_SLOT_SYMBOL.findall(form))
+    return out
 
 
 def _compile_production(alt: ProductionSpec, nt: str, index: int, terminals: dict[str, Terminal],

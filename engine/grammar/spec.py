@@ -56,7 +56,11 @@ class ProductionSpec(_Strict):
 
     name: Name = Field(description="Unique across the grammar; the node label in trees and tokens.")
     form: str = Field(description='Printed shape, e.g. "(Circle {r:coord} {x:coord} {y:coord})".')
-    primitive: bool = Field(False, strict=True, description="Counts toward the size sigma of a program.")
+    primitive: bool = Field(False, strict=True, description=(
+        "Marks a primitive: a production that adds one element to the output (a shape, a list operation). A "
+        "program's size sigma is its number of primitive nodes; sampled targets have min_primitives to "
+        "max_primitives of them, and the model edits subtrees of at most sigma_small. Every grammar needs at "
+        "least one primitive production."))
     weight: float = Field(1.0, ge=0, strict=True,
                           description="Relative sampling weight among the nonterminal's productions.")
 

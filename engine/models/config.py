@@ -18,7 +18,9 @@ class ModelConfig(BaseModel):
     current and difference observations reach the observation encoder: ``"channels"`` stacks them along
     the first observation axis (one encoder call, ``T`` tokens), ``"tokens"`` encodes each separately
     with a shared encoder and concatenates the tokens with a learned role embedding (``3T`` tokens).
-    ``encoder_options`` are passed as keyword arguments to the observation encoder factory.
+    Presets size the model only. ``encoder_options`` (empty in every preset) override single options of the
+    domain's observation encoder, whose own options come from ``Domain.encoder_options``; training records
+    the options in effect here, so a checkpoint rebuilds the same encoder.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -45,12 +47,9 @@ class ModelConfig(BaseModel):
 
 PRESETS: dict[str, ModelConfig] = {
     # ~0.3M parameters: trains on a CPU in about a minute; for tests and smoke runs.
-    "tiny": ModelConfig(d_model=64, n_heads=4, n_layers=2, n_decoder_layers=2,
-                        encoder_options={"patch_size": 8, "stem_channels": 8, "stem_stride": 2}),
+    "tiny": ModelConfig(d_model=64, n_heads=4, n_layers=2, n_decoder_layers=2),
     # ~1.5M parameters: a CPU-friendly middle ground (8x8 observation tokens on 128x128 grids).
-    "small": ModelConfig(d_model=128, n_heads=4, n_layers=4, n_decoder_layers=2,
-                         encoder_options={"patch_size": 8, "stem_channels": 16, "stem_stride": 2}),
+    "small": ModelConfig(d_model=128, n_heads=4, n_layers=4, n_decoder_layers=2),
     # ~9M parameters: sized to train well on one GPU in under an hour.
-    "default": ModelConfig(d_model=256, n_heads=8, n_layers=6, n_decoder_layers=4,
-                           encoder_options={"patch_size": 4, "stem_channels": 32, "stem_stride": 2}),
+    "default": ModelConfig(d_model=256, n_heads=8, n_layers=6, n_decoder_layers=4),
 }

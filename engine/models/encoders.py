@@ -1,4 +1,14 @@
-"""Built-in observation encoders (registered as plugin "treediff-engine"): the domain-free "grid" encoder."""
+"""Built-in observation encoders (registered as plugin "treediff-engine"), all domain-free.
+
+- ``grid``: observations ``[C, H, W]`` (images, boards, small grids) -> spatial patch tokens.
+- ``records``: observations ``[N, F]`` (a sequence or set of N records of F small integers or floats, e.g. the
+  input/output examples of a programming-by-example domain) -> one token per record.
+
+Every encoder receives the three views the model compares (target, current, target - current) stacked on
+axis 0 under the default ``conditioning: channels``: a domain with ``observation_shape = (C, H, W)`` gives
+the ``grid`` encoder ``[B, 3C, H, W]``, one with ``(N, F)`` gives ``records`` ``[B, 3N, F]``. With
+``conditioning: tokens`` each view is encoded separately (``[B, *observation_shape]``).
+"""
 
 from __future__ import annotations
 
@@ -21,14 +31,23 @@ class GridEncoder(nn.Module):
     a ``patch_size`` x ``patch_size`` patchify convolution, plus learned row and column embeddings.
     ``T = ceil(H / s) * ceil(W / s)`` with ``s = stem_stride * patch_size``: the stem output is zero-padded
     at the bottom/right to a multiple of the patch size, so any grid size works.
+
+    Options left out are derived from the grid and the model width (see :func:`grid_defaults`): a 128x128
+    image gives 8x8 tokens below ``d_model`` 256 and 16x16 from 256 on; a small grid keeps at least 4x4
+    tokens where it has that many cells (an 8x8 board gives 16 tokens, never one).
     """
 
-    def __init__(self, observation_shape: tuple[int, ...], d_model: int, patch_size: int = 4,
-                 stem_channels: int = 16, stem_stride: int = 2) -> None:
+    def __init__(self, observation_shape: tuple[int, ...], d_model: int, patch_size: int | None = None,
+                 stem_channels: int | None = None, stem_stride: int | None = None) -> None:
         super().__init__()
         if len(observation_shape) != 3 or min(observation_shape) < 1:
             raise DomainError(f"the 'grid' observation encoder got observation shape {tuple(observation_shape)}; "
-                              "expected [channels, height, width]; hint: register a custom encoder for other shapes")
+                              "expected [channels, height, width]; hint: use the 'records' encoder for [N, F] "
+                              "observations, or register a custom encoder")
+        auto = grid_defaults(tuple(observation_shape), d_model)
+        patch_size = auto["patch_size"] if patch_size is None else patch_size
+        stem_channels = auto["stem_channels"] if stem_channels is None else stem_channels
+        stem_stride = auto["stem_stride"] if stem_stride is None else stem_stride
         if patch_size < 1 or stem_stride < 1 or stem_channels < 1:
             raise DomainError(f"grid encoder options patch_size={patch_size}, stem_stride={stem_stride}, "
                               f"stem_channels={stem_channels}; expected positive integers")
@@ -65,8 +84,24 @@ class GridEncoder(nn.Module):
         return out
 
 
+MIN_GRID_SIDE = 4  # tokens per side the grid encoder keeps when the observation has that many cells
+
+
+def grid_defaults(observation_shape: tuple[int, ...], d_model: int) -> dict[str, int]:
+    """The grid encoder's options when none are given: stride 2 for grids of 32 cells a side or more (else 1),
+    ``max(8, d_model // 8)`` stem channels, and patches of 8 (4 from d_model 256 on) shrunk until there are at
+    least ``MIN_GRID_SIDE`` tokens a side (or one cell per token)."""
+    _, height, width = observation_shape
+    stride = 2 if min(height, width) >= 32 else 1
+    patch = 8 if d_model < 256 else 4
+    side = math.ceil(min(height, width) / stride)
+    while patch > 1 and math.ceil(side / patch) < MIN_GRID_SIDE:
+        patch //= 2
+    return {"patch_size": patch, "stem_channels": max(8, d_model // 8), "stem_stride": stride}
+
+
 def grid_encoder(observation_shape: tuple[int, ...], d_model: int, **options: Any) -> GridEncoder:
-    """Factory of the "grid" encoder; options: ``patch_size``, ``stem_channels``, ``stem_stride``."""
+    """Factory of the "grid" encoder; options: ``patch_size``, ``stem_channels``, ``stem_stride`` (each optional)."""
     allowed = {"patch_size", "stem_channels", "stem_stride"}
     unknown = sorted(set(options) - allowed)
     if unknown:
@@ -74,7 +109,57 @@ def grid_encoder(observation_shape: tuple[int, ...], d_model: int, **options: An
     return GridEncoder(tuple(observation_shape), d_model, **options)
 
 
+class RecordsEncoder(nn.Module):
+    """Observations ``[B, N, F]`` (N records of F numbers) -> one token per record ``[B, N, d_model]``.
+
+    Each record is embedded by an MLP over its F values (``scale`` divides them first: small integers
+    such as list elements stay in a range the MLP handles well) plus a learned position embedding
+    (``positional: false`` for sets, where the order means nothing).
+    """
+
+    def __init__(self, observation_shape: tuple[int, ...], d_model: int, scale: float = 1.0,
+                 positional: bool = True, hidden: int | None = None) -> None:
+        super().__init__()
+        if len(observation_shape) != 2 or min(observation_shape) < 1:
+            raise DomainError(f"the 'records' observation encoder got observation shape {tuple(observation_shape)}; "
+                              "expected [records, fields]; hint: use the 'grid' encoder for [C, H, W] observations")
+        if scale <= 0:
+            raise DomainError(f"records encoder option scale={scale}; expected a positive number")
+        self.observation_shape = tuple(observation_shape)
+        n, f = observation_shape
+        self.scale = float(scale)
+        width = hidden or 2 * d_model
+        self.embed = nn.Sequential(nn.Linear(f, width), nn.GELU(), nn.Linear(width, d_model))
+        self.pos = nn.Parameter(torch.randn(n, d_model) * 0.02) if positional else None
+        self.norm = nn.LayerNorm(d_model)
+
+    @property
+    def n_tokens(self) -> int:
+        """Number of tokens produced per observation (one per record)."""
+        return self.observation_shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[1:]) != self.observation_shape:
+            raise DomainError(f"records encoder built for observations {self.observation_shape} got a batch of "
+                              f"shape {tuple(x.shape)}; expected [B, {', '.join(map(str, self.observation_shape))}]")
+        h = self.embed(x / self.scale)  # [B, N, d]
+        if self.pos is not None:
+            h = h + self.pos
+        out: torch.Tensor = self.norm(h)
+        return out
+
+
+def records_encoder(observation_shape: tuple[int, ...], d_model: int, **options: Any) -> RecordsEncoder:
+    """Factory of the "records" encoder; options: ``scale``, ``positional``, ``hidden``."""
+    allowed = {"scale", "positional", "hidden"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise DomainError(f"unknown 'records' encoder option(s) {unknown}; expected some of {sorted(allowed)}")
+    return RecordsEncoder(tuple(observation_shape), d_model, **options)
+
+
 @hookimpl
 def treediff_register_observation_encoders(register: Callable[[str, Callable[..., Any]], None]) -> None:
     """Register the engine's built-in encoders."""
     register("grid", grid_encoder)
+    register("records", records_encoder)

@@ -158,7 +158,7 @@ class Trainer:
         self.ctx: DistContext = setup(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.mcfg = model_config(cfg)
+        self.mcfg = domain.model_config(model_config(cfg))  # the domain's encoder options, under overrides
         self.vocab = Vocab(domain.grammar)
         registry = registry or load_registry()
         self.encoder_name = domain.observation_encoder

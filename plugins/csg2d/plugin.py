@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
+from pydantic import Field
 
-from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.domain import Domain, ObservationOptions, ObservationStorage, Preview
 from treediff.engine.domains.hookspecs import hookimpl
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.derivation import sample_tree
@@ -17,7 +17,7 @@ from treediff.engine.trees.tree import Node
 from treediff.plugins.csg2d.goal import distance, goal
 from treediff.plugins.csg2d.render import SIZE, Renderer
 from treediff.plugins.csg2d.sketch import sketch
-from treediff.plugins.imaging import complexity_filter, contact_sheet, load_png, save_png
+from treediff.plugins.imaging import complexity_filter, contact_sheet, load_png, png_bytes, save_png
 
 HERE = Path(__file__).resolve().parent
 GRAMMAR_PATH = HERE / "grammar.yaml"
@@ -25,18 +25,29 @@ CHECKPOINT_PATH = HERE / "model" / "model.safetensors"
 MIN_PRIMITIVES, MAX_PRIMITIVES = 2, 8
 
 
-def load_observation(path: Path, options: dict[str, Any]) -> torch.Tensor:
-    """A PNG as a coverage target [1, 128, 128]: grayscale, dark = shape (``options["invert"]`` flips it).
+class CSG2DOptions(ObservationOptions):
+    """How ``solve``/``eval`` read a CSG2D target image."""
 
-    ``options["resize"]`` (default True) allows other sizes with a warning instead of an error.
+    invert: bool = Field(default=False, description="the image shows light shapes on a dark background")
+    resize: bool = Field(default=True, description="accept other image sizes (resized, with a warning)")
+
+
+def load_observation(path: Path, options: CSG2DOptions) -> torch.Tensor:
+    """A PNG as a coverage target [1, 128, 128]: grayscale, dark = shape (``invert`` flips it).
+
+    ``resize`` (default True) allows other sizes with a warning instead of an error.
     """
-    invert = not bool(options.get("invert", False))
-    return load_png(path, size=(SIZE, SIZE), channels=1, invert=invert, resize=bool(options.get("resize", True)))
+    return load_png(path, size=(SIZE, SIZE), channels=1, invert=not options.invert, resize=options.resize)
 
 
 def save_observation(observation: torch.Tensor, path: Path) -> None:
     """Write coverage [1, 128, 128] as a PNG with shapes black on white (atomically)."""
     save_png(observation, path, invert=True)
+
+
+def preview(observation: torch.Tensor) -> Preview:
+    """Reports show the coverage as a PNG, black shapes on white."""
+    return Preview("image/png", png_bytes(observation, invert=True))
 
 
 def save_sheet(observations: torch.Tensor, path: Path) -> None:
@@ -67,13 +78,14 @@ def make_domain() -> Domain:
         goal=goal,
         distance=distance,
         observation_shape=(1, SIZE, SIZE),
-        load_observation=load_observation,
-        save_observation=save_observation,
+        storage=ObservationStorage(".png", load_observation, save_observation, CSG2DOptions, preview,
+                                   "a PNG image (dark shapes on a light background)"),
         observation_encoder="grid",
         min_primitives=MIN_PRIMITIVES,
         max_primitives=MAX_PRIMITIVES,
         sketch=sketch,
         test_targets=test_targets_for(grammar, Renderer),
+        targets_dir=HERE / "targets",
         checkpoint=CHECKPOINT_PATH if CHECKPOINT_PATH.exists() else None,
         save_sheet=save_sheet,
         description="binary 128x128 images: circles and rotated rectangles with union and difference",

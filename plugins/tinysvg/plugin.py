@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
+from pydantic import Field
 
-from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.domain import Domain, ObservationOptions, ObservationStorage, Preview
 from treediff.engine.domains.hookspecs import hookimpl
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.tree import Node
@@ -25,13 +25,24 @@ MIN_PRIMITIVES, MAX_PRIMITIVES = 2, 8  # the paper's test-set sizes
 OBSERVATION_SHAPE = (3, CANVAS, CANVAS)
 
 
-def load_observation(path: Path, options: dict[str, Any]) -> torch.Tensor:
+class TinySVGOptions(ObservationOptions):
+    """How ``solve``/``eval`` read a TinySVG target image."""
+
+    invert: bool = Field(default=False, description="read 1 - value (a negative of the rendering)")
+    resize: bool = Field(default=True, description="accept other image sizes (resized, with a warning)")
+
+
+def load_observation(path: Path, options: TinySVGOptions) -> torch.Tensor:
     """Read a target PNG as RGB float [3, 128, 128] in [0, 1] (transparency over white; resized with a warning).
 
-    ``options``: ``invert`` (bool) reads ``1 - value``; ``resize`` (bool, default true) allows other sizes.
+    ``invert`` reads ``1 - value``; ``resize`` (default true) allows other sizes.
     """
-    return imaging.load_png(path, size=(CANVAS, CANVAS), channels=3, invert=bool(options.get("invert", False)),
-                            resize=bool(options.get("resize", True)))
+    return imaging.load_png(path, size=(CANVAS, CANVAS), channels=3, invert=options.invert, resize=options.resize)
+
+
+def preview(observation: torch.Tensor) -> Preview:
+    """Reports show the rendering as a PNG."""
+    return Preview("image/png", imaging.png_bytes(observation))
 
 
 def save_observation(observation: torch.Tensor, path: Path) -> None:
@@ -70,12 +81,13 @@ def make_domain() -> Domain:
         goal=goal,
         distance=rmse,
         observation_shape=OBSERVATION_SHAPE,
-        load_observation=load_observation,
-        save_observation=save_observation,
+        storage=ObservationStorage(".png", load_observation, save_observation, TinySVGOptions, preview,
+                                   "an RGB PNG image"),
         observation_encoder="grid",
         min_primitives=MIN_PRIMITIVES,
         max_primitives=MAX_PRIMITIVES,
         test_targets=lambda n, seed: test_targets(n, seed, grammar),
+        targets_dir=HERE / "targets",
         checkpoint=CHECKPOINT_PATH if CHECKPOINT_PATH.exists() else None,
         save_sheet=save_sheet,
         description="coloured rectangles and ellipses arranged by bounding boxes on a 128x128 RGB canvas",

@@ -11,13 +11,16 @@ registers it from a hook implementation::
     @hookimpl
     def treediff_register_domains(register):
         register(Domain(name="mydomain", grammar=GRAMMAR, make_executor=..., goal=..., distance=...,
-                        observation_shape=(1, 8, 8), load_observation=..., save_observation=...))
+                        observation_shape=(1, 8, 8), storage=ObservationStorage(".grid", load, save)))
 
 What is here:
 
 - the plugin contract: :class:`Domain` and the protocols of its callables (:class:`Executor`,
-  :class:`GoalCheck`, :class:`Distance`), the pluggy marker :data:`hookimpl`, and :class:`Registry` /
-  :func:`load_registry` to load plugins (a test can ``Registry().add(name, module)``);
+  :class:`GoalCheck`, :class:`Distance`), how observations are stored and shown
+  (:class:`ObservationStorage`, :class:`ObservationOptions`, :class:`Preview`), the pluggy marker
+  :data:`hookimpl`, :class:`Registry` / :func:`load_registry` to load plugins (a test can
+  ``Registry().add(name, module)``), and :func:`check_domain`, the contract suite that
+  ``treediff check-plugin NAME`` runs;
 - grammars and programs: :class:`Grammar` (``Grammar.load(path)``), syntax trees :class:`Node` with
   :func:`build` and :func:`to_text`, :func:`parse` (text -> tree), :func:`sample_tree` and
   :func:`minimal_tree` (random and smallest derivations), :func:`round_trip_problems` (does every
@@ -25,13 +28,24 @@ What is here:
 - errors: :class:`TreediffError` is the base of every error treediff raises on purpose; the
   subclasses say what failed (:class:`InputError` for an unreadable or malformed user file, ...).
 
-The hook specifications, with the contract in their docstrings, are in ``treediff.engine.domains.hookspecs``.
+The hook specifications, with the contract in their docstrings, are in ``treediff.engine.domains.hookspecs``;
+the contract suite is ``treediff.engine.domains.contract`` (``treediff check-plugin NAME``); the guide is
+``docs/plugins.md``.
 """
 
 from __future__ import annotations
 
 from treediff.engine import __version__
-from treediff.engine.domains.domain import Distance, Domain, Executor, GoalCheck
+from treediff.engine.domains.contract import check_domain
+from treediff.engine.domains.domain import (
+    Distance,
+    Domain,
+    Executor,
+    GoalCheck,
+    ObservationOptions,
+    ObservationStorage,
+    Preview,
+)
 from treediff.engine.domains.hookspecs import hookimpl
 from treediff.engine.domains.registry import Registry, load_registry
 from treediff.engine.errors import (
@@ -58,7 +72,11 @@ __all__ = [
     "Executor",
     "GoalCheck",
     "Distance",
+    "ObservationStorage",
+    "ObservationOptions",
+    "Preview",
     "hookimpl",
+    "check_domain",
     "Registry",
     "load_registry",
     # grammars and programs

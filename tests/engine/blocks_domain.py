@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.domain import Domain, ObservationOptions, ObservationStorage, Preview
 from treediff.engine.errors import InputError
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.derivation import sample_tree
@@ -83,7 +83,11 @@ def save(observation: torch.Tensor, path: Path) -> None:
     tmp.replace(path)
 
 
-def load(path: Path, options: dict[str, Any]) -> torch.Tensor:
+class BlocksOptions(ObservationOptions):
+    invert: bool = False
+
+
+def load(path: Path, options: BlocksOptions) -> torch.Tensor:
     try:
         with Image.open(path) as img:
             if img.format != "PNG":
@@ -91,8 +95,17 @@ def load(path: Path, options: dict[str, Any]) -> torch.Tensor:
             gray = np.asarray(img.convert("L").resize((SIDE, SIDE)), dtype=np.float32) / 255.0
     except (OSError, ValueError) as exc:
         raise InputError(f"target {str(path)!r} is unreadable ({exc}); expected a PNG image") from None
-    value = gray if options.get("invert") else 1.0 - gray
+    value = gray if options.invert else 1.0 - gray
     return torch.from_numpy(np.ascontiguousarray(value))[None]
+
+
+def preview(observation: torch.Tensor) -> Preview:
+    import io
+
+    pixels = np.rint((1.0 - observation[0].clamp(0, 1).numpy()) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return Preview("image/png", buffer.getvalue())
 
 
 def make_domain(checkpoint: Path | None = None) -> Domain:
@@ -104,8 +117,10 @@ def make_domain(checkpoint: Path | None = None) -> Domain:
         return [sample_tree(grammar, rng, 2, 3) for _ in range(n)]
 
     return Domain(name="blocks", grammar=grammar, make_executor=BlocksExecutor, goal=goal, distance=distance,
-                  observation_shape=(1, SIDE, SIDE), load_observation=load, save_observation=save,
+                  observation_shape=(1, SIDE, SIDE),
+                  storage=ObservationStorage(".png", load, save, BlocksOptions, preview, "a PNG image"),
                   min_primitives=1, max_primitives=3, test_targets=test_targets, checkpoint=checkpoint,
+                  sketch=lambda trees, generator: BlocksExecutor("cpu").execute(trees),
                   description="boxes on a 4x4 lattice (tests only)")
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.toys import GRAMMAR_DIR
-from treediff.engine.domains.domain import Domain
+from treediff.engine.domains.domain import Domain, ObservationStorage
 from treediff.engine.domains.hookspecs import hookimpl
 from treediff.engine.grammar.grammar import Grammar
 
@@ -18,8 +18,8 @@ def toy_domain(name: str) -> Domain:
         raise AssertionError("not called in registry tests")
 
     return Domain(name=name, grammar=Grammar.load(GRAMMAR_DIR / "arith.yaml"), make_executor=unused,
-                  goal=unused, distance=unused, observation_shape=(1, 4), load_observation=unused,
-                  save_observation=unused)
+                  goal=unused, distance=unused, observation_shape=(1, 4),
+                  storage=ObservationStorage(".toy", unused, unused))
 
 
 class Good:

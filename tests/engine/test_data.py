@@ -109,7 +109,7 @@ def test_sketch_targets_come_from_the_domain_sketch_model() -> None:
         calls.append(len(trees))
         return torch.rand(len(trees), 1, 16, 16, generator=generator)
 
-    plain = make_domain()
+    plain = replace(make_domain(), sketch=None)
     with pytest.raises(DomainError, match="no sketch model"):
         Materializer(plain, Vocab(plain.grammar), torch.device("cpu"), sketch=True)
     domain = replace(make_domain(), sketch=sketch)

@@ -77,7 +77,7 @@ def test_report_is_balanced_html_with_embedded_pngs(solved, tmp_path):
     assert text.startswith("<!DOCTYPE html>")
     page = parse_html(text)
     assert page.errors == [] and page.stack == []
-    assert {"frame-img", "frame-slider", "frame-play", "frames"} <= page.ids
+    assert {"frame", "frame-slider", "frame-play", "frames"} <= page.ids
     # target, best, animation frame, and one per trajectory step
     assert len(page.images) == 3 + len(result.trajectory)
     for src in page.images:
@@ -104,7 +104,7 @@ def test_script_runs_without_errors_in_node_with_a_minimal_dom(solved, tmp_path)
     code = [body for attrs, body in page.scripts if not attrs.get("type")][0]
     harness = """
 var els = {}, listeners = {};
-function el(id) { return els[id] || (els[id] = {id: id, value: '0', textContent: '', src: '',
+function el(id) { return els[id] || (els[id] = {id: id, value: '0', textContent: '', innerHTML: '',
   addEventListener: function (ev, fn) { listeners[id + ':' + ev] = fn; },
   click: function () { listeners[id + ':click'](); }}); }
 var document = {getElementById: function (id) { return el(id); }};
@@ -115,7 +115,7 @@ function clearInterval(t) {}
 CODE
 ticks[0](); ticks[0]();
 listeners['frame-slider:input'](el('frame-slider').value = '1');
-if (!el('frame-img').src.startsWith('data:image/png')) throw new Error('no frame shown');
+if (el('frame').innerHTML.indexOf('data:image/png') < 0) throw new Error('no frame shown');
 el('frame-play').click();
 if (el('frame-play').textContent !== 'play') throw new Error('pause failed');
 console.log('ok ' + el('frame-caption').textContent);
@@ -136,30 +136,41 @@ def test_report_loads_in_headless_chromium_without_script_errors(solved, tmp_pat
                           "--v=0", "--virtual-time-budget=2000", "--dump-dom", path.as_uri()],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "Uncaught" not in run.stderr and "frame-img" in run.stdout
+    assert "Uncaught" not in run.stderr and 'id="frame"' in run.stdout
 
 
 def test_failed_rendering_writes_no_report(solved, tmp_path):
     _, target, result = solved
     d = make_domain()
 
-    def broken(observation, path):
+    def broken(observation):
         raise OSError("disk full")
 
-    d.save_observation = broken
+    d.storage.preview = broken
     path = tmp_path / "r.html"
     with pytest.raises(OSError):
         write_report(path, d, target, result, d.make_executor("cpu"))
     assert not path.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_non_png_observations_are_listed_without_images(solved):
+def test_text_previews_are_shown_as_text_without_images(solved):
+    from treediff import Preview
+
     d, target, result = solved
     d2 = make_domain()
-    d2.save_observation = lambda obs, path: Path(path).write_text("not an image")
-    page = parse_html(render_report(d2, target, result, d.make_executor("cpu")))
-    assert page.errors == []
-    assert all(src == "" for src in page.images)  # only the animation frame element, with no source
+    d2.storage.preview = lambda obs: Preview("text/plain", f"<cells {int(obs.sum())}>")
+    text = render_report(d2, target, result, d.make_executor("cpu"))
+    page = parse_html(text)
+    assert page.errors == [] and page.images == []
+    assert '<pre class="obs">&lt;cells ' in text and "<cells" not in text.split("<script")[0]
+
+
+def test_domains_without_a_preview_show_values_as_text(solved):
+    d, target, result = solved
+    d2 = make_domain()
+    d2.storage.preview = None
+    text = render_report(d2, target, result, d.make_executor("cpu"))
+    assert parse_html(text).images == [] and '<pre class="obs">' in text
 
 
 def test_long_trajectories_are_subsampled_keeping_both_ends():

@@ -121,6 +121,7 @@ def test_agrees_with_the_independent_reference_layout(svg_grammar: Grammar) -> N
 
 
 def test_foreign_trees_are_rejected() -> None:
-    other = Grammar.from_text("name: t\nstart: s\nrules:\n  s:\n    - name: dot\n      form: '.'\n")
+    other = Grammar.from_text("name: t\nstart: s\nrules:\n  s:\n    - name: dot\n      form: '.'\n"
+                              "      primitive: true\n")
     with pytest.raises(TreeError, match="not a TinySVG scene"):
         layout([parse(other, ".")])

@@ -36,7 +36,7 @@ def test_domain_fields(domain: Domain) -> None:
     assert domain.goal is goal and domain.distance is rmse
     assert domain.checkpoint == (plugin.CHECKPOINT_PATH if plugin.CHECKPOINT_PATH.exists() else None)
     executor = domain.make_executor("cpu")
-    assert isinstance(executor, TinySVGExecutor) and executor.device == torch.device("cpu")
+    assert isinstance(executor.inner, TinySVGExecutor) and executor.device == torch.device("cpu")
 
 
 def test_observation_files_round_trip(domain: Domain, tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""treediff plugin: pylists (programming by example over Python list pipelines)."""
