@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import CheckpointError, InputError
-from treediff.engine.search.solve import METHODS, NEEDS
+from treediff.engine.search.solve import METHODS, NEEDS, checkpoint_paths
 
 if TYPE_CHECKING:
     from treediff.engine.domains.registry import Registry
@@ -106,8 +106,9 @@ def load_models(domain: Domain, registry: Registry, methods: list[str], checkpoi
     need_ar = "ar" in methods
     bundle = ar_bundle = None
     primary = checkpoint or domain.checkpoint
-    if primary is not None and (need_diffusion or (need_ar and ar_checkpoint is None)):
-        loaded = load_bundle(primary, domain, registry, device)
+    read_primary, ar_path = checkpoint_paths(domain, methods, checkpoint, ar_checkpoint)
+    if read_primary is not None:
+        loaded = load_bundle(read_primary, domain, registry, device)
         if loaded.kind == "ar":
             ar_bundle = loaded
         else:
@@ -122,7 +123,7 @@ def load_models(domain: Domain, registry: Registry, methods: list[str], checkpoi
                               "checkpoint (denoiser + value) for beam search and rollouts. hint: pass it as "
                               "--ar-checkpoint and use --method ar, or use --method mutation")
     if need_ar and ar_bundle is None:
-        path = ar_checkpoint or domain.ar_checkpoint
+        path = ar_path
         if path is None:
             raise CheckpointError(f"method 'ar' needs an autoregressive checkpoint and domain {domain.name!r} ships "
                                   "none; expected --ar-checkpoint C (from `treediff train DOMAIN --model ar`)")

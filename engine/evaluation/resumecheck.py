@@ -35,15 +35,11 @@ def weights_sha256(path: str | Path) -> str:
 def model_hashes(domain: Any, methods: list[str], checkpoint: Path | None,
                  ar_checkpoint: Path | None) -> dict[str, Any]:
     """Content hashes of the models an evaluation of ``methods`` uses (None where a model is not used)."""
-    from treediff.engine.search.solve import NEEDS
+    from treediff.engine.search.solve import checkpoint_paths
 
-    need_diffusion = any(NEEDS[m] == "diffusion" for m in methods)
-    need_ar = "ar" in methods
-    primary = checkpoint or domain.checkpoint
-    ar_path = ar_checkpoint or domain.ar_checkpoint
-    uses_primary = primary is not None and (need_diffusion or (need_ar and ar_checkpoint is None))
-    return {"checkpoint_sha256": weights_sha256(primary) if uses_primary else None,
-            "ar_checkpoint_sha256": weights_sha256(ar_path) if need_ar and ar_path is not None else None}
+    primary, ar_path = checkpoint_paths(domain, methods, checkpoint, ar_checkpoint)
+    return {"checkpoint_sha256": weights_sha256(primary) if primary is not None else None,
+            "ar_checkpoint_sha256": weights_sha256(ar_path) if ar_path is not None else None}
 
 
 def check_resume(out: Path, old: dict[str, Any], new: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -26,6 +27,23 @@ if TYPE_CHECKING:
 
 METHODS = ("beam", "rollout", "mutation", "ar")
 NEEDS = {"beam": "diffusion", "rollout": "diffusion", "ar": "ar", "mutation": None}
+
+
+def checkpoint_paths(domain: Domain, methods: Sequence[str], checkpoint: Path | None = None,
+                     ar_checkpoint: Path | None = None) -> tuple[Path | None, Path | None]:
+    """The one place that decides which checkpoint files ``methods`` read: ``(primary, ar)``.
+
+    ``primary`` (``checkpoint``, else the domain's shipped model) is read when a method needs the diffusion
+    models, or when ``ar`` is asked for without an ``ar_checkpoint`` (the primary may be an AR checkpoint);
+    ``ar`` (``ar_checkpoint``, else the domain's shipped AR model) when method ``ar`` is asked for. None: not read.
+    """
+    need_diffusion = any(NEEDS[m] == "diffusion" for m in methods)
+    need_ar = "ar" in methods
+    primary = checkpoint or domain.checkpoint
+    uses_primary = primary is not None and (need_diffusion or (need_ar and ar_checkpoint is None))
+    ar_path = ar_checkpoint or domain.ar_checkpoint
+    return (Path(primary) if uses_primary and primary is not None else None,
+            Path(ar_path) if need_ar and ar_path is not None else None)
 
 
 def model_for(method: str, bundle: ModelBundle | None, ar_bundle: ModelBundle | None = None) -> ModelBundle | None:
