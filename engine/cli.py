@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from treediff.engine import __version__, commands
-from treediff.engine.errors import InputError, TreediffError
+from treediff.engine.errors import InputError, TreediffError, printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def one_paragraph(text: str) -> str:
     """An error message as one paragraph: line breaks inside it (e.g. a pydantic dump) become spaces; only
     located diagnostics (``path:line:col: ...`` and their hints) keep a line each."""
     out: list[str] = []
-    for line in text.splitlines():
+    for line in (printable(part) for part in text.split("\n")):  # other breaks (NEL, U+2028) become escapes
         if not line.strip():
             continue
         if out and not _LOCATED.match(line):

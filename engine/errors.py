@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: line breaks and tabs become spaces, other control characters (NUL, ESC, NEL,
+    U+2028, ...) are shown as escapes, so that a bad value quoted from a user's file cannot break or hide lines."""
+    out = []
+    for ch in text:
+        if ch in "\n\r\t":
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class TreediffError(Exception):
@@ -26,8 +41,8 @@ class Diagnostic:
     hint: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.path}:{self.line}:{self.col}: {self.message}"
-        return f"{text}\n    hint: {self.hint}" if self.hint else text
+        text = f"{self.path}:{self.line}:{self.col}: {printable(self.message)}"
+        return f"{text}\n    hint: {printable(self.hint).rstrip()}" if self.hint else text
 
 
 class GrammarError(TreediffError):

@@ -78,8 +78,15 @@ def load_located(text: str, path: str) -> LocatedDocument:
     except yaml.MarkedYAMLError as exc:
         doc.problems.append(_syntax_diagnostic(exc, text, path))
         return doc
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (e.g. NUL), at a character offset
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        doc.problems.append(Diagnostic(path, line, col, f"YAML error: the character {char!r} is not allowed in YAML",
+                                       "remove it; in a double-quoted string it can be written as an escape"))
+        return doc
     except yaml.YAMLError as exc:
-        doc.problems.append(Diagnostic(path, 1, 1, f"YAML error: {exc}"))
+        doc.problems.append(Diagnostic(path, 1, 1, f"YAML error: {' '.join(str(exc).split())}"))
         return doc
     if root is None:
         doc.problems.append(Diagnostic(path, 1, 1, "the file is empty", "a grammar needs name, start and rules"))
