@@ -6,23 +6,30 @@ file gets the usual permissions (``0666`` less the umask).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Any
 
 from treediff.engine.errors import InputError
 
+STALE_TMP_SECONDS = 600  # a temporary of the same target older than this was left by a killed writer
+
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary file next to ``path`` and rename it over ``path``.
 
-    On failure the temporary file is removed and ``path`` is left as it was (absent or old).
+    On failure the temporary file is removed and ``path`` is left as it was (absent or old). Temporaries of
+    the same target that a killed writer left behind (older than :data:`STALE_TMP_SECONDS`) are removed
+    first, so the next run cleans up after an interrupted one.
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
+    remove_stale_temporaries(parent, path.name)
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except OSError as exc:
@@ -37,6 +44,24 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(folder: Path, name: str, max_age: float = STALE_TMP_SECONDS) -> list[Path]:
+    """Remove ``folder/.NAME.*.tmp`` files older than ``max_age`` seconds; returns the removed paths."""
+    removed = []
+    now = time.time()
+    try:
+        candidates = list(Path(folder).glob(f".{glob.escape(name)}.*.tmp"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        try:
+            if now - tmp.stat().st_mtime > max_age:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue  # another process removed or renamed it: not ours to worry about
+    return removed
 
 
 def write_json(path: Path, payload: object, indent: int = 2, sort_keys: bool = False) -> None:
