@@ -9,26 +9,16 @@ from pathlib import Path
 import pytest
 
 from tests.engine.blocks_domain import make_domain, render, trained_run
+from tests.engine.fake_plugins import DomainsPlugin
 from treediff.engine import cli
-from treediff.engine.domains.hookspecs import hookimpl
 from treediff.engine.domains.registry import load_registry
 from treediff.engine.files import read_lines
 from treediff.engine.grammar.parse import parse
 
 
-class Plugin:
-    def __init__(self, *domains):
-        self.domains = domains
-
-    @hookimpl
-    def treediff_register_domains(self, register):
-        for d in self.domains:
-            register(d)
-
-
 def use_domains(monkeypatch, *domains):
     registry = load_registry(entry_points=[])
-    registry.add("blocks-test", Plugin(*domains))
+    registry.add("blocks-test", DomainsPlugin(*domains))
     for module in ("treediff.engine.commands.eval", "treediff.engine.commands.demo"):
         monkeypatch.setattr(f"{module}.load_registry", lambda: registry)
     monkeypatch.setattr("treediff.engine.domains.registry.load_registry", lambda *a, **k: registry)

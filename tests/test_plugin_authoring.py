@@ -12,27 +12,20 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.engine.fake_plugins import DomainsPlugin
 from tests.engine.records_domain import make_domain as poly_domain
-from treediff import DomainError, InputError, ObservationStorage, Registry, check_domain, hookimpl, load_registry
+from treediff import DomainError, InputError, ObservationStorage, Registry, check_domain, load_registry
 from treediff.engine import cli
 from treediff.engine.models.encoders import grid_encoder, records_encoder
 
 VENV_BIN = Path(sys.executable).parent
 
 
-class OnePlugin:
-    def __init__(self, *domains):
-        self.domains = domains
-
-    @hookimpl
-    def treediff_register_domains(self, register):
-        for d in self.domains:
-            register(d)
 
 
 def use(monkeypatch, *domains) -> Registry:
     registry = load_registry(entry_points=[])
-    registry.add("authors-test", OnePlugin(*domains))
+    registry.add("authors-test", DomainsPlugin(*domains))
     for module in ("solve", "eval", "sample", "train", "check_plugin", "demo", "render", "plugins"):
         monkeypatch.setattr(f"treediff.engine.commands.{module}.load_registry", lambda: registry, raising=False)
     monkeypatch.setattr("treediff.engine.domains.registry.load_registry", lambda *a, **k: registry)
@@ -59,7 +52,7 @@ def test_executor_output_shape_is_checked_at_the_boundary_naming_the_plugin() ->
     domain.make_executor = lambda device: Wrong()
     domain.__post_init__()
     registry = load_registry(entry_points=[])
-    registry.add("shapes-plugin", OnePlugin(domain))
+    registry.add("shapes-plugin", DomainsPlugin(domain))
     with pytest.raises(DomainError, match=r"plugin 'shapes-plugin' \(domain 'poly'\).*shape \[2, 3\]; expected "
                                           r"\[2, 8, 2\]"):
         registry.domain("poly").make_executor("cpu").execute([domain.grammar.productions and

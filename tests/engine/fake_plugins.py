@@ -68,3 +68,15 @@ class MisspeltUnmarked:
 
 misspelt = Misspelt()
 misspelt_unmarked = MisspeltUnmarked()
+
+
+class DomainsPlugin:
+    """A plugin object registering the given domains (for tests that build a registry by hand)."""
+
+    def __init__(self, *domains: Domain) -> None:
+        self.domains = domains
+
+    @hookimpl
+    def treediff_register_domains(self, register: Callable[[Domain], None]) -> None:
+        for d in self.domains:
+            register(d)
