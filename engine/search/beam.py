@@ -46,7 +46,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 start: str | Sequence[Node] = "minimal", value_resolution: float = 0.1,
                 max_primitives: int | None = None, mix: float = 1.0, local: int = 2, local_samples: int = 64,
                 keep_parents: bool = True, patience: int = 30) -> SolveResult:
-    """Run value-guided beam search with ``bundle.denoiser`` (and ``bundle.value`` when present).
+    """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
     distance to the target alone (free: every child is executed anyway), values in between by the weighted
@@ -62,7 +62,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     ranker = _Ranker(renderer, bundle, mix, value_resolution)
     beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width)
     stalls = stale = 0
-    best = min((c.visit.distance for c in beam), default=float("inf"))
+    best = _best(beam)
     while beam and not renderer.done() and stalls < STALL_ROUNDS:
         parents = [c.tree for c in beam]
         per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
@@ -70,11 +70,11 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         children: dict[Node, float] = {}
         for parent, props in zip(parents, proposals):
             for prop in props:
-                _offer(renderer, lineage, children, parent, prop.edit, float(prop.logprob))
+                _offer(renderer, lineage, children, parent, prop.edit, prop.edit.apply(parent), float(prop.logprob))
         for parent in parents[:local]:
-            edits = [e for e in local_edits(parent) if not renderer.seen(e.apply(parent))]
-            for edit in rng.sample(edits, min(local_samples, len(edits))):
-                _offer(renderer, lineage, children, parent, edit, 0.0)
+            fresh = [(e, child) for e in local_edits(parent) if not renderer.seen(child := e.apply(parent))]
+            for edit, child in rng.sample(fresh, min(local_samples, len(fresh))):
+                _offer(renderer, lineage, children, parent, edit, child, 0.0)
         if not children:
             stalls += 1
             beam = _restart(renderer, ranker, rng, lineage, "random", beam_width)
@@ -87,19 +87,24 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
             break
         pool = ranker.score(done) + (beam if keep_parents else [])
         beam = ranker.rank(pool)[:beam_width]
-        round_best = min(c.visit.distance for c in beam)
+        round_best = _best(beam)
         stale = 0 if round_best < best else stale + 1
         best = min(best, round_best)
         if stale >= patience:
             beam, stale = _restart(renderer, ranker, rng, lineage, "random", beam_width), 0
-            best = min((c.visit.distance for c in beam), default=float("inf"))
+            best = _best(beam)
     return finish("beam", renderer, lineage)
 
 
+def _best(beam: list[Candidate]) -> float:
+    """The lowest executed distance in ``beam`` (inf for an empty one)."""
+    return min((c.visit.distance for c in beam), default=float("inf"))
+
+
 def _offer(renderer: BudgetedExecutor, lineage: Lineage, children: dict[Node, float], parent: Node, edit: Edit,
-           logprob: float) -> None:
-    """Add ``edit(parent)`` to this round's children unless it was executed before (keep the best log-prob)."""
-    child = edit.apply(parent)
+           child: Node, logprob: float) -> None:
+    """Add ``child`` (``edit`` applied to ``parent``) to this round's children unless it was executed before
+    (keep the best log-prob)."""
     if renderer.seen(child):
         return
     if child not in children:

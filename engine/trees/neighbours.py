@@ -9,9 +9,10 @@ extra proposals next to the model's edits.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 
 from treediff.engine.grammar.grammar import Terminal, Value
-from treediff.engine.trees.tree import Edit, Node, Path
+from treediff.engine.trees.tree import Edit, Node, walk
 
 MAX_ENUM_ALTERNATIVES = 12  # enum terminals with more words only try the declared neighbours
 
@@ -37,22 +38,12 @@ def leaf_steps(terminal: Terminal, value: Value, int_step: int = 1) -> list[Valu
 def hoist_edits(tree: Node) -> Iterator[Edit]:
     """Every edit that replaces a node by one of its proper descendants deriving the same nonterminal
     (``(+ a b)`` -> ``a``): the program shrinks and stays valid."""
-    stack: list[tuple[Path, Node]] = [((), tree)]
-    while stack:
-        path, node = stack.pop()
-        below: list[Node] = [c for c in node.children if type(c) is Node]
+    for path, node in walk(tree):
         seen: set[Node] = set()
-        while below:
-            sub = below.pop()
+        for _, sub in islice(walk(node), 1, None):  # proper descendants
             if sub.production.lhs == node.production.lhs and sub not in seen:
                 seen.add(sub)
                 yield Edit(path, sub)
-            below.extend(c for c in sub.children if type(c) is Node)
-        kids = node.children
-        for i in range(len(kids) - 1, -1, -1):
-            child = kids[i]
-            if type(child) is Node:
-                stack.append((path + (i,), child))
 
 
 def local_edits(tree: Node, int_step: int = 1) -> list[Edit]:
@@ -66,17 +57,10 @@ def neighbour_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
     Each edit replaces the node that owns the leaf by a copy with the one value changed, so it applies like
     any model-proposed edit and keeps the program valid.
     """
-    stack: list[tuple[Path, Node]] = [((), tree)]
-    while stack:
-        path, node = stack.pop()
+    for path, node in walk(tree):
         kids = node.children
         for i, slot in enumerate(node.production.slots):
             if slot.terminal is None:
                 continue
             for value in leaf_steps(slot.terminal, kids[i], int_step):  # type: ignore[arg-type]
-                changed = kids[:i] + (value,) + kids[i + 1:]
-                yield Edit(path, Node(node.production, changed))
-        for i in range(len(kids) - 1, -1, -1):
-            child = kids[i]
-            if type(child) is Node:
-                stack.append((path + (i,), child))
+                yield Edit(path, Node(node.production, kids[:i] + (value,) + kids[i + 1:]))

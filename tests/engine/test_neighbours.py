@@ -6,7 +6,7 @@ from random import Random
 
 from treediff.engine.grammar.grammar import Grammar, Terminal
 from treediff.engine.trees.derivation import sample_tree
-from treediff.engine.trees.neighbours import leaf_steps, neighbour_edits
+from treediff.engine.trees.neighbours import hoist_edits, leaf_steps, local_edits, neighbour_edits
 from treediff.engine.trees.tree import Node
 
 
@@ -59,3 +59,13 @@ def _typed_leaves(tree: Node) -> list[tuple[str, object]]:
             assert slot.terminal is not None
             out.append((slot.terminal.name, child))
     return out
+
+
+def test_hoists_replace_a_node_by_each_descendant_of_its_nonterminal(csg_grammar: Grammar) -> None:
+    from treediff.engine.grammar.parse import parse
+
+    tree = parse(csg_grammar, "(+ (Circle 1 2 3) (- (Circle 4 5 6) (Circle 7 8 9)))")
+    hoisted = {str(e.apply(tree)) for e in hoist_edits(tree)}
+    assert hoisted == {"(Circle 1 2 3)", "(- (Circle 4 5 6) (Circle 7 8 9))", "(Circle 4 5 6)", "(Circle 7 8 9)",
+                       "(+ (Circle 1 2 3) (Circle 4 5 6))", "(+ (Circle 1 2 3) (Circle 7 8 9))"}
+    assert len(local_edits(tree)) == len(list(neighbour_edits(tree))) + 6
