@@ -63,23 +63,11 @@ def _zhang_shasha(one: _Flat, two: _Flat) -> int:
     lab1, l1, keys1 = one
     lab2, l2, keys2 = two
     td = [[0] * len(lab2) for _ in range(len(lab1))]
-    against2: dict[int, list[int]] = {}
-    for i in keys1:
-        if l1[i] == i:
-            label = lab1[i]
-            costs = against2.get(label)
-            if costs is None:
-                costs = against2[label] = _single_node_costs(label, lab2, l2)
-            td[i] = list(costs)
-    against1: dict[int, list[int]] = {}
-    for j in keys2:
-        if l2[j] == j:
-            label = lab2[j]
-            costs = against1.get(label)
-            if costs is None:
-                costs = against1[label] = _single_node_costs(label, lab1, l1)
-            for row, cost in zip(td, costs):
-                row[j] = cost
+    for i, costs in _leaf_keyroot_costs(keys1, lab1, l1, lab2, l2).items():
+        td[i] = list(costs)
+    for j, costs in _leaf_keyroot_costs(keys2, lab2, l2, lab1, l1).items():
+        for row, cost in zip(td, costs):
+            row[j] = cost
     columns = [(j, l2[j], [l2[y] - l2[j] for y in range(l2[j], j + 1)], lab2[l2[j]:j + 1])
                for j in keys2 if l2[j] != j]
     for i in keys1:
@@ -87,6 +75,20 @@ def _zhang_shasha(one: _Flat, two: _Flat) -> int:
             for j, lj, qs, labs in columns:
                 _forest(i, j, lj, qs, labs, lab1, l1, td)
     return td[-1][-1]
+
+
+def _leaf_keyroot_costs(keys: list[int], lab: list[int], left: list[int], other_lab: list[int],
+                        other_left: list[int]) -> dict[int, list[int]]:
+    """For each keyroot that is a leaf, its costs against every subtree of the other tree (one list per label)."""
+    by_label: dict[int, list[int]] = {}
+    out: dict[int, list[int]] = {}
+    for i in keys:
+        if left[i] == i:
+            label = lab[i]
+            if label not in by_label:
+                by_label[label] = _single_node_costs(label, other_lab, other_left)
+            out[i] = by_label[label]
+    return out
 
 
 def _single_node_costs(label: int, labels: list[int], leftmost: list[int]) -> list[int]:
