@@ -33,6 +33,7 @@ from treediff.engine.training.data import (
     validation_batches,
 )
 from treediff.engine.training.distributed import DistContext, barrier, mean_over_ranks, setup, teardown
+from treediff.engine.training.modelcard import hardware, lineage_of
 from treediff.engine.training.rundir import latest_checkpoint, list_checkpoints
 from treediff.engine.training.traincfg import TrainConfig
 from treediff.engine.training.trainlog import TrainLog, truncate_metrics
@@ -156,6 +157,7 @@ class Trainer:
         self.clock_start, self.seconds_before = time.monotonic(), 0.0
         self.lineage: list[dict[str, Any]] = []  # the runs the warm-start weights came from, oldest first
         self.ctx: DistContext = setup(cfg.device)
+        self.hardware = hardware(self.ctx.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.mcfg = domain.model_config(model_config(cfg))  # the domain's encoder options, under overrides
@@ -177,6 +179,7 @@ class Trainer:
         self.spec = data_spec(domain, cfg, self.mcfg)
         self.materialize = Materializer(domain, self.vocab, self.ctx.device, cfg.model, cfg.sketch, cfg.seed,
                                         self.ctx.rank)
+        self._quality_set: tuple[list[Any], list[Any]] | None = None  # the fixed edit-quality set, once drawn
         self.log = TrainLog(self.run_dir, self.ctx.is_main, cfg.steps, self.start, cfg.tensorboard, log_stream)
 
     # -- state ------------------------------------------------------------------------------------
@@ -185,12 +188,10 @@ class Trainer:
         """Checkpoint metadata (everything but the step, versions and training state)."""
         g = self.domain.grammar
         extra = {"init_from": str(self.init)} if self.init is not None else {}
-        from treediff.engine.training.modelcard import hardware
-
         if self.command is not None:
             extra["command"] = self.command
         extra.update(train_seconds=round(self.seconds_before + time.monotonic() - self.clock_start, 1),
-                     hardware=hardware(self.ctx.device), lineage=self.lineage)
+                     hardware=self.hardware, lineage=self.lineage)
         return {**extra, "kind": self.cfg.model, "domain": self.domain.name,
                 "grammar": {"name": g.name, "fingerprint": g.fingerprint},
                 "model_config": self.mcfg.model_dump(mode="json"), "train_config": self.cfg.model_dump(mode="json"),
@@ -224,8 +225,6 @@ class Trainer:
         self._check_same_model(ckpt, f"--init model {str(ckpt.path)!r}", "the same architecture to warm-start",
                                "use the preset and model_overrides of its train.yaml (next to the model)")
         load_models(ckpt, self.models)
-        from treediff.engine.training.modelcard import lineage_of
-
         self.lineage = lineage_of(ckpt.meta)
 
     def _restore(self) -> int:
@@ -339,7 +338,7 @@ class Trainer:
         from treediff.engine.evaluation.edit_quality import goal_pairs, measure, validation_pairs
         from treediff.engine.training.bundle import ModelBundle
 
-        if not hasattr(self, "_quality_set"):
+        if self._quality_set is None:  # drawn once, at the first validation of the run
             pairs = validation_pairs(self.domain.grammar, self.cfg.quality_size, self.cfg.val_seed,
                                      k_max=self.spec.k_max, sigma_small=self.spec.sigma_small,
                                      min_primitives=self.spec.min_primitives, max_primitives=self.spec.max_primitives,
