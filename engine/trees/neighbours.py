@@ -9,7 +9,6 @@ extra proposals next to the model's edits.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice
 
 from treediff.engine.grammar.grammar import Terminal, Value
 from treediff.engine.trees.tree import Edit, Node, walk
@@ -40,10 +39,13 @@ def hoist_edits(tree: Node) -> Iterator[Edit]:
     (``(+ a b)`` -> ``a``): the program shrinks and stays valid."""
     for path, node in walk(tree):
         seen: set[Node] = set()
-        for _, sub in islice(walk(node), 1, None):  # proper descendants
+        below: list[Node] = [c for c in node.children if type(c) is Node]
+        while below:  # proper descendants, last child first (the order search results were measured with)
+            sub = below.pop()
             if sub.production.lhs == node.production.lhs and sub not in seen:
                 seen.add(sub)
                 yield Edit(path, sub)
+            below.extend(c for c in sub.children if type(c) is Node)
 
 
 def local_edits(tree: Node, int_step: int = 1) -> list[Edit]:
