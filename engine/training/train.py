@@ -214,10 +214,25 @@ class Trainer:
         """CheckpointError unless ``ckpt`` fits this domain and holds the model this run builds."""
         check_compatible(ckpt.meta, self.domain, str(ckpt.path))
         wanted = self.mcfg.model_dump(mode="json")
-        if ckpt.meta.get("kind") != self.cfg.model or ckpt.meta.get("model_config") != wanted:
+        if ckpt.meta.get("kind") != self.cfg.model or not self._same_model(ckpt, wanted):
             raise CheckpointError(
                 f"{name} holds a {ckpt.meta.get('kind')!r} model with config {ckpt.meta.get('model_config')}, but "
                 f"this run builds a {self.cfg.model!r} model with config {wanted}; expected {expected}. hint: {hint}")
+
+    def _same_model(self, ckpt: Any, wanted: dict[str, Any]) -> bool:
+        """Whether ``ckpt`` holds the model this run builds: equal configs, where encoder options left to the
+        encoder's defaults on one side match any value on the other, and equal parameter names and shapes."""
+        saved = dict(ckpt.meta.get("model_config") or {})
+        saved_opts, wanted_opts = dict(saved.pop("encoder_options", {})), dict(wanted.get("encoder_options", {}))
+        if saved != {k: v for k, v in wanted.items() if k != "encoder_options"}:
+            return False
+        if any(saved_opts[k] != wanted_opts[k] for k in saved_opts.keys() & wanted_opts.keys()):
+            return False
+        for role, module in self.models.items():
+            shapes = {k: tuple(v.shape) for k, v in ckpt.role_weights(role).items()}
+            if shapes != {k: tuple(v.shape) for k, v in module.state_dict().items()}:
+                return False
+        return True
 
     def _warm_start(self, source: str | Path) -> None:
         """Start from the weights of ``source`` (an exported model or a checkpoint of the same model)."""

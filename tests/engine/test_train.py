@@ -203,3 +203,25 @@ def test_cli_resume_survives_a_torn_last_metrics_line(tmp_path: Path, monkeypatc
     text = metrics.read_text(encoding="utf-8")
     assert '"st' not in text.replace('"step"', "") and text.endswith("\n")
     assert [r["step"] for r in read_metrics(run) if "loss" in r] == [4, 5, 6]
+
+
+def test_init_accepts_the_shipped_model_with_its_own_train_yaml(tmp_path: Path) -> None:
+    """Shipped model.json records the encoder's resolved options; a run that leaves them to the defaults builds
+    the same model and may warm-start from it, while an explicit different option is refused."""
+    import yaml
+
+    from treediff.engine.domains.registry import load_registry
+    from treediff.engine.training.traincfg import TrainConfig
+
+    domain = load_registry().domain("csg2d")
+    model_dir = Path(domain.checkpoint).parent
+    raw = yaml.safe_load((model_dir / "train.yaml").read_text())
+    config = TrainConfig.model_validate({**raw, "steps": 1, "val_every": 100000, "checkpoint_every": 100000})
+    trainer = Trainer(domain, config, tmp_path / "a", log_stream=io.StringIO(), init=model_dir)
+    source = read_checkpoint(model_dir)
+    name, tensor = next(iter(trainer.models["denoiser"].state_dict().items()))
+    assert torch.equal(tensor, source.role_weights("denoiser")[name])
+    trainer.close()
+    other = config.model_copy(update={"model_overrides": {"encoder_options": {"patch_size": 4}}})
+    with pytest.raises(CheckpointError, match="same architecture"):
+        Trainer(domain, other, tmp_path / "b", log_stream=io.StringIO(), init=model_dir)
