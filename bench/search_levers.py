@@ -47,6 +47,13 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "distance+local4-b4": ("beam", {"mix": 1.0, "local": 4, "expansions": 8, "beam_width": 4}),
     "distance+local-b2": ("beam", {"mix": 1.0, "local": 2, "expansions": 16, "beam_width": 2}),
     "default": ("beam", {}),
+    "restart-start": ("beam", {"restart": "start"}),
+    "restart-start-p15": ("beam", {"restart": "start", "patience": 15}),
+    "b8-restart-start": ("beam", {"restart": "start", "beam_width": 8}),
+    "b8e4-local4-restart-start": ("beam", {"restart": "start", "beam_width": 8, "expansions": 4, "local": 4}),
+    "local4-restart-start": ("beam", {"restart": "start", "local": 4}),
+    "step2-restart-start": ("beam", {"restart": "start", "local_step": 2}),
+    "step3-s128-restart-start": ("beam", {"restart": "start", "local_step": 3, "local_samples": 128}),
     "mutation": ("mutation", {}),
 }
 

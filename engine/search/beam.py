@@ -7,9 +7,10 @@ from the denoiser in one batched call, spread evenly over the beam nodes, adds a
 tree cache is the visited set) or duplicated, executes all new children in one batch and stops at the first
 goal match. The next beam is the ``beam_width`` best of parents and children, ranked by a weighted sum of
 their rank by executed distance and their rank by the value network's predicted remaining edits, then by the
-log-probability of the edit that produced them. When a round produces no new child, or the beam stops
-improving, the beam restarts from fresh random programs. The best program found (lowest domain distance) is
-returned even when unsolved.
+log-probability of the edit that produced them. When the beam stops improving it restarts from its start
+programs (the denoiser then samples other paths, since visited children are skipped) or from fresh random
+ones; a round with no new child always restarts from random programs. The best program found (lowest domain
+distance) is returned even when unsolved.
 """
 
 from __future__ import annotations
@@ -45,17 +46,20 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 beam_width: int = 4, expansions: int = 8, temperature: float = 1.0,
                 start: str | Sequence[Node] = "minimal", value_resolution: float = 0.1,
                 max_primitives: int | None = None, mix: float = 1.0, local: int = 2, local_samples: int = 64,
-                keep_parents: bool = True, patience: int = 30) -> SolveResult:
+                local_step: int = 1,
+                keep_parents: bool = True, patience: int = 30, restart: str = "start") -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
     distance to the target alone (free: every child is executed anyway), values in between by the weighted
     sum of both ranks. ``local`` beam nodes (the best ones) also get up to ``local_samples`` unvisited
-    local edits (leaf steps and hoists, :mod:`treediff.engine.trees.neighbours`, drawn at random) each round.
+    local edits (leaf steps of integers by up to ``local_step``, other words of enums, hoists;
+    :mod:`treediff.engine.trees.neighbours`, drawn at random) each round.
     ``start="minimal"`` starts from the grammar's smallest program alone and lets the denoiser grow it. With
     ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
-    programs; after ``patience`` rounds without a better best distance in the beam it restarts from random
-    programs.
+    programs; after ``patience`` rounds without a better best distance in the beam it restarts: from fresh
+    random programs (``restart="random"``) or from the start programs again (``"start"``; already executed,
+    so free, and the denoiser samples other paths from them since visited children are skipped).
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
@@ -72,7 +76,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
             for prop in props:
                 _offer(renderer, lineage, children, parent, prop.edit, prop.edit.apply(parent), float(prop.logprob))
         for parent in parents[:local]:
-            fresh = [(e, child) for e in local_edits(parent) if not renderer.seen(child := e.apply(parent))]
+            fresh = [(e, child) for e in local_edits(parent, local_step)
+                     if not renderer.seen(child := e.apply(parent))]
             for edit, child in rng.sample(fresh, min(local_samples, len(fresh))):
                 _offer(renderer, lineage, children, parent, edit, child, 0.0)
         if not children:
@@ -91,7 +96,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         stale = 0 if round_best < best else stale + 1
         best = min(best, round_best)
         if stale >= patience:
-            beam, stale = _restart(renderer, ranker, rng, lineage, "random", beam_width), 0
+            again = start if restart == "start" else "random"
+            beam, stale = _restart(renderer, ranker, rng, lineage, again, beam_width, revisit=restart == "start"), 0
             best = _best(beam)
     return finish("beam", renderer, lineage)
 
@@ -129,10 +135,12 @@ def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node]
 
 
 def _restart(renderer: BudgetedExecutor, ranker: _Ranker, rng: random.Random, lineage: Lineage,
-             start: str | Sequence[Node], width: int) -> list[Candidate]:
-    trees = [t for t in start_programs(renderer.domain, start, width, rng) if not renderer.seen(t)]
+             start: str | Sequence[Node], width: int, revisit: bool = False) -> list[Candidate]:
+    """The first beam from ``start``; programs executed before are dropped unless ``revisit`` (cached, free)."""
+    trees = [t for t in start_programs(renderer.domain, start, width, rng) if revisit or not renderer.seen(t)]
     for tree in trees:
-        lineage.add(tree, None, None)
+        if not renderer.seen(tree):
+            lineage.add(tree, None, None)
     visits = renderer.run(trees)
     done = [Candidate(t, v, 0.0) for t, v in zip(trees, visits) if v is not None]
     if renderer.done() or not done:

@@ -23,8 +23,13 @@ class BeamConfig(BaseModel):
     local: int = Field(default=2, ge=0, description="Best beam programs that also get local edits (leaf steps, "
                        "hoists) each round.")
     local_samples: int = Field(default=64, ge=1, description="Local edits tried per such program and round.")
+    local_step: int = Field(default=1, ge=1, description="Largest change of an integer leaf in a local edit "
+                            "(+-1 .. +-local_step).")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
     patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
+    restart: Literal["start", "random"] = Field(default="start", description="Where a stuck beam restarts: its "
+                                                "start programs again (the denoiser samples new paths from "
+                                                "them) or fresh random programs.")
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")
     max_primitives: int | None = Field(default=None, ge=1, description="Largest replacement; None: the model's "
                                        "sigma_small.")

@@ -22,6 +22,7 @@ from treediff.plugins.imaging import complexity_filter, contact_sheet, load_png,
 HERE = Path(__file__).resolve().parent
 GRAMMAR_PATH = HERE / "grammar.yaml"
 CHECKPOINT_PATH = HERE / "model" / "model.safetensors"
+AR_CHECKPOINT_PATH = HERE / "model_ar" / "model.safetensors"  # the autoregressive baseline
 MIN_PRIMITIVES, MAX_PRIMITIVES = 2, 8
 
 
@@ -87,6 +88,7 @@ def make_domain() -> Domain:
         test_targets=test_targets_for(grammar, Renderer),
         targets_dir=HERE / "targets",
         checkpoint=CHECKPOINT_PATH if CHECKPOINT_PATH.exists() else None,
+        ar_checkpoint=AR_CHECKPOINT_PATH if AR_CHECKPOINT_PATH.exists() else None,
         save_sheet=save_sheet,
         description="binary 128x128 images: circles and rotated rectangles with union and difference",
     )

@@ -21,6 +21,7 @@ from treediff.plugins.tinysvg.render import TinySVGExecutor
 HERE = Path(__file__).parent
 GRAMMAR_PATH = HERE / "grammar.yaml"
 CHECKPOINT_PATH = HERE / "model" / "model.safetensors"
+AR_CHECKPOINT_PATH = HERE / "model_ar" / "model.safetensors"  # the autoregressive baseline
 MIN_PRIMITIVES, MAX_PRIMITIVES = 2, 8  # the paper's test-set sizes
 OBSERVATION_SHAPE = (3, CANVAS, CANVAS)
 
@@ -89,6 +90,7 @@ def make_domain() -> Domain:
         test_targets=lambda n, seed: test_targets(n, seed, grammar),
         targets_dir=HERE / "targets",
         checkpoint=CHECKPOINT_PATH if CHECKPOINT_PATH.exists() else None,
+        ar_checkpoint=AR_CHECKPOINT_PATH if AR_CHECKPOINT_PATH.exists() else None,
         save_sheet=save_sheet,
         description="coloured rectangles and ellipses arranged by bounding boxes on a 128x128 RGB canvas",
     )

@@ -138,3 +138,25 @@ def test_searches_can_start_from_ar_samples_or_the_minimal_program(models, metho
     if start == "minimal":
         assert str(first) == "(box 0 0 1)"
     assert res.trajectory[0].edit is None
+
+
+@pytest.mark.parametrize("restart", ["start", "random"])
+def test_a_stuck_beam_restarts_from_its_start_or_from_random_programs(models, monkeypatch, restart):
+    import treediff.engine.search.beam as beam
+
+    d, bundle, _ = models
+    asked: list[object] = []
+
+    def spy(domain, start, count, rng):
+        asked.append(start)
+        return beam.start_programs.__wrapped__(domain, start, count, rng)
+
+    spy.__wrapped__ = beam.start_programs  # type: ignore[attr-defined]
+    monkeypatch.setattr(beam, "start_programs", spy)
+    target = render(d, d.test_targets(1, 83)[0])
+    config = SearchConfig().with_overrides("beam", patience=1, restart=restart)
+    ex = d.make_executor("cpu")
+    res = solve(d, target, "beam", budget=200, seed=3, bundle=bundle, executor=ex, use_goal=False, config=config)
+    assert asked[0] == "minimal" and len(asked) > 2  # restarted more than once
+    assert set(asked[1:]) == ({"minimal"} if restart == "start" else {"random"})
+    assert len(set(ex.executed)) == res.renderer_calls <= 200
