@@ -52,6 +52,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "b8-restart-start": ("beam", {"restart": "start", "beam_width": 8}),
     "b8e4-local4-restart-start": ("beam", {"restart": "start", "beam_width": 8, "expansions": 4, "local": 4}),
     "local4-restart-start": ("beam", {"restart": "start", "local": 4}),
+    "ar-start": ("beam", {"start": "ar"}),
+    "ls32": ("beam", {"local_samples": 32}),
+    "e16-ls32": ("beam", {"expansions": 16, "local_samples": 32}),
     "step2-restart-start": ("beam", {"restart": "start", "local_step": 2}),
     "step3-s128-restart-start": ("beam", {"restart": "start", "local_step": 3, "local_samples": 128}),
     "mutation": ("mutation", {}),
@@ -66,13 +69,13 @@ def config_of(method: str, options: dict[str, Any]) -> SearchConfig:
 
 
 def run_variant(domain: Any, bundle: Any, targets: list[Any], executor: Any, method: str,
-                options: dict[str, Any], budget: int, seed: int) -> dict[str, Any]:
+                options: dict[str, Any], budget: int, seed: int, ar_bundle: Any = None) -> dict[str, Any]:
     """Solve every target with one variant; per-target results and the summary."""
     rows = []
     start = time.perf_counter()
     for target in targets:
         result = solve(domain, target.observation, method, budget=budget, seed=pair_seed(seed, target.name, method),
-                       bundle=bundle, executor=executor, config=config_of(method, options))
+                       bundle=bundle, ar_bundle=ar_bundle, executor=executor, config=config_of(method, options))
         rows.append({"target": target.name, "solved": result.solved, "calls": result.renderer_calls,
                      "score": result.score, "program": str(result.program)})
     solved = [r for r in rows if r["solved"]]
@@ -92,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", default=None, help="diffusion model (default: the domain's shipped model)")
+    p.add_argument("--ar-checkpoint", default=None, help="AR model for start=ar variants (default: the shipped one)")
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
     p.add_argument("--options", default=None, help='extra variant "custom" as JSON beam options')
     p.add_argument("--out", type=Path, default=None)
@@ -102,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     executor = domain.make_executor("cpu")
     checkpoint = args.checkpoint or domain.checkpoint
     bundle = load_bundle(checkpoint, domain, registry, "cpu")
+    ar_path = args.ar_checkpoint or domain.ar_checkpoint
+    ar_bundle = load_bundle(ar_path, domain, registry, "cpu") if ar_path else None
     if args.bundled:
         targets = directory_targets(domain, bundled_targets_dir(domain, registry), executor)
     elif args.primitives:
@@ -119,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.domain}: {len(targets)} targets, budget {args.budget}, model {checkpoint}")
     print(f"{'variant':<22} {'solved':>7} {'calls(solved)':>14} {'mean dist':>10} {'s':>6}")
     for name, (method, options) in variants.items():
-        out = run_variant(domain, bundle, targets, executor, method, options, args.budget, args.seed)
+        out = run_variant(domain, bundle, targets, executor, method, options, args.budget, args.seed, ar_bundle)
         results[name] = out
         calls = f"{out['mean_calls_solved']:.0f}" if out["mean_calls_solved"] is not None else "-"
         print(f"{name:<22} {out['solved']:>3}/{out['targets']:<3} {calls:>14} {out['mean_score']:>10.4f} "

@@ -133,7 +133,7 @@ def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, count: int,
 
 
 def ar_search(domain: Domain, renderer: BudgetedExecutor, ar_model: Any, vocab: Any, generator: torch.Generator, *,
-              batch: int = 32, temperature: float = 1.0, max_tokens: int | None = None,
+              batch: int = 128, temperature: float = 1.0, max_tokens: int | None = None,
               heat: float = 1.25, max_temperature: float = 3.0) -> SolveResult:
     """Sample whole programs from the autoregressive model (grammar-constrained, over-long ones rejected by
     the sampler) in batches of ``batch``, executing the unvisited ones, until a goal match or a limit.

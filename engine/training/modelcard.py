@@ -38,7 +38,17 @@ def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {"steps": meta.get("step"), "batch_size": cfg.get("batch_size"), "hours": _hours(meta),
             "hardware": meta.get("hardware", "unknown (not recorded)"), "init_from": meta.get("init_from"),
             "command": meta.get("command"), "saved_at": meta.get("saved_at"),
-            "multi_label": cfg.get("multi_label", False), "p_goal": cfg.get("p_goal", 0.0)}
+            "multi_label": cfg.get("multi_label", False), "p_goal": cfg.get("p_goal", 0.0),
+            "kind": meta.get("kind", "diffusion")}
+
+
+def _labels(run: Mapping[str, Any]) -> str:
+    """How a run labelled the denoiser's pointer (an autoregressive model has no pointer: its target is the
+    whole program)."""
+    if run.get("kind") == "ar":
+        return "whole program"
+    labels = "multi-label" if run["multi_label"] else "first edit"
+    return labels + (f", goals {run['p_goal']}" if run["p_goal"] else "")
 
 
 def _hours(meta: Mapping[str, Any]) -> float | None:
@@ -64,8 +74,7 @@ def render_card(meta: Mapping[str, Any], quality: Mapping[str, Any] | None = Non
              "## How it was made", "", "| run | steps | batch | hours | hardware | labels | command |",
              "|---:|---:|---:|---:|---|---|---|"]
     for i, r in enumerate(runs, 1):
-        labels = "multi-label" if r["multi_label"] else "first edit"
-        labels += f", goals {r['p_goal']}" if r["p_goal"] else ""
+        labels = _labels(r)
         command = f"`{r['command']}`" if r["command"] else "(not recorded)"
         lines.append(f"| {i} | {r['steps']} | {r['batch_size']} | {r['hours'] if r['hours'] is not None else '?'} | "
                      f"{r['hardware']} | {labels} | {command} |")

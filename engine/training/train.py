@@ -157,9 +157,9 @@ class Trainer:
         self.clock_start, self.seconds_before = time.monotonic(), 0.0
         self.lineage: list[dict[str, Any]] = []  # the runs the warm-start weights came from, oldest first
         self.ctx: DistContext = setup(cfg.device)
-        self.hardware = hardware(self.ctx.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        self.hardware = hardware(self.ctx.device)  # after the thread count is set: it names it
         self.mcfg = domain.model_config(model_config(cfg))  # the domain's encoder options, under overrides
         self.vocab = Vocab(domain.grammar)
         registry = registry or load_registry()

@@ -46,3 +46,22 @@ def test_card_embeds_measurements_and_is_written_next_to_the_weights(tmp_path: P
 def test_old_models_without_records_still_get_a_card() -> None:
     card = render_card({"domain": "csg2d", "kind": "diffusion", "step": 100, "train_config": {"batch_size": 32}})
     assert "100 optimizer steps over 1 run(s)" in card and "unknown (not recorded)" in card and "0.00+ hours" in card
+
+
+def test_an_ar_card_names_its_target_and_the_thread_count_the_run_used() -> None:
+    meta = {"domain": "csg2d", "kind": "ar", "step": 7, "hardware": "CPU x, 2 cores, 1 torch threads",
+            "train_config": {"batch_size": 32, "multi_label": True, "p_goal": 0.05, "threads": 1}}
+    card = render_card(meta)
+    assert "| whole program |" in card and "multi-label" not in card
+
+
+def test_the_recorded_hardware_names_the_configured_thread_count(tmp_path: Path) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        meta = read_checkpoint(_run(tmp_path / "a", 2)).meta
+    finally:
+        torch.set_num_threads(before)
+    assert meta["hardware"].endswith(f"{meta['train_config']['threads']} torch threads")

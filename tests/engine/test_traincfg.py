@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,11 @@ def test_schema_forbids_unknown_keys() -> None:
 
 def test_shipped_model_configs_are_valid() -> None:
     root = Path(__file__).resolve().parents[2] / "plugins"
-    found = sorted(root.glob("*/model/train.yaml"))
-    assert found
+    found = sorted(root.glob("*/model*/train.yaml"))
+    assert {p.parent.name for p in found} == {"model", "model_ar"}
     for path in found:
-        assert load_train_config(path).steps >= 1
+        config = load_train_config(path)
+        assert config.steps >= 1
+        assert config.model == ("ar" if path.parent.name == "model_ar" else "diffusion")
+        shipped = json.loads((path.parent / "model.json").read_text())
+        assert shipped["kind"] == config.model and shipped["domain"] == path.parent.parent.name
