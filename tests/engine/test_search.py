@@ -146,12 +146,12 @@ def test_a_stuck_beam_restarts_from_its_start_or_from_random_programs(models, mo
 
     d, bundle, _ = models
     asked: list[object] = []
+    original = beam.start_programs
 
     def spy(domain, start, count, rng):
         asked.append(start)
-        return beam.start_programs.__wrapped__(domain, start, count, rng)
+        return original(domain, start, count, rng)
 
-    spy.__wrapped__ = beam.start_programs  # type: ignore[attr-defined]
     monkeypatch.setattr(beam, "start_programs", spy)
     target = render(d, d.test_targets(1, 83)[0])
     config = SearchConfig().with_overrides("beam", patience=1, restart=restart)
