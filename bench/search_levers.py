@@ -60,6 +60,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "e16-ls32": ("beam", {"expansions": 16, "local_samples": 32}),
     "step2-restart-start": ("beam", {"restart": "start", "local_step": 2}),
     "step3-s128-restart-start": ("beam", {"restart": "start", "local_step": 3, "local_samples": 128}),
+    "mix0.5": ("beam", {"mix": 0.5}),
+    "mix0": ("beam", {"mix": 0.0}),
+    "pairs": ("beam", {"local_pairs": True}),
+    "mix0.5-pairs": ("beam", {"mix": 0.5, "local_pairs": True}),
     "mutation": ("mutation", {}),
 }
 

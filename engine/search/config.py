@@ -25,6 +25,8 @@ class BeamConfig(BaseModel):
     local_samples: int = Field(default=64, ge=1, description="Local edits tried per such program and round.")
     local_step: int = Field(default=1, ge=1, description="Largest change of an integer leaf in a local edit "
                             "(+-1 .. +-local_step).")
+    local_pairs: bool = Field(default=False, description="When a program's single-leaf steps are used up, its local "
+                              "edits go on with steps of two leaves of one node at once.")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
     patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
     restart: Literal["start", "random"] = Field(default="start", description="Where a stuck beam restarts: its "

@@ -1,5 +1,6 @@
 """Local edits: every program one small step away, by a typed leaf (an int +-1, another enum word, a flipped
-bool) or by hoisting a subtree into the place of an ancestor of the same nonterminal.
+bool) or by hoisting a subtree into the place of an ancestor of the same nonterminal; and, one ring further
+out, steps of two leaves of the same node at once.
 
 These edits are grammar-agnostic and cheap, and they are exactly what a learned denoiser finds hardest: the
 last integer of a coordinate, or dropping a part that a search added on its way. Search methods add them as
@@ -66,3 +67,24 @@ def neighbour_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
                 continue
             for value in leaf_steps(slot.terminal, kids[i], int_step):  # type: ignore[arg-type]
                 yield Edit(path, Node(node.production, kids[:i] + (value,) + kids[i + 1:]))
+
+
+def joint_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
+    """Every edit that steps two leaves of the same node at once (each by :func:`leaf_steps`).
+
+    Leaves of one node are often coupled: a shape's position and size, or its size and the layout around
+    it, trade off so that each single step makes the executed result worse while the pair makes it better.
+    The ring is larger (a node with leaves of ``a_1..a_k`` alternatives has ``sum_{i<j} a_i a_j`` pair
+    steps), so search tries it after the single steps (:func:`neighbour_edits`) are used up.
+    """
+    for path, node in walk(tree):
+        kids = node.children
+        slots = [(i, leaf_steps(s.terminal, kids[i], int_step))  # type: ignore[arg-type]
+                 for i, s in enumerate(node.production.slots) if s.terminal is not None]
+        for a, (i, steps_i) in enumerate(slots):
+            for j, steps_j in slots[a + 1:]:
+                for vi in steps_i:
+                    for vj in steps_j:
+                        new = list(kids)
+                        new[i], new[j] = vi, vj
+                        yield Edit(path, Node(node.production, tuple(new)))

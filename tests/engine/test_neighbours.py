@@ -69,3 +69,21 @@ def test_hoists_replace_a_node_by_each_descendant_of_its_nonterminal(csg_grammar
     assert hoisted == {"(Circle 1 2 3)", "(- (Circle 4 5 6) (Circle 7 8 9))", "(Circle 4 5 6)", "(Circle 7 8 9)",
                        "(+ (Circle 1 2 3) (Circle 4 5 6))", "(+ (Circle 1 2 3) (Circle 7 8 9))"}
     assert len(local_edits(tree)) == len(list(neighbour_edits(tree))) + 6
+
+
+def test_joint_edits_step_two_leaves_of_one_node(csg_grammar: Grammar) -> None:
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.trees.neighbours import joint_edits
+
+    tree = parse(csg_grammar, "(+ (Circle 0 5 7) (Circle 4 5 6))")
+    joint = [e.apply(tree) for e in joint_edits(tree)]
+    # per circle, leaves with 1, 2, 2 alternatives (a 0 only steps up): 1*2 + 1*2 + 2*2 = 8 pairs
+    # second circle: 2, 2, 2 alternatives: 3 pairs of 4 = 12
+    assert len(joint) == len(set(joint)) == 8 + 12
+    before = _leaves(tree)
+    for program in joint:
+        after = _leaves(program)
+        changed = [i for i, (a, b) in enumerate(zip(after, before)) if a != b]
+        assert len(changed) == 2 and changed[1] - changed[0] <= 2 and changed[0] // 3 == changed[1] // 3
+        assert all(abs(after[i] - before[i]) == 1 for i in changed)  # type: ignore[operator]
+    assert "(+ (Circle 1 4 7) (Circle 4 5 6))" in {str(p) for p in joint}

@@ -160,3 +160,32 @@ def test_a_stuck_beam_restarts_from_its_start_or_from_random_programs(models, mo
     assert asked[0] == "minimal" and len(asked) > 2  # restarted more than once
     assert set(asked[1:]) == ({"minimal"} if restart == "start" else {"random"})
     assert len(set(ex.executed)) == res.renderer_calls <= 200
+
+
+def test_local_proposals_move_on_to_two_leaf_steps_when_single_steps_are_used_up(csg_grammar):
+    import random
+
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.search.beam import _local_proposals
+    from treediff.engine.trees.neighbours import joint_edits, local_edits
+
+    tree = parse(csg_grammar, "(+ (Circle 3 5 7) (Circle 4 5 6))")
+    singles = {e.apply(tree) for e in local_edits(tree)}
+    pairs = {e.apply(tree) for e in joint_edits(tree)}
+
+    class Visited:
+        def __init__(self, seen):
+            self.programs = set(seen)
+
+        def seen(self, tree):
+            return tree in self.programs
+
+    fresh = _local_proposals(Visited(()), tree, random.Random(0), 5, 1, True)  # type: ignore[arg-type]
+    assert len(fresh) == 5 and {c for _, c in fresh} <= singles
+    left = sorted(singles, key=str)[:3]
+    mixed = _local_proposals(Visited(singles - set(left)), tree, random.Random(0), 10, 1, True)  # type: ignore[arg-type]
+    children = [c for _, c in mixed]
+    assert set(left) <= set(children) and len(children) == len(set(children)) == 10
+    assert set(children) - set(left) <= pairs
+    only = _local_proposals(Visited(singles - set(left)), tree, random.Random(0), 10, 1, False)  # type: ignore[arg-type]
+    assert {c for _, c in only} == set(left)
