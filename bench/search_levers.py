@@ -63,6 +63,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "mix0.5": ("beam", {"mix": 0.5}),
     "mix0": ("beam", {"mix": 0.0}),
     "pairs": ("beam", {"local_pairs": True}),
+    "swaps": ("beam", {"local_swaps": True}),
     "mix0.5-pairs": ("beam", {"mix": 0.5, "local_pairs": True}),
     "mutation": ("mutation", {}),
 }

@@ -25,7 +25,7 @@ import torch
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
-from treediff.engine.trees.neighbours import joint_edits, local_edits
+from treediff.engine.trees.neighbours import joint_edits, local_edits, swap_edits
 from treediff.engine.trees.tree import Edit, Node
 
 if TYPE_CHECKING:
@@ -43,10 +43,10 @@ class Candidate:
 
 
 def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torch.Generator, rng: random.Random, *,
-                beam_width: int = 4, expansions: int = 8, temperature: float = 1.0,
+                beam_width: int = 4, expansions: int = 8, temperature: float = 0.7,
                 start: str | Sequence[Node] = "minimal", value_resolution: float = 0.1,
                 max_primitives: int | None = None, mix: float = 1.0, local: int = 2, local_samples: int = 64,
-                local_step: int = 1, local_pairs: bool = False,
+                local_step: int = 1, local_pairs: bool = False, local_swaps: bool = True,
                 keep_parents: bool = True, patience: int = 30, restart: str = "start") -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
@@ -55,7 +55,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     sum of both ranks. ``local`` beam nodes (the best ones) also get up to ``local_samples`` unvisited
     local edits (leaf steps of integers by up to ``local_step``, other words of enums, hoists;
     :mod:`treediff.engine.trees.neighbours`, drawn at random) each round; with ``local_pairs``, once
-    fewer than ``local_samples`` of those are unvisited, steps of two leaves of one node fill the rest.
+    fewer than ``local_samples`` of those are unvisited, steps of two leaves of one node fill the rest;
+    ``local_swaps`` adds production swaps (:func:`~treediff.engine.trees.neighbours.swap_edits`) to the
+    single steps.
     ``start="minimal"`` starts from the grammar's smallest program alone and lets the denoiser grow it. With
     ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
     programs; after ``patience`` rounds without a better best distance in the beam it restarts: from fresh
@@ -77,7 +79,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
             for prop in props:
                 _offer(renderer, lineage, children, parent, prop.edit, prop.edit.apply(parent), float(prop.logprob))
         for parent in parents[:local]:
-            for edit, child in _local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs):
+            for edit, child in _local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
+                                                      local_swaps):
                 _offer(renderer, lineage, children, parent, edit, child, 0.0)
         if not children:
             stalls += 1
@@ -102,10 +105,14 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
 
 
 def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random, n: int, step: int,
-                     pairs: bool) -> list[tuple[Edit, Node]]:
-    """Up to ``n`` unvisited local edits of ``parent``, drawn at random: single-leaf steps and hoists first;
-    when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps of one node fill the rest."""
-    fresh = [(e, child) for e in local_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
+                     pairs: bool, swaps: bool = False) -> list[tuple[Edit, Node]]:
+    """Up to ``n`` unvisited local edits of ``parent``, drawn at random: single-leaf steps and hoists (and, with
+    ``swaps``, production swaps) first; when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps
+    of one node fill the rest."""
+    edits = local_edits(parent, step)
+    if swaps:
+        edits += swap_edits(renderer.domain.grammar, parent)
+    fresh = [(e, child) for e in edits if not renderer.seen(child := e.apply(parent))]
     if len(fresh) >= n or not pairs:
         return rng.sample(fresh, min(n, len(fresh)))
     ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]

@@ -17,7 +17,8 @@ class BeamConfig(BaseModel):
 
     beam_width: int = Field(default=4, ge=1, description="Programs kept between rounds.")
     expansions: int = Field(default=8, ge=1, description="Denoiser edits sampled per beam program and round.")
-    temperature: float = Field(default=1.0, gt=0, description="Sampling temperature of the denoiser.")
+    temperature: float = Field(default=0.7, gt=0, description="Sampling temperature of the denoiser's edits "
+                               "(0.7 solved more than 1.0 in both domains; bench/results/search-levers-*.md).")
     mix: float = Field(default=1.0, ge=0, le=1, description="Ranking: 0 = value network only, 1 = executed distance "
                        "only, between = weighted sum of both ranks.")
     local: int = Field(default=2, ge=0, description="Best beam programs that also get local edits (leaf steps, "
@@ -27,6 +28,8 @@ class BeamConfig(BaseModel):
                             "(+-1 .. +-local_step).")
     local_pairs: bool = Field(default=False, description="When a program's single-leaf steps are used up, its local "
                               "edits go on with steps of two leaves of one node at once.")
+    local_swaps: bool = Field(default=True, description="Local edits also swap a node's production for another of "
+                              "its nonterminal that keeps its children and leaves ((+ a b) -> (- a b)).")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
     patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
     restart: Literal["start", "random"] = Field(default="start", description="Where a stuck beam restarts: its "

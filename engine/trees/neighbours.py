@@ -1,6 +1,7 @@
 """Local edits: every program one small step away, by a typed leaf (an int +-1, another enum word, a flipped
-bool) or by hoisting a subtree into the place of an ancestor of the same nonterminal; and, one ring further
-out, steps of two leaves of the same node at once.
+bool), by hoisting a subtree into the place of an ancestor of the same nonterminal, or by swapping a node's
+production for another that keeps its children and leaves; and, one ring further out, steps of two leaves of
+the same node at once.
 
 These edits are grammar-agnostic and cheap, and they are exactly what a learned denoiser finds hardest: the
 last integer of a coordinate, or dropping a part that a search added on its way. Search methods add them as
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from treediff.engine.grammar.grammar import Terminal, Value
+from treediff.engine.grammar.grammar import Grammar, Terminal, Value
 from treediff.engine.trees.tree import Edit, Node, walk
 
 MAX_ENUM_ALTERNATIVES = 12  # enum terminals with more words only try the declared neighbours
@@ -88,3 +89,33 @@ def joint_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
                         new = list(kids)
                         new[i], new[j] = vi, vj
                         yield Edit(path, Node(node.production, tuple(new)))
+
+
+def swap_edits(grammar: Grammar, tree: Node) -> Iterator[Edit]:
+    """Every edit that rewrites one node with another production of the same nonterminal, keeping what the two
+    share: slots of the same field name and symbol carry over (children and leaf values).
+
+    The new production's other terminal slots, grouped by terminal, each group taking one common value: the
+    first group runs through all its values (one edit each), the others start at their lowest value. A
+    production is skipped when it shares no slot, would drop a child subtree (hoists do that) or has a
+    nonterminal slot that nothing carries over into (it would need a new subtree).
+    So ``(Quad 5 5 5 5 5)`` becomes ``(Circle r 5 5)`` for every radius ``r``, ``(+ a b)`` becomes ``(- a b)``,
+    and a rectangle becomes the ellipse of the same size and colours.
+    """
+    for path, node in walk(tree):
+        old = {(s.field, s.symbol): kid for s, kid in zip(node.production.slots, node.children)}
+        for production in grammar.rules[node.production.lhs]:
+            if production is node.production:
+                continue
+            missing = [s for s in production.slots if (s.field, s.symbol) not in old]
+            kept = {(s.field, s.symbol) for s in production.slots} & old.keys()
+            dropped = [k for k, kid in old.items() if k not in kept and type(kid) is Node]
+            if not kept or dropped or any(s.terminal is None for s in missing):
+                continue
+            groups = list(dict.fromkeys(s.symbol for s in missing))
+            fixed = {s.symbol: s.terminal.values[0] for s in missing if s.terminal is not None}
+            first = next((s.terminal for s in missing if s.terminal is not None), None)
+            for value in first.values if first is not None else (None,):
+                fill = dict(fixed, **({groups[0]: value} if groups else {}))
+                kids = tuple(old.get((s.field, s.symbol), fill.get(s.symbol)) for s in production.slots)
+                yield Edit(path, Node(production, kids))  # type: ignore[arg-type]

@@ -87,3 +87,18 @@ def test_joint_edits_step_two_leaves_of_one_node(csg_grammar: Grammar) -> None:
         assert len(changed) == 2 and changed[1] - changed[0] <= 2 and changed[0] // 3 == changed[1] // 3
         assert all(abs(after[i] - before[i]) == 1 for i in changed)  # type: ignore[operator]
     assert "(+ (Circle 1 4 7) (Circle 4 5 6))" in {str(p) for p in joint}
+
+
+def test_swap_edits_change_a_production_and_keep_what_it_shares(csg_grammar: Grammar) -> None:
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.trees.neighbours import swap_edits
+
+    tree = parse(csg_grammar, "(+ (Circle 1 2 3) (Circle 4 5 6))")
+    swapped = [str(e.apply(tree)) for e in swap_edits(csg_grammar, tree)]
+    assert len(swapped) == len(set(swapped))
+    assert "(- (Circle 1 2 3) (Circle 4 5 6))" in swapped  # children carry over
+    assert not any(s.startswith("(Circle") or s.startswith("(Quad") for s in swapped)  # no subtree is dropped
+    by_node = {s for s in swapped if s.endswith("(Circle 4 5 6))") and s.startswith("(+ (Quad")}
+    assert by_node == {f"(+ (Quad 2 3 {w} {w} 0) (Circle 4 5 6))" for w in range(16)}
+    leaf = parse(csg_grammar, "(Quad 7 8 1 2 3)")
+    assert {str(e.apply(leaf)) for e in swap_edits(csg_grammar, leaf)} == {f"(Circle {r} 7 8)" for r in range(16)}

@@ -189,3 +189,23 @@ def test_local_proposals_move_on_to_two_leaf_steps_when_single_steps_are_used_up
     assert set(children) - set(left) <= pairs
     only = _local_proposals(Visited(singles - set(left)), tree, random.Random(0), 10, 1, False)  # type: ignore[arg-type]
     assert {c for _, c in only} == set(left)
+
+
+def test_local_proposals_include_production_swaps_when_asked(csg_grammar):
+    import random
+
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.search.beam import _local_proposals
+
+    tree = parse(csg_grammar, "(+ (Circle 3 5 7) (Circle 4 5 6))")
+
+    class Fresh:
+        domain = type("D", (), {"grammar": csg_grammar})
+
+        def seen(self, tree):
+            return False
+
+    def texts(swaps):
+        return {str(c) for _, c in _local_proposals(Fresh(), tree, random.Random(0), 10**6, 1, False, swaps)}  # type: ignore[arg-type]
+
+    assert "(- (Circle 3 5 7) (Circle 4 5 6))" in texts(True) - texts(False)
