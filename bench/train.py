@@ -32,7 +32,8 @@ from treediff.engine.domains.registry import Registry, load_registry
 from treediff.engine.files import write_json
 from treediff.engine.training.bundle import build_models
 from treediff.engine.training.data import EditStream, Materializer, make_batch, make_loader
-from treediff.engine.training.train import TrainModule, data_spec, make_optimizer, model_config, run_training
+from treediff.engine.training.recipe import data_spec, make_optimizer, model_config
+from treediff.engine.training.train import TrainModule, run_training
 from treediff.engine.training.traincfg import TrainConfig
 from treediff.engine.trees.tokens import Vocab
 

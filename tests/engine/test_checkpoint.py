@@ -20,8 +20,8 @@ from treediff.engine.training.bundle import build_models, load_bundle
 from treediff.engine.training.checkpoint import read_checkpoint, save_checkpoint
 from treediff.engine.training.data import DataSpec, Materializer, make_batch
 from treediff.engine.training.export import export_model
+from treediff.engine.training.recipe import model_config
 from treediff.engine.training.rundir import list_checkpoints, resolve
-from treediff.engine.training.train import model_config
 from treediff.engine.training.trainstate import capture_rng, optimizer_state, restore_optimizer, restore_rng
 from treediff.engine.trees.tokens import Vocab
 

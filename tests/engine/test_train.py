@@ -19,8 +19,9 @@ from treediff.engine.errors import CheckpointError, InputError
 from treediff.engine.training.bundle import load_bundle
 from treediff.engine.training.checkpoint import read_checkpoint
 from treediff.engine.training.data import make_batch
+from treediff.engine.training.recipe import lr_factor
 from treediff.engine.training.rundir import latest_checkpoint
-from treediff.engine.training.train import Trainer, lr_factor, run_training
+from treediff.engine.training.train import Trainer, run_training
 from treediff.engine.training.trainlog import read_metrics
 
 

@@ -1,0 +1,63 @@
+"""What a training config asks for: the model config, how examples are drawn, the optimizer and its
+learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+from torch import nn
+
+from treediff.engine.domains.domain import Domain
+from treediff.engine.errors import InputError
+from treediff.engine.training.data import DataSpec
+from treediff.engine.training.traincfg import TrainConfig
+
+
+def model_config(cfg: TrainConfig) -> Any:
+    """The ModelConfig a training config asks for: its preset with ``model_overrides`` (and sigma_small)."""
+    from treediff.engine.models.config import PRESETS, ModelConfig
+
+    if cfg.preset not in PRESETS:
+        raise InputError(f"unknown model preset {cfg.preset!r}; expected one of: {', '.join(PRESETS)}")
+    data = PRESETS[cfg.preset].model_dump()
+    data.update(cfg.model_overrides)
+    if cfg.sigma_small is not None:
+        data["sigma_small"] = cfg.sigma_small
+    try:
+        return ModelConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InputError(f"model_overrides on preset {cfg.preset!r} are invalid: {problems}; expected fields of "
+                         "treediff.engine.models.config.ModelConfig") from None
+
+
+def data_spec(domain: Domain, cfg: TrainConfig, mcfg: Any) -> DataSpec:
+    """How examples are drawn for ``domain`` under ``cfg`` (sizes default to the domain's)."""
+    return DataSpec(kind=cfg.model, min_primitives=cfg.min_primitives or domain.min_primitives,
+                    max_primitives=cfg.max_primitives or domain.max_primitives, sigma_small=mcfg.sigma_small,
+                    k_max=cfg.k_max, p_fresh=cfg.p_fresh, max_program_tokens=mcfg.max_program_tokens,
+                    max_edit_tokens=mcfg.max_edit_tokens, p_goal=cfg.p_goal if cfg.model == "diffusion" else 0.0,
+                    multi_label=cfg.multi_label)
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Learning-rate multiplier after ``step`` completed updates: linear warmup, then the decay."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    if cfg.schedule == "linear":
+        return 1.0 - (1.0 - cfg.min_lr_ratio) * progress
+    return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices and convolution kernels only (not biases, norms, positions)."""
+    decay = [p for p in module.parameters() if p.requires_grad and p.dim() >= 2]
+    rest = [p for p in module.parameters() if p.requires_grad and p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": rest, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
