@@ -64,7 +64,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "mix0": ("beam", {"mix": 0.0}),
     "pairs": ("beam", {"local_pairs": True}),
     "swaps": ("beam", {"local_swaps": True}),
-    "mix0.5-pairs": ("beam", {"mix": 0.5, "local_pairs": True}),
     "mutation": ("mutation", {}),
 }
 

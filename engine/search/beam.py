@@ -105,7 +105,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
 
 
 def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random, n: int, step: int,
-                     pairs: bool, swaps: bool = False) -> list[tuple[Edit, Node]]:
+                     pairs: bool, swaps: bool) -> list[tuple[Edit, Node]]:
     """Up to ``n`` unvisited local edits of ``parent``, drawn at random: single-leaf steps and hoists (and, with
     ``swaps``, production swaps) first; when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps
     of one node fill the rest."""

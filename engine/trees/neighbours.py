@@ -112,10 +112,11 @@ def swap_edits(grammar: Grammar, tree: Node) -> Iterator[Edit]:
             dropped = [k for k, kid in old.items() if k not in kept and type(kid) is Node]
             if not kept or dropped or any(s.terminal is None for s in missing):
                 continue
-            groups = list(dict.fromkeys(s.symbol for s in missing))
-            fixed = {s.symbol: s.terminal.values[0] for s in missing if s.terminal is not None}
-            first = next((s.terminal for s in missing if s.terminal is not None), None)
-            for value in first.values if first is not None else (None,):
-                fill = dict(fixed, **({groups[0]: value} if groups else {}))
+            terminals = {s.symbol: s.terminal for s in missing}  # every missing slot is a terminal here
+            fill = {symbol: terminal.values[0] for symbol, terminal in terminals.items()}  # type: ignore[union-attr]
+            first = next(iter(terminals), None)
+            for value in terminals[first].values if first is not None else (None,):  # type: ignore[union-attr]
+                if first is not None:
+                    fill[first] = value
                 kids = tuple(old.get((s.field, s.symbol), fill.get(s.symbol)) for s in production.slots)
                 yield Edit(path, Node(production, kids))  # type: ignore[arg-type]

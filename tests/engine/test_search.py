@@ -180,14 +180,14 @@ def test_local_proposals_move_on_to_two_leaf_steps_when_single_steps_are_used_up
         def seen(self, tree):
             return tree in self.programs
 
-    fresh = _local_proposals(Visited(()), tree, random.Random(0), 5, 1, True)  # type: ignore[arg-type]
+    fresh = _local_proposals(Visited(()), tree, random.Random(0), 5, 1, True, False)  # type: ignore[arg-type]
     assert len(fresh) == 5 and {c for _, c in fresh} <= singles
     left = sorted(singles, key=str)[:3]
-    mixed = _local_proposals(Visited(singles - set(left)), tree, random.Random(0), 10, 1, True)  # type: ignore[arg-type]
+    mixed = _local_proposals(Visited(singles - set(left)), tree, random.Random(0), 10, 1, True, False)  # type: ignore[arg-type]
     children = [c for _, c in mixed]
     assert set(left) <= set(children) and len(children) == len(set(children)) == 10
     assert set(children) - set(left) <= pairs
-    only = _local_proposals(Visited(singles - set(left)), tree, random.Random(0), 10, 1, False)  # type: ignore[arg-type]
+    only = _local_proposals(Visited(singles - set(left)), tree, random.Random(0), 10, 1, False, False)  # type: ignore[arg-type]
     assert {c for _, c in only} == set(left)
 
 
