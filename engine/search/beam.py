@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
 from treediff.engine.trees.neighbours import joint_edits, local_edits, swap_edits
-from treediff.engine.trees.tree import Edit, Node
+from treediff.engine.trees.noise import mutate
+from treediff.engine.trees.tree import Edit, Node, skeleton
 
 if TYPE_CHECKING:
     from treediff.engine.training.bundle import ModelBundle
@@ -47,7 +49,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 start: str | Sequence[Node] = "minimal", value_resolution: float = 0.1,
                 max_primitives: int | None = None, mix: float = 1.0, local: int = 2, local_samples: int = 64,
                 local_step: int = 1, local_pairs: bool = False, local_swaps: bool = True,
-                keep_parents: bool = True, patience: int = 30, restart: str = "start") -> SolveResult:
+                keep_parents: bool = True, patience: int = 30, restart: str = "start", diverse: int = 0,
+                kick: int = 2, expand_limit: int = 0) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -68,10 +71,12 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
     ranker = _Ranker(renderer, bundle, mix, value_resolution)
     beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width)
+    frontier = _Frontier(expand_limit, keep_parents, beam)
     stalls = stale = 0
     best = _best(beam)
     while beam and not renderer.done() and stalls < STALL_ROUNDS:
         parents = [c.tree for c in beam]
+        frontier.expanded(parents)
         per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
         proposals = propose(renderer, bundle, parents, per_node, generator, temperature, sigma)
         children: dict[Node, float] = {}
@@ -85,6 +90,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         if not children:
             stalls += 1
             beam = _restart(renderer, ranker, rng, lineage, "random", beam_width)
+            frontier.reset(beam)
             continue
         stalls = 0
         trees = list(children)
@@ -92,14 +98,15 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         done = [Candidate(t, v, children[t]) for t, v in zip(trees, visits) if v is not None]
         if renderer.done() or not done:  # no value-network batch after the goal, the budget or the time
             break
-        pool = ranker.score(done) + (beam if keep_parents else [])
-        beam = ranker.rank(pool)[:beam_width]
+        beam = _select(ranker.rank(frontier.pool(ranker.score(done), beam)), beam_width, diverse)
         round_best = _best(beam)
         stale = 0 if round_best < best else stale + 1
         best = min(best, round_best)
         if stale >= patience:
-            again = start if restart == "start" else "random"
-            beam, stale = _restart(renderer, ranker, rng, lineage, again, beam_width, revisit=restart == "start"), 0
+            again = _kicked(renderer, rng, sigma, beam_width, kick) if restart == "kick" else \
+                start if restart == "start" else "random"
+            beam, stale = _restart(renderer, ranker, rng, lineage, again, beam_width, revisit=restart != "random"), 0
+            frontier.reset(beam)
             best = _best(beam)
     return finish("beam", renderer, lineage)
 
@@ -117,6 +124,45 @@ def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Rando
         return rng.sample(fresh, min(n, len(fresh)))
     ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
     return fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
+
+
+def _select(ranked: list[Candidate], width: int, diverse: int) -> list[Candidate]:
+    """The next beam: the ``width`` best of ``ranked``; with ``diverse`` > 0, at most ``diverse`` programs of one
+    skeleton (the tree without its leaf values) while other skeletons are left, so that structurally different
+    hypotheses stay in the beam instead of ``width`` one-leaf variants of the best one."""
+    if diverse <= 0:
+        return ranked[:width]
+    counts: dict[tuple[str, ...], int] = {}
+    chosen: list[Candidate] = []
+    rest: list[Candidate] = []
+    for cand in ranked:
+        key = skeleton(cand.tree)
+        if counts.get(key, 0) < diverse:
+            counts[key] = counts.get(key, 0) + 1
+            chosen.append(cand)
+            if len(chosen) == width:
+                return chosen
+        else:
+            rest.append(cand)
+    keep = {id(c) for c in chosen + rest[:width - len(chosen)]}
+    return [c for c in ranked if id(c) in keep]
+
+
+def _kicked(renderer: BudgetedExecutor, rng: random.Random, sigma: int, width: int, kick: int) -> list[Node]:
+    """``width`` restart programs made from the best program found so far, each by ``kick`` random subtree
+    mutations (iterated local search: the climb goes on from near the best instead of from scratch)."""
+    assert renderer.best is not None
+    grammar, base = renderer.domain.grammar, renderer.best.tree
+    out: list[Node] = []
+    for _ in range(width):
+        tree = base
+        for _ in range(kick):
+            try:
+                tree = mutate(tree, grammar, rng, sigma)[0]
+            except TreeError:  # nothing left to mutate: keep what we have
+                break
+        out.append(tree)
+    return out
 
 
 def _best(beam: list[Candidate]) -> float:
@@ -163,6 +209,35 @@ def _restart(renderer: BudgetedExecutor, ranker: _Ranker, rng: random.Random, li
     if renderer.done() or not done:
         return done
     return ranker.rank(ranker.score(done))[:width]
+
+
+class _Frontier:
+    """Where the next beam is chosen from: this round's children plus the beam (``keep_parents``), or, with an
+    expansion ``limit``, every program executed since the last restart that was a beam parent fewer than
+    ``limit`` times (a best-first search: when the best programs are used up the beam moves on to the next
+    best ones found so far instead of waiting out its patience)."""
+
+    def __init__(self, limit: int, keep_parents: bool, beam: list[Candidate]) -> None:
+        self.limit, self.keep_parents = limit, keep_parents
+        self.items: list[Candidate] = []
+        self.uses: dict[Node, int] = {}
+        self.reset(beam)
+
+    def reset(self, beam: list[Candidate]) -> None:
+        """Start over from ``beam`` (after a restart)."""
+        self.items, self.uses = list(beam), {}
+
+    def expanded(self, parents: list[Node]) -> None:
+        """Count one more round as a beam parent for each of ``parents``."""
+        for tree in parents:
+            self.uses[tree] = self.uses.get(tree, 0) + 1
+
+    def pool(self, children: list[Candidate], beam: list[Candidate]) -> list[Candidate]:
+        """The candidates of the next beam."""
+        if self.limit <= 0:
+            return children + (beam if self.keep_parents else [])
+        self.items = [c for c in self.items + children if self.uses.get(c.tree, 0) < self.limit]
+        return self.items
 
 
 class _Ranker:

@@ -32,9 +32,17 @@ class BeamConfig(BaseModel):
                               "its nonterminal that keeps its children and leaves ((+ a b) -> (- a b)).")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
     patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
-    restart: Literal["start", "random"] = Field(default="start", description="Where a stuck beam restarts: its "
-                                                "start programs again (the denoiser samples new paths from "
-                                                "them) or fresh random programs.")
+    restart: Literal["start", "random", "kick"] = Field(default="start", description="Where a stuck beam "
+                                                        "restarts: its start programs again (the denoiser samples "
+                                                        "new paths from them), fresh random programs, or the best "
+                                                        "program found with `kick` random subtree mutations.")
+    kick: int = Field(default=2, ge=1, description="Random subtree mutations of the best program per restart "
+                      "program (restart: kick).")
+    expand_limit: int = Field(default=0, ge=0, description="Best-first: each program is a beam parent for at most "
+                              "this many rounds, and the beam is chosen from every program executed since the last "
+                              "restart; 0 = from this round's children and the beam only.")
+    diverse: int = Field(default=0, ge=0, description="At most this many beam programs share a skeleton (the tree "
+                         "without its leaf values) while other skeletons are left; 0 = no limit.")
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")
     max_primitives: int | None = Field(default=None, ge=1, description="Largest replacement; None: the model's "
                                        "sigma_small.")

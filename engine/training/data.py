@@ -45,6 +45,7 @@ class DataSpec:
     sigma_small: int = SIGMA_SMALL
     k_max: int = 5
     p_fresh: float = 0.2
+    p_leaf: float = 0.0  # share of forward steps that move one leaf instead of replacing a subtree
     max_program_tokens: int = 128  # longest program token sequence (without BOS/EOS)
     max_edit_tokens: int = 40  # longest replacement including BOS and EOS
     max_depth: int = 24
@@ -90,7 +91,7 @@ def make_example(grammar: Grammar, vocab: Vocab, spec: DataSpec, rng: Random) ->
         if spec.p_goal > 0 and rng.random() < spec.p_goal:
             return Example(target_ids, target_ids, 0, (), 0, ())
         current = forward(target, grammar, rng, spec.k_max, spec.p_fresh, spec.sigma_small,
-                          spec.min_primitives, spec.max_primitives, spec.max_depth)
+                          spec.min_primitives, spec.max_primitives, spec.max_depth, spec.p_leaf)
         path = reverse_path(current, target, grammar, spec.sigma_small)
         if not path:  # the mutations cancelled out: nothing to learn
             continue

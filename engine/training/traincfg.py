@@ -56,6 +56,9 @@ class TrainConfig(BaseModel):
                                     "None: the preset's.")
     k_max: int = Field(default=5, ge=1, description="Forward process: up to k_max mutations.")
     p_fresh: float = Field(default=0.2, ge=0, le=1, description="Forward process: probability of a brand-new program.")
+    p_leaf: float = Field(default=0.0, ge=0, le=1, description="Forward process: share of noise steps that move one "
+                          "leaf by a step or two (an int +-1..2, another enum word, a flipped bool) instead of "
+                          "replacing a subtree: the near misses that search meets.")
     p_goal: float = Field(default=0.05, ge=0, lt=1, description="Share of goal examples (current program == target, "
                           "0 edits left): teaches the value network that the goal is 0 away.")
     multi_label: bool = Field(default=True, description="Train the pointer on every edit that may come first on the "

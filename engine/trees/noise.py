@@ -8,10 +8,12 @@ from random import Random
 from treediff.engine.errors import TreeError
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.derivation import sample_tree, sampler
-from treediff.engine.trees.tree import Child, Edit, Node, Path, replace
+from treediff.engine.trees.neighbours import leaf_steps
+from treediff.engine.trees.tree import Child, Edit, Node, Path, replace, walk
 
 SIGMA_SMALL = 2  # default: most primitives in a mutated / replacement subtree (ModelConfig.sigma_small too)
 RESAMPLE_TRIES = 64  # draws of a replacement for one node before trying another node
+LEAF_STEP = 2  # largest change of an int leaf in a forward leaf step
 
 
 def small_nodes(tree: Node, sigma_small: int) -> list[tuple[Path, Node]]:
@@ -62,22 +64,46 @@ def mutate(tree: Node, grammar: Grammar, rng: Random, sigma_small: int = SIGMA_S
                     "one; hint: raise sigma_small")
 
 
+def leaf_step(tree: Node, rng: Random, int_step: int = LEAF_STEP) -> Node:
+    """``tree`` with one typed leaf, drawn uniformly, moved one step (:func:`~treediff.engine.trees.neighbours.
+    leaf_steps`: an int by up to ``int_step``, another enum word, the other bool); ``tree`` itself when it has
+    no leaf with another value."""
+    leaves = [(path, node, i) for path, node in walk(tree) for i, slot in enumerate(node.production.slots)
+              if slot.terminal is not None]
+    while leaves:
+        j = int(rng.random() * len(leaves))
+        path, node, i = leaves[j]
+        values = leaf_steps(node.production.slots[i].terminal, node.children[i], int_step)  # type: ignore[arg-type]
+        if values:
+            value = values[int(rng.random() * len(values))]
+            return replace(tree, path, Node(node.production, node.children[:i] + (value,) + node.children[i + 1:]))
+        leaves[j] = leaves[-1]
+        leaves.pop()
+    return tree
+
+
 def forward(target: Node, grammar: Grammar, rng: Random, k_max: int = 5, p_fresh: float = 0.2,
             sigma_small: int = SIGMA_SMALL, min_primitives: int = 1, max_primitives: int = 8,
-            max_depth: int = 24) -> Node:
+            max_depth: int = 24, p_leaf: float = 0.0) -> Node:
     """The forward (noising) process applied to ``target``.
 
     With probability ``p_fresh`` a brand-new random program of the target's nonterminal with
-    ``min_primitives..max_primitives`` primitives; otherwise ``k ~ U{1..k_max}`` successive :func:`mutate`
-    steps. Mutations may move sigma outside the primitive bounds by up to ``sigma_small`` per step.
+    ``min_primitives..max_primitives`` primitives; otherwise ``k ~ U{1..k_max}`` successive steps, each a
+    :func:`leaf_step` with probability ``p_leaf`` (the near misses a search meets: every part right, a few
+    leaves a step or two off) and a :func:`mutate` otherwise. Mutations may move sigma outside the primitive
+    bounds by up to ``sigma_small`` per step.
     """
-    if k_max < 1 or not 0.0 <= p_fresh <= 1.0:
-        raise ValueError(f"forward needs k_max >= 1 and 0 <= p_fresh <= 1; got k_max={k_max}, p_fresh={p_fresh}")
+    if k_max < 1 or not 0.0 <= p_fresh <= 1.0 or not 0.0 <= p_leaf <= 1.0:
+        raise ValueError(f"forward needs k_max >= 1 and 0 <= p_fresh, p_leaf <= 1; got k_max={k_max}, "
+                         f"p_fresh={p_fresh}, p_leaf={p_leaf}")
     if rng.random() < p_fresh:
         return sample_tree(grammar, rng, min_primitives, max_primitives, target.production.lhs, max_depth)
     tree = target
     for _ in range(1 + int(rng.random() * k_max)):
-        tree, _edit = mutate(tree, grammar, rng, sigma_small, max_depth)
+        if p_leaf > 0 and rng.random() < p_leaf:
+            tree = leaf_step(tree, rng)
+        else:
+            tree, _edit = mutate(tree, grammar, rng, sigma_small, max_depth)
     return tree
 
 

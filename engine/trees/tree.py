@@ -211,3 +211,15 @@ class Edit:
     def apply(self, tree: Node) -> Node:
         """The tree after this edit."""
         return replace(tree, self.path, self.replacement)
+
+
+def skeleton(tree: Node) -> tuple[str, ...]:
+    """The production names of ``tree`` in prefix order: its shape without the leaf values (two programs that
+    differ only in their terminals share a skeleton)."""
+    out: list[str] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        out.append(node.production.name)
+        stack.extend(c for c in reversed(node.children) if type(c) is Node)
+    return tuple(out)

@@ -209,3 +209,67 @@ def test_local_proposals_include_production_swaps_when_asked(csg_grammar):
         return {str(c) for _, c in _local_proposals(Fresh(), tree, random.Random(0), 10**6, 1, False, swaps)}  # type: ignore[arg-type]
 
     assert "(- (Circle 3 5 7) (Circle 4 5 6))" in texts(True) - texts(False)
+
+
+def test_diverse_selection_keeps_other_skeletons_before_more_variants_of_the_best(csg_grammar):
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.search.beam import Candidate, _select
+    from treediff.engine.search.budget import Visit
+
+    texts = ["(+ (Circle 3 5 7) (Circle 4 5 6))", "(+ (Circle 3 5 8) (Circle 4 5 6))",
+             "(+ (Circle 3 5 9) (Circle 4 5 6))", "(- (Circle 3 5 7) (Circle 4 5 6))", "(Circle 3 5 7)"]
+    ranked = [Candidate(t, Visit(t, False, 0.1 * i, i + 1), 0.0)
+              for i, t in enumerate(parse(csg_grammar, x) for x in texts)]
+    assert _select(ranked, 3, 0) == ranked[:3]
+    assert _select(ranked, 3, 1) == [ranked[0], ranked[3], ranked[4]]
+    assert _select(ranked, 4, 2) == [ranked[0], ranked[1], ranked[3], ranked[4]]
+    assert _select(ranked, 5, 1) == ranked  # too few skeletons: the best of the rest fill the beam, in rank order
+
+
+def test_a_kicked_restart_starts_near_the_best_program_found(models, monkeypatch):
+    import treediff.engine.search.beam as beam
+    from treediff.engine.trees.noise import path_length
+
+    d, bundle, _ = models
+    sigma = bundle.config.sigma_small
+    kicked: list[tuple[object, list[object]]] = []
+    original = beam._kicked
+
+    def spy(renderer, rng, sigma, width, kick):
+        out = original(renderer, rng, sigma, width, kick)
+        kicked.append((renderer.best.tree, out))
+        return out
+
+    monkeypatch.setattr(beam, "_kicked", spy)
+    target = render(d, d.test_targets(1, 83)[0])
+    config = SearchConfig().with_overrides("beam", patience=1, restart="kick", kick=1)
+    ex = d.make_executor("cpu")
+    res = solve(d, target, "beam", budget=200, seed=3, bundle=bundle, executor=ex, use_goal=False, config=config)
+    assert len(kicked) > 1 and len(set(ex.executed)) == res.renderer_calls <= 200
+    for best, programs in kicked:
+        assert len(programs) == config.beam.beam_width
+        # one random subtree mutation away: a single edit of at most sigma_small primitives leads back
+        assert all(p != best and path_length(p, best, d.grammar, sigma) == 1 for p in programs)
+
+
+def test_best_first_frontier_moves_on_to_the_next_best_program_once_one_is_used_up(csg_grammar):
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.search.beam import Candidate, _Frontier
+    from treediff.engine.search.budget import Visit
+
+    def cand(text, dist):
+        t = parse(csg_grammar, text)
+        return Candidate(t, Visit(t, False, dist, 1), 0.0)
+
+    a, b, c, d = (cand(f"(Circle {i} 5 7)", 0.1 * i) for i in range(1, 5))
+    plain = _Frontier(0, True, [a])
+    plain.expanded([a.tree])
+    assert plain.pool([b], [a]) == [b, a]  # the round's children and the beam, nothing older
+    assert _Frontier(0, False, [a]).pool([b], [a]) == [b]
+    best_first = _Frontier(2, True, [a])
+    best_first.expanded([a.tree])
+    assert best_first.pool([b, c], [a]) == [a, b, c]
+    best_first.expanded([a.tree, b.tree])
+    assert best_first.pool([d], [a, b]) == [b, c, d]  # a was a parent twice: used up; c is still there
+    best_first.reset([d])
+    assert best_first.pool([], [d]) == [d]

@@ -51,3 +51,15 @@ def test_validate_rejects_ill_typed_trees(csg_grammar: Grammar) -> None:
         validate(Node(union, (Node(circle, (1, 1, 1)), 3)), csg_grammar)
     with pytest.raises(TreeError, match="missing"):
         build(csg_grammar, "circle", r=1, x=1)
+
+
+def test_skeleton_ignores_leaf_values_but_not_productions_or_shape(csg_grammar: Grammar) -> None:
+    from treediff.engine.trees.tree import skeleton
+
+    def sk(text: str) -> tuple[str, ...]:
+        return skeleton(parse(csg_grammar, text))
+
+    assert sk("(+ (Circle 3 5 7) (Circle 4 5 6))") == sk("(+ (Circle 1 1 1) (Circle 9 9 9))")
+    assert sk("(+ (Circle 3 5 7) (Circle 4 5 6))") != sk("(- (Circle 3 5 7) (Circle 4 5 6))")
+    assert sk("(+ (+ (Circle 1 1 1) (Circle 1 1 1)) (Circle 1 1 1))") != \
+        sk("(+ (Circle 1 1 1) (+ (Circle 1 1 1) (Circle 1 1 1)))")
