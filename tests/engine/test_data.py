@@ -177,3 +177,18 @@ def test_goal_examples_have_no_edit_and_zero_length(csg_grammar: Grammar) -> Non
             assert marked == []
         else:
             assert int(batch.edit_position[row]) in marked
+
+
+def test_leaf_step_noise_reaches_examples_through_the_config(csg_grammar: Grammar) -> None:
+    from treediff.engine.training.recipe import data_spec
+    from treediff.engine.training.traincfg import TrainConfig
+    from treediff.engine.trees.tree import skeleton
+
+    domain = type("D", (), {"min_primitives": 2, "max_primitives": 6})
+    mcfg = type("M", (), {"sigma_small": 2, "max_program_tokens": 128, "max_edit_tokens": 40})
+    spec = data_spec(domain, TrainConfig(p_leaf=1.0, p_fresh=0.0, p_goal=0.0), mcfg)  # type: ignore[arg-type]
+    assert spec.p_leaf == 1.0
+    vocab, rng = Vocab(csg_grammar), Random(5)
+    for _ in range(30):  # every noise step moved a leaf: the program keeps the target's shape
+        ex = make_example(csg_grammar, vocab, spec, rng)
+        assert skeleton(vocab.decode(list(ex.current))) == skeleton(vocab.decode(list(ex.target)))

@@ -152,3 +152,33 @@ def test_reverse_path_rejects_trees_of_different_nonterminals() -> None:
     program = parse(g, "fd 1")
     with pytest.raises(TreeError, match="same nonterminal"):
         reverse_path(program, program.children[0], g)  # type: ignore[arg-type]
+
+
+def test_leaf_step_moves_exactly_one_leaf_by_a_small_step(csg_grammar: Grammar) -> None:
+    from treediff.engine.trees.noise import leaf_step
+
+    tree = parse(csg_grammar, "(+ (Circle 3 5 7) (Quad 1 2 3 4 5))")
+    leaves = [3, 5, 7, 1, 2, 3, 4, 5]
+    seen = set()
+    rng = random.Random(0)
+    for _ in range(200):
+        moved = leaf_step(tree, rng)
+        validate(moved, csg_grammar)
+        now = [v for side in moved.children for v in side.children]  # type: ignore[union-attr]
+        changed = [(a, b) for a, b in zip(leaves, now) if a != b]
+        assert len(changed) == 1 and 1 <= abs(changed[0][0] - changed[0][1]) <= 2
+        seen.add(moved)
+    assert len(seen) > 20  # every leaf, both directions, both step sizes turn up
+
+
+def test_forward_with_leaf_steps_keeps_the_structure(csg_grammar: Grammar) -> None:
+    from treediff.engine.trees.tree import skeleton
+
+    rng = random.Random(1)
+    for _ in range(50):
+        target = sample_tree(csg_grammar, rng, 2, 5)
+        noised = forward(target, csg_grammar, rng, k_max=3, p_fresh=0.0, p_leaf=1.0)
+        assert skeleton(noised) == skeleton(target)
+        assert path_length(noised, target, csg_grammar) <= 3
+    with pytest.raises(ValueError, match="p_leaf"):
+        forward(target, csg_grammar, rng, p_leaf=1.5)
