@@ -65,7 +65,12 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
     programs; after ``patience`` rounds without a better best distance in the beam it restarts: from fresh
     random programs (``restart="random"``) or from the start programs again (``"start"``; already executed,
-    so free, and the denoiser samples other paths from them since visited children are skipped).
+    so free, and the denoiser samples other paths from them since visited children are skipped), or from
+    the best program found with ``kick`` random subtree mutations each (``"kick"``, iterated local search).
+    ``diverse`` > 0 keeps at most that many programs of one skeleton in the beam while other skeletons are
+    left; ``expand_limit`` > 0 makes the search best-first: each program is a parent for at most that many
+    rounds and the beam comes from every program executed since the last restart. (Both, and kicks, were
+    measured no better than the defaults: ``bench/results/search-levers-csg2d-32-5000.md``.)
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
