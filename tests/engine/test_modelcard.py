@@ -65,3 +65,12 @@ def test_the_recorded_hardware_names_the_configured_thread_count(tmp_path: Path)
     finally:
         torch.set_num_threads(before)
     assert meta["hardware"].endswith(f"{meta['train_config']['threads']} torch threads")
+
+
+def test_a_run_with_leaf_step_noise_says_so_in_its_labels() -> None:
+    def card(cfg: dict) -> str:
+        return render_card({"domain": "csg2d", "kind": "diffusion", "step": 7, "train_config": cfg})
+
+    base = {"batch_size": 32, "multi_label": True, "p_goal": 0.05}
+    assert "| multi-label, goals 0.05, leaf steps 0.3 |" in card({**base, "p_leaf": 0.3})
+    assert "leaf steps" not in card(base) and "leaf steps" not in card({**base, "p_leaf": 0.0})
