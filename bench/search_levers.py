@@ -84,6 +84,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "bf3-p60": ("beam", {"expand_limit": 3, "patience": 60}),
     "bf3-diverse2": ("beam", {"expand_limit": 3, "diverse": 2}),
     "bf1-diverse2": ("beam", {"expand_limit": 1, "diverse": 2}),
+    "pp2": ("beam", {"per_position": 2}),
+    "pp4": ("beam", {"per_position": 4}),
+    "pp2-e16": ("beam", {"per_position": 2, "expansions": 16}),
     "mutation": ("mutation", {}),
 }
 

@@ -155,7 +155,7 @@ def _edit_sites(vocab: Vocab, table: TensorMaskTable, program: torch.Tensor, max
 def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, current: torch.Tensor,
                   programs: Sequence[Node], n_samples: int, generator: torch.Generator, temperature: float = 1.0,
                   max_primitives: int | None | Literal["sigma_small"] = "sigma_small",
-                  unique: bool = True) -> list[list[ProposedEdit]]:
+                  unique: bool = True, per_position: int = 1) -> list[list[ProposedEdit]]:
     """Sample ``n_samples`` edits for each of ``B`` programs in one batch.
 
     ``target``/``current`` are observations ``[B, *S]`` (``[1, *S]`` is broadcast). Put the model in eval
@@ -168,6 +168,8 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
     fit those bounds are never chosen. ``logprob`` = log p(position) + sum log p(token) (grammar-masked,
     temperature 1). With ``unique`` no-op edits and repeated edits are dropped, so a list may be shorter
     than ``n_samples``. Each list is sorted by decreasing logprob. Deterministic given ``generator``.
+    ``per_position`` > 1 draws ``ceil(n_samples / per_position)`` positions and decodes that many replacements
+    at each (fewer places, more tries at each).
     """
     cfg = denoiser.cfg
     dev = model_device(denoiser)
@@ -182,7 +184,11 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
                                      max_sigma)
 
     ctx = denoiser.encode(_rows(target, b, dev), _rows(current, b, dev), program)
-    positions = _sample_positions(ctx.position_logits, valid, n_samples, temperature, generator)  # [B, n]
+    if per_position < 1:
+        raise ValueError(f"per_position {per_position!r}; expected a count of replacements >= 1")
+    sites = -(-n_samples // per_position)
+    positions = _sample_positions(ctx.position_logits, valid, sites, temperature, generator)  # [B, sites]
+    positions = positions.repeat_interleave(per_position, dim=1)[:, :n_samples]  # [B, n]
     pos_logp = torch.log_softmax(ctx.position_logits.masked_fill(~valid, float("-inf")), 1)  # [B, L]
     pos_logp = pos_logp.gather(1, positions)  # [B, n]
     rows_ok = valid.gather(1, positions)  # [B, n]

@@ -50,7 +50,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 max_primitives: int | None = None, mix: float = 1.0, local: int = 2, local_samples: int = 64,
                 local_step: int = 1, local_pairs: bool = False, local_swaps: bool = True,
                 keep_parents: bool = True, patience: int = 30, restart: str = "start", diverse: int = 0,
-                kick: int = 2, expand_limit: int = 0) -> SolveResult:
+                kick: int = 2, expand_limit: int = 0, per_position: int = 1) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -83,7 +83,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         parents = [c.tree for c in beam]
         frontier.expanded(parents)
         per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
-        proposals = propose(renderer, bundle, parents, per_node, generator, temperature, sigma)
+        proposals = propose(renderer, bundle, parents, per_node, generator, temperature, sigma, per_position)
         children: dict[Node, float] = {}
         for parent, props in zip(parents, proposals):
             for prop in props:
@@ -187,7 +187,8 @@ def _offer(renderer: BudgetedExecutor, lineage: Lineage, children: dict[Node, fl
 
 
 def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node], n_samples: int,
-            generator: torch.Generator, temperature: float, max_primitives: int | None) -> list[list[Any]]:
+            generator: torch.Generator, temperature: float, max_primitives: int | None,
+            per_position: int = 1) -> list[list[Any]]:
     """Sample ``n_samples`` edits per parent with the denoiser, timed and counted in the renderer's profile."""
     from treediff.engine.models.inference import model_device, propose_edits
 
@@ -196,7 +197,8 @@ def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node]
     target = renderer.target.to(device).expand(len(parents), *renderer.target.shape)
     with renderer.profile.section("model"):
         proposals = propose_edits(bundle.denoiser, bundle.vocab, target, current, parents, n_samples,
-                                  generator, temperature=temperature, max_primitives=max_primitives)
+                                  generator, temperature=temperature, max_primitives=max_primitives,
+                                  per_position=per_position)
     renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
     renderer.profile.count("model_batches")
     return proposals

@@ -43,6 +43,8 @@ class BeamConfig(BaseModel):
                               "restart; 0 = from this round's children and the beam only.")
     diverse: int = Field(default=0, ge=0, description="At most this many beam programs share a skeleton (the tree "
                          "without its leaf values) while other skeletons are left; 0 = no limit.")
+    per_position: int = Field(default=1, ge=1, description="Replacements the denoiser decodes at each position it "
+                              "samples (expansions / per_position positions per program).")
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")
     max_primitives: int | None = Field(default=None, ge=1, description="Largest replacement; None: the model's "
                                        "sigma_small.")

@@ -273,3 +273,21 @@ def test_best_first_frontier_moves_on_to_the_next_best_program_once_one_is_used_
     assert best_first.pool([d], [a, b]) == [b, c, d]  # a was a parent twice: used up; c is still there
     best_first.reset([d])
     assert best_first.pool([], [d]) == [d]
+
+
+def test_per_position_beams_decode_several_replacements_at_each_sampled_position(models, monkeypatch):
+    import treediff.engine.models.inference as inference
+
+    d, bundle, _ = models
+    seen: list[int] = []
+    original = inference.propose_edits
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["per_position"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "propose_edits", spy)
+    target = render(d, d.test_targets(1, 83)[0])
+    config = SearchConfig().with_overrides("beam", per_position=4, expansions=8)
+    res = solve(d, target, "beam", budget=120, seed=3, bundle=bundle, use_goal=False, config=config)
+    assert seen and set(seen) == {4} and res.renderer_calls <= 120

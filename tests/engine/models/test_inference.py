@@ -81,6 +81,17 @@ def test_positions_are_distinct_when_possible(csg_grammar: Grammar) -> None:
         assert len(edits) == 4 and len({p.edit.path for p in edits}) == 4
 
 
+def test_per_position_decodes_several_replacements_at_fewer_places(csg_grammar: Grammar) -> None:
+    model, vocab = _setup(csg_grammar)
+    trees = [t for t in programs(csg_grammar, 40, seed=5) if t.size >= 4][:10]
+    for edits in _propose(model, vocab, trees, 6, seed=6, unique=False, per_position=3):
+        paths = [p.edit.path for p in edits]
+        assert len(edits) == 6 and len(set(paths)) == 2
+        assert all(paths.count(path) == 3 for path in set(paths))
+    with pytest.raises(ValueError, match="per_position"):
+        _propose(model, vocab, trees, 6, seed=6, per_position=0)
+
+
 def test_sample_positions_only_valid() -> None:
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(50, 12, generator=gen) * 5
