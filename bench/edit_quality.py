@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=64, help="noised pairs (k = 1..5 mutations in turn)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--by-length", action="store_true", help="pairs of true path length 1..5 in turn")
+    p.add_argument("--p-leaf", type=float, default=0.0,
+                   help="each noise step is a leaf step with this probability (near misses), else a mutation")
     p.add_argument("--samples", type=int, default=8)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--device", default="cpu")
@@ -57,14 +59,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     executor = domain.make_executor(args.device)
     result = edit_quality(bundle, domain, executor, args.n, args.seed, samples=args.samples,
-                          temperature=args.temperature, by_length=args.by_length)
+                          temperature=args.temperature, by_length=args.by_length, p_leaf=args.p_leaf)
     print(f"{domain.name}, model {checkpoint} (step {bundle.meta.get('step')}), {args.n} pairs"
-          f"{' by path length' if args.by_length else ' by k mutations'}, seed {args.seed}")
+          f"{' by path length' if args.by_length else ' by k mutations'}, p_leaf {args.p_leaf}, seed {args.seed}")
     print(table(result))
-    suffix = "-by-length" if args.by_length else ""
+    suffix = ("-by-length" if args.by_length else "") + (f"-leaf{args.p_leaf:g}" if args.p_leaf else "")
     out = args.out or ROOT / "bench" / "results" / f"edit-quality-{domain.name}{suffix}.json"
     payload = {"domain": domain.name, "checkpoint": str(checkpoint), "step": bundle.meta.get("step"),
-               "n": args.n, "seed": args.seed, "by_length": args.by_length, "device": args.device,
+               "n": args.n, "seed": args.seed, "by_length": args.by_length, "p_leaf": args.p_leaf,
+               "device": args.device,
                "threads": torch.get_num_threads(),
                "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
                "result": result.to_json(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}

@@ -14,7 +14,7 @@ import torch
 from treediff.engine.models.inference import predict_values, propose_edits
 from treediff.engine.training.data import first_edits
 from treediff.engine.trees.derivation import sample_tree
-from treediff.engine.trees.noise import mutate, reverse_path
+from treediff.engine.trees.noise import leaf_step, mutate, reverse_path
 from treediff.engine.trees.ted import tree_edit_distance
 from treediff.engine.trees.tree import Edit, Node
 
@@ -89,7 +89,7 @@ def _finite(value: Any) -> Any:
 def validation_pairs(grammar: Grammar, n: int, seed: int, *, k_max: int = 5, sigma_small: int = 2,
                      min_primitives: int = 2, max_primitives: int = 8, max_depth: int = 24,
                      vocab: Vocab | None = None, max_tokens: int | None = None,
-                     by_length: bool = False) -> list[EditPair]:
+                     by_length: bool = False, p_leaf: float = 0.0) -> list[EditPair]:
     """``n`` noised pairs, a pure function of its arguments.
 
     Pair ``i`` is made by exactly ``1 + i % k_max`` mutations (the forward process without fresh programs);
@@ -97,7 +97,9 @@ def validation_pairs(grammar: Grammar, n: int, seed: int, *, k_max: int = 5, sig
     ``by_length`` pair ``i`` instead has true path length exactly ``1 + i % k_max``: mutations are applied
     one at a time (at most ``MUTATION_CAP * k_max``) until the path has that length. Pairs whose mutations
     cancel out are redrawn, as are pairs whose target or noised program exceeds ``max_tokens`` tokens of
-    ``vocab`` (when both are given; the model cannot read longer ones).
+    ``vocab`` (when both are given; the model cannot read longer ones). With ``p_leaf`` > 0 each step is a
+    leaf step (:func:`~treediff.engine.trees.noise.leaf_step`) with that probability instead of a mutation:
+    the near misses a search ends in, as training with ``p_leaf`` makes them.
     """
     rng = Random(seed)
     out: list[EditPair] = []
@@ -107,7 +109,7 @@ def validation_pairs(grammar: Grammar, n: int, seed: int, *, k_max: int = 5, sig
             target = sample_tree(grammar, rng, min_primitives, max_primitives, max_depth=max_depth)
             if vocab is not None and max_tokens is not None and len(vocab.encode(target)) > max_tokens:
                 continue
-            pair = _noise(grammar, rng, target, k, by_length, sigma_small, max_depth, k_max)
+            pair = _noise(grammar, rng, target, k, by_length, sigma_small, max_depth, k_max, p_leaf)
             if pair is None or (vocab is not None and max_tokens is not None
                                 and len(vocab.encode(pair.current)) > max_tokens):
                 continue
@@ -122,11 +124,14 @@ def validation_pairs(grammar: Grammar, n: int, seed: int, *, k_max: int = 5, sig
 
 
 def _noise(grammar: Grammar, rng: Random, target: Node, k: int, by_length: bool, sigma_small: int,
-           max_depth: int, k_max: int) -> EditPair | None:
-    """``target`` noised by ``k`` mutations (or to path length ``k``); None when that fails."""
+           max_depth: int, k_max: int, p_leaf: float = 0.0) -> EditPair | None:
+    """``target`` noised by ``k`` steps (or to path length ``k``); None when that fails."""
     current = target
     for step in range(1, (MUTATION_CAP * k_max if by_length else k) + 1):
-        current, _edit = mutate(current, grammar, rng, sigma_small, max_depth)
+        if p_leaf > 0 and rng.random() < p_leaf:
+            current = leaf_step(current, rng)
+        else:
+            current, _edit = mutate(current, grammar, rng, sigma_small, max_depth)
         if not by_length and step < k:
             continue
         length = len(reverse_path(current, target, grammar, sigma_small))
@@ -281,16 +286,17 @@ def measure(bundle: ModelBundle, grammar: Grammar, executor: Executor, pairs: Se
 
 def edit_quality(bundle: ModelBundle, domain: Domain, executor: Executor, n: int = 64, seed: int = 0, *,
                  k_max: int = 5, samples: int = 8, temperature: float = 1.0, batch_size: int = 32,
-                 by_length: bool = False) -> EditQuality:
+                 by_length: bool = False, p_leaf: float = 0.0) -> EditQuality:
     """Draw the fixed validation set of ``domain`` (``n`` pairs, ``n // k_max`` goal pairs) and :func:`measure` it.
 
     Targets use the domain's primitive bounds; mutations use the model's ``sigma_small``; programs longer than
-    the model's ``max_program_tokens`` are redrawn; ``by_length`` as in :func:`validation_pairs`.
+    the model's ``max_program_tokens`` are redrawn; ``by_length`` and ``p_leaf`` as in :func:`validation_pairs`.
     """
     cfg = bundle.config
     pairs = validation_pairs(domain.grammar, n, seed, k_max=k_max, sigma_small=int(cfg.sigma_small),
                              min_primitives=domain.min_primitives, max_primitives=domain.max_primitives,
-                             vocab=bundle.vocab, max_tokens=int(cfg.max_program_tokens), by_length=by_length)
+                             vocab=bundle.vocab, max_tokens=int(cfg.max_program_tokens), by_length=by_length,
+                             p_leaf=p_leaf)
     return measure(bundle, domain.grammar, executor, pairs, goal_pairs(pairs, max(1, n // k_max)), samples=samples,
                    temperature=temperature, seed=seed, batch_size=batch_size, k_max=k_max)
 

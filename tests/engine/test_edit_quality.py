@@ -95,6 +95,19 @@ def test_pairs_by_length_have_each_path_length() -> None:
     assert all(p.mutations >= p.length for p in pairs)
 
 
+def test_leaf_step_pairs_are_near_misses_with_the_targets_skeleton(csg_grammar: Any) -> None:
+    from treediff.engine.trees.tree import skeleton
+
+    pairs = validation_pairs(csg_grammar, 15, 2, by_length=True, p_leaf=1.0)
+    assert pairs == validation_pairs(csg_grammar, 15, 2, by_length=True, p_leaf=1.0)
+    assert [p.length for p in pairs] == [1 + i % 5 for i in range(15)]
+    for p in pairs:  # only leaves moved: same productions in the same places, some leaf values differ
+        assert skeleton(p.current) == skeleton(p.target) and p.current != p.target
+    mixed = validation_pairs(csg_grammar, 30, 2, p_leaf=0.5)
+    assert any(skeleton(p.current) == skeleton(p.target) for p in mixed)
+    assert any(skeleton(p.current) != skeleton(p.target) for p in mixed)
+
+
 def test_pairs_respect_the_token_limit() -> None:
     domain = make_domain()
     vocab = Vocab(domain.grammar)
