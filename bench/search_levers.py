@@ -86,7 +86,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "bf1-diverse2": ("beam", {"expand_limit": 1, "diverse": 2}),
     "pp2": ("beam", {"per_position": 2}),
     "pp4": ("beam", {"per_position": 4}),
-    "pp2-e16": ("beam", {"per_position": 2, "expansions": 16}),
     "mutation": ("mutation", {}),
 }
 

@@ -14,7 +14,7 @@ import torch
 from treediff.engine.models.inference import predict_values, propose_edits
 from treediff.engine.training.data import first_edits
 from treediff.engine.trees.derivation import sample_tree
-from treediff.engine.trees.noise import leaf_step, mutate, reverse_path
+from treediff.engine.trees.noise import noise_step, reverse_path
 from treediff.engine.trees.ted import tree_edit_distance
 from treediff.engine.trees.tree import Edit, Node
 
@@ -98,7 +98,7 @@ def validation_pairs(grammar: Grammar, n: int, seed: int, *, k_max: int = 5, sig
     one at a time (at most ``MUTATION_CAP * k_max``) until the path has that length. Pairs whose mutations
     cancel out are redrawn, as are pairs whose target or noised program exceeds ``max_tokens`` tokens of
     ``vocab`` (when both are given; the model cannot read longer ones). With ``p_leaf`` > 0 each step is a
-    leaf step (:func:`~treediff.engine.trees.noise.leaf_step`) with that probability instead of a mutation:
+    leaf step (:func:`~treediff.engine.trees.noise.noise_step`) with that probability instead of a mutation:
     the near misses a search ends in, as training with ``p_leaf`` makes them.
     """
     rng = Random(seed)
@@ -128,10 +128,7 @@ def _noise(grammar: Grammar, rng: Random, target: Node, k: int, by_length: bool,
     """``target`` noised by ``k`` steps (or to path length ``k``); None when that fails."""
     current = target
     for step in range(1, (MUTATION_CAP * k_max if by_length else k) + 1):
-        if p_leaf > 0 and rng.random() < p_leaf:
-            current = leaf_step(current, rng)
-        else:
-            current, _edit = mutate(current, grammar, rng, sigma_small, max_depth)
+        current = noise_step(current, grammar, rng, sigma_small, max_depth, p_leaf)
         if not by_length and step < k:
             continue
         length = len(reverse_path(current, target, grammar, sigma_small))

@@ -171,6 +171,8 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
     ``per_position`` > 1 draws ``ceil(n_samples / per_position)`` positions and decodes that many replacements
     at each (fewer places, more tries at each).
     """
+    if per_position < 1:
+        raise ValueError(f"per_position {per_position!r}; expected a count of replacements >= 1")
     cfg = denoiser.cfg
     dev = model_device(denoiser)
     b = len(programs)
@@ -184,8 +186,6 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
                                      max_sigma)
 
     ctx = denoiser.encode(_rows(target, b, dev), _rows(current, b, dev), program)
-    if per_position < 1:
-        raise ValueError(f"per_position {per_position!r}; expected a count of replacements >= 1")
     sites = -(-n_samples // per_position)
     positions = _sample_positions(ctx.position_logits, valid, sites, temperature, generator)  # [B, sites]
     positions = positions.repeat_interleave(per_position, dim=1)[:, :n_samples]  # [B, n]

@@ -82,16 +82,25 @@ def leaf_step(tree: Node, rng: Random, int_step: int = LEAF_STEP) -> Node:
     return tree
 
 
+def noise_step(tree: Node, grammar: Grammar, rng: Random, sigma_small: int = SIGMA_SMALL, max_depth: int = 24,
+               p_leaf: float = 0.0) -> Node:
+    """One step of the forward process: a :func:`leaf_step` with probability ``p_leaf``, else a :func:`mutate`
+    (no random draw for the choice when ``p_leaf`` is 0, so such noise is the same as without leaf steps)."""
+    if p_leaf > 0 and rng.random() < p_leaf:
+        return leaf_step(tree, rng)
+    return mutate(tree, grammar, rng, sigma_small, max_depth)[0]
+
+
 def forward(target: Node, grammar: Grammar, rng: Random, k_max: int = 5, p_fresh: float = 0.2,
             sigma_small: int = SIGMA_SMALL, min_primitives: int = 1, max_primitives: int = 8,
             max_depth: int = 24, p_leaf: float = 0.0) -> Node:
     """The forward (noising) process applied to ``target``.
 
     With probability ``p_fresh`` a brand-new random program of the target's nonterminal with
-    ``min_primitives..max_primitives`` primitives; otherwise ``k ~ U{1..k_max}`` successive steps, each a
-    :func:`leaf_step` with probability ``p_leaf`` (the near misses a search meets: every part right, a few
-    leaves a step or two off) and a :func:`mutate` otherwise. Mutations may move sigma outside the primitive
-    bounds by up to ``sigma_small`` per step.
+    ``min_primitives..max_primitives`` primitives; otherwise ``k ~ U{1..k_max}`` successive
+    :func:`noise_step` s, each a :func:`leaf_step` with probability ``p_leaf`` (the near misses a search
+    meets: every part right, a few leaves a step or two off) and a :func:`mutate` otherwise. Mutations may
+    move sigma outside the primitive bounds by up to ``sigma_small`` per step.
     """
     if k_max < 1 or not 0.0 <= p_fresh <= 1.0 or not 0.0 <= p_leaf <= 1.0:
         raise ValueError(f"forward needs k_max >= 1 and 0 <= p_fresh, p_leaf <= 1; got k_max={k_max}, "
@@ -100,10 +109,7 @@ def forward(target: Node, grammar: Grammar, rng: Random, k_max: int = 5, p_fresh
         return sample_tree(grammar, rng, min_primitives, max_primitives, target.production.lhs, max_depth)
     tree = target
     for _ in range(1 + int(rng.random() * k_max)):
-        if p_leaf > 0 and rng.random() < p_leaf:
-            tree = leaf_step(tree, rng)
-        else:
-            tree, _edit = mutate(tree, grammar, rng, sigma_small, max_depth)
+        tree = noise_step(tree, grammar, rng, sigma_small, max_depth, p_leaf)
     return tree
 
 
