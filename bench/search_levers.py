@@ -86,6 +86,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "bf1-diverse2": ("beam", {"expand_limit": 1, "diverse": 2}),
     "pp2": ("beam", {"per_position": 2}),
     "pp4": ("beam", {"per_position": 4}),
+    "vs1": ("beam", {"value_slots": 1}),
+    "vs2": ("beam", {"value_slots": 2}),
     "mutation": ("mutation", {}),
 }
 

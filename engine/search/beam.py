@@ -50,7 +50,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 max_primitives: int | None = None, mix: float = 1.0, local: int = 2, local_samples: int = 64,
                 local_step: int = 1, local_pairs: bool = False, local_swaps: bool = True,
                 keep_parents: bool = True, patience: int = 30, restart: str = "start", diverse: int = 0,
-                kick: int = 2, expand_limit: int = 0, per_position: int = 1) -> SolveResult:
+                kick: int = 2, expand_limit: int = 0, per_position: int = 1, value_slots: int = 0) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -71,10 +71,16 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     left; ``expand_limit`` > 0 makes the search best-first: each program is a parent for at most that many
     rounds and the beam comes from every program executed since the last restart. (Both, and kicks, were
     measured no better than the defaults: ``bench/results/search-levers-csg2d-32-5000.md``.)
+    ``value_slots`` > 0 fills that many of the ``beam_width`` places with the candidates the value network
+    rates closest to the goal among those the ranking left out, so that a program whose rendering is worse
+    but whose structure is nearer the target (as the value network sees it) stays in the beam.
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
-    ranker = _Ranker(renderer, bundle, mix, value_resolution)
+    if value_slots >= beam_width:
+        raise ValueError(f"beam value_slots {value_slots!r}; expected fewer than beam_width={beam_width}, "
+                         "so that the ranking keeps at least one place")
+    ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0)
     beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width)
     frontier = _Frontier(expand_limit, keep_parents, beam)
     stalls = stale = 0
@@ -103,7 +109,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         done = [Candidate(t, v, children[t]) for t, v in zip(trees, visits) if v is not None]
         if renderer.done() or not done:  # no value-network batch after the goal, the budget or the time
             break
-        beam = _select(ranker.rank(frontier.pool(ranker.score(done), beam)), beam_width, diverse)
+        beam = _select(ranker.rank(frontier.pool(ranker.score(done), beam)), beam_width, diverse, value_slots)
         round_best = _best(beam)
         stale = 0 if round_best < best else stale + 1
         best = min(best, round_best)
@@ -131,10 +137,17 @@ def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Rando
     return fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
 
 
-def _select(ranked: list[Candidate], width: int, diverse: int) -> list[Candidate]:
+def _select(ranked: list[Candidate], width: int, diverse: int, value_slots: int = 0) -> list[Candidate]:
     """The next beam: the ``width`` best of ``ranked``; with ``diverse`` > 0, at most ``diverse`` programs of one
     skeleton (the tree without its leaf values) while other skeletons are left, so that structurally different
-    hypotheses stay in the beam instead of ``width`` one-leaf variants of the best one."""
+    hypotheses stay in the beam instead of ``width`` one-leaf variants of the best one. With ``value_slots`` > 0
+    the last that many places go to the lowest value estimates (fewest predicted edits left; then distance)
+    among the candidates not chosen otherwise."""
+    if value_slots > 0:
+        head = _select(ranked, width - value_slots, diverse)
+        taken = {id(c) for c in head}
+        left = sorted((c for c in ranked if id(c) not in taken), key=lambda c: (c.value, c.visit.distance))
+        return head + left[:value_slots]
     if diverse <= 0:
         return ranked[:width]
     counts: dict[tuple[str, ...], int] = {}
@@ -250,16 +263,18 @@ class _Frontier:
 class _Ranker:
     """Orders candidates by a mix of executed distance and the value network's remaining-edit estimate."""
 
-    def __init__(self, renderer: BudgetedExecutor, bundle: ModelBundle, mix: float, resolution: float) -> None:
+    def __init__(self, renderer: BudgetedExecutor, bundle: ModelBundle, mix: float, resolution: float,
+                 values: bool = False) -> None:
         if not 0.0 <= mix <= 1.0:
             raise ValueError(f"beam mix {mix!r}; expected a weight between 0 (value only) and 1 (distance only)")
         self.renderer, self.bundle = renderer, bundle
         self.mix = mix if bundle.value is not None else 1.0
+        self.values = (values or self.mix < 1.0) and bundle.value is not None  # whether score() asks the network
         self.step = resolution if resolution > 0 else 1e-12
 
     def score(self, cands: list[Candidate]) -> list[Candidate]:
         """``cands`` with their value estimates filled in (one batched value-network call)."""
-        if self.mix >= 1.0 or not cands:
+        if not self.values or not cands:
             return cands
         from treediff.engine.models.inference import model_device, predict_values
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from treediff.engine.configfile import load_config, validated
 
@@ -45,9 +45,18 @@ class BeamConfig(BaseModel):
                          "without its leaf values) while other skeletons are left; 0 = no limit.")
     per_position: int = Field(default=1, ge=1, description="Replacements the denoiser decodes at each position it "
                               "samples (expansions / per_position positions per program).")
+    value_slots: int = Field(default=0, ge=0, description="Beam places given to the value network's best "
+                             "candidates among those the ranking left out (0: none).")
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")
     max_primitives: int | None = Field(default=None, ge=1, description="Largest replacement; None: the model's "
                                        "sigma_small.")
+
+    @model_validator(mode="after")
+    def _slots_fit(self) -> BeamConfig:
+        if self.value_slots >= self.beam_width:
+            raise ValueError(f"value_slots={self.value_slots} leaves no beam place to the ranking; expected fewer "
+                             f"than beam_width={self.beam_width}")
+        return self
 
 
 class RolloutConfig(BaseModel):

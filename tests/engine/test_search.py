@@ -226,6 +226,25 @@ def test_diverse_selection_keeps_other_skeletons_before_more_variants_of_the_bes
     assert _select(ranked, 5, 1) == ranked  # too few skeletons: the best of the rest fill the beam, in rank order
 
 
+def test_value_slots_keep_the_value_networks_favourites_that_the_distance_ranking_left_out(csg_grammar):
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.search.beam import Candidate, _select
+    from treediff.engine.search.budget import Visit
+
+    texts = ["(Circle 3 5 7)", "(Circle 3 5 8)", "(Circle 3 5 9)", "(Circle 3 5 10)", "(Circle 3 5 11)"]
+    values = [2.0, 3.0, 1.0, 0.5, 0.5]
+    ranked = [Candidate(t, Visit(t, False, 0.1 * i, i + 1), 0.0, value=v)
+              for i, (t, v) in enumerate(zip((parse(csg_grammar, x) for x in texts), values))]
+    assert _select(ranked, 3, 0, 0) == ranked[:3]
+    assert _select(ranked, 3, 0, 1) == [ranked[0], ranked[1], ranked[3]]  # value ties: the nearer one
+    assert _select(ranked, 4, 0, 2) == [ranked[0], ranked[1], ranked[3], ranked[4]]
+
+
+def test_value_slots_need_a_place_left_for_the_ranking():
+    with pytest.raises(InputError, match="value_slots=4 .*beam_width=4"):
+        SearchConfig().with_overrides("beam", value_slots=4)
+
+
 def test_a_kicked_restart_starts_near_the_best_program_found(models, monkeypatch):
     import treediff.engine.search.beam as beam
     from treediff.engine.trees.noise import path_length
@@ -291,3 +310,23 @@ def test_per_position_beams_decode_several_replacements_at_each_sampled_position
     config = SearchConfig().with_overrides("beam", per_position=4, expansions=8)
     res = solve(d, target, "beam", budget=120, seed=3, bundle=bundle, use_goal=False, config=config)
     assert seen and set(seen) == {4} and res.renderer_calls <= 120
+
+
+def test_value_slots_score_candidates_with_the_value_network_even_when_ranking_by_distance(models, monkeypatch):
+    import treediff.engine.models.inference as inference
+
+    d, bundle, _ = models
+    calls: list[int] = []
+    original = inference.predict_values
+
+    def spy(*args, **kwargs):
+        calls.append(len(args[4]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "predict_values", spy)
+    target = render(d, d.test_targets(1, 83)[0])
+    plain = solve(d, target, "beam", budget=120, seed=3, bundle=bundle, use_goal=False)
+    assert not calls  # mix 1 ranks by distance alone: no value-network batch
+    config = SearchConfig().with_overrides("beam", value_slots=1)
+    res = solve(d, target, "beam", budget=120, seed=3, bundle=bundle, use_goal=False, config=config)
+    assert calls and res.renderer_calls <= 120 and plain.renderer_calls <= 120
