@@ -11,7 +11,7 @@ training device, and gets an :class:`treediff.engine.models.batch.EditBatch` (:c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from random import Random
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from treediff.engine.models.batch import EditBatch
 
 MAX_TRIES = 200  # draws per example before giving up (e.g. every program exceeds the token limits)
-STREAM_TRAIN, STREAM_VAL, STREAM_SKETCH, STREAM_VAL_SKETCH = 0, 1, 2, 3
+STREAM_TRAIN, STREAM_VAL, STREAM_SKETCH, STREAM_VAL_SKETCH, STREAM_TARGETS = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -79,12 +79,15 @@ def first_edits(path: Sequence[Edit]) -> list[Edit]:
     return out
 
 
-def make_example(grammar: Grammar, vocab: Vocab, spec: DataSpec, rng: Random) -> Example:
-    """Draw one example; TreeError if none within the token limits turns up in :data:`MAX_TRIES` draws."""
+def make_example(grammar: Grammar, vocab: Vocab, spec: DataSpec, rng: Random, target: Node | None = None) -> Example:
+    """Draw one example (of ``target`` when given and within the token limits, else of random targets);
+    TreeError if none within the token limits turns up in :data:`MAX_TRIES` draws."""
     for _ in range(MAX_TRIES):
-        target = sample_tree(grammar, rng, spec.min_primitives, spec.max_primitives, max_depth=spec.max_depth)
+        if target is None:
+            target = sample_tree(grammar, rng, spec.min_primitives, spec.max_primitives, max_depth=spec.max_depth)
         target_ids = tuple(vocab.encode(target))
         if len(target_ids) > spec.max_program_tokens:
+            target = None
             continue
         if spec.kind == "ar":
             return Example(target_ids, (), 0, (), 0)
@@ -159,11 +162,22 @@ def stream_seed(seed: int, rank: int, index: int, stream: int = STREAM_TRAIN) ->
     return int(np.random.SeedSequence([seed, rank, index, stream]).generate_state(1, np.uint64)[0] >> 1)
 
 
+TargetSource = Callable[[int, int], Sequence[Node]]  # (n, seed) -> n target programs, deterministic in seed
+
+
 def make_batch(grammar: Grammar, vocab: Vocab, spec: DataSpec, batch_size: int, seed: int, rank: int,
-               index: int, stream: int = STREAM_TRAIN) -> TreeBatch:
-    """Batch ``index`` of the stream ``(seed, rank, stream)``: a pure function of its arguments."""
+               index: int, stream: int = STREAM_TRAIN, targets: TargetSource | None = None) -> TreeBatch:
+    """Batch ``index`` of the stream ``(seed, rank, stream)``: a pure function of its arguments.
+
+    With ``targets`` (e.g. a domain's ``test_targets``) the batch's targets are ``targets(batch_size, s)`` for a
+    seed ``s`` of this batch (a target over the token limits is swapped for a random one); else random programs.
+    """
     rng = Random(stream_seed(seed, rank, index, stream))
-    return collate([make_example(grammar, vocab, spec, rng) for _ in range(batch_size)], index, spec.kind)
+    chosen: list[Node | None] = [None] * batch_size
+    if targets is not None:
+        drawn = list(targets(batch_size, stream_seed(seed, rank, index, STREAM_TARGETS)))[:batch_size]
+        chosen[:len(drawn)] = drawn
+    return collate([make_example(grammar, vocab, spec, rng, t) for t in chosen], index, spec.kind)
 
 
 class EditStream(IterableDataset[TreeBatch]):
@@ -171,10 +185,11 @@ class EditStream(IterableDataset[TreeBatch]):
     ``index % W == w``, and the DataLoader's round-robin over workers restores the order."""
 
     def __init__(self, grammar: Grammar, spec: DataSpec, batch_size: int, seed: int, rank: int = 0,
-                 start: int = 0, stop: int | None = None) -> None:
+                 start: int = 0, stop: int | None = None, targets: TargetSource | None = None) -> None:
         super().__init__()
         self.grammar, self.spec, self.batch_size = grammar, spec, batch_size
         self.seed, self.rank, self.start, self.stop = seed, rank, start, stop
+        self.targets = targets
 
     def __iter__(self) -> Iterator[TreeBatch]:
         info = get_worker_info()
@@ -182,7 +197,8 @@ class EditStream(IterableDataset[TreeBatch]):
         vocab = Vocab(self.grammar)
         index = self.start + worker
         while self.stop is None or index < self.stop:
-            yield make_batch(self.grammar, vocab, self.spec, self.batch_size, self.seed, self.rank, index)
+            yield make_batch(self.grammar, vocab, self.spec, self.batch_size, self.seed, self.rank, index,
+                             targets=self.targets)
             index += workers
 
 

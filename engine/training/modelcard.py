@@ -39,7 +39,7 @@ def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
             "hardware": meta.get("hardware", "unknown (not recorded)"), "init_from": meta.get("init_from"),
             "command": meta.get("command"), "saved_at": meta.get("saved_at"),
             "multi_label": cfg.get("multi_label", False), "p_goal": cfg.get("p_goal", 0.0),
-            "p_leaf": cfg.get("p_leaf", 0.0),
+            "p_leaf": cfg.get("p_leaf", 0.0), "targets": cfg.get("targets", "random"),
             "kind": meta.get("kind", "diffusion")}
 
 
@@ -50,7 +50,8 @@ def _labels(run: Mapping[str, Any]) -> str:
         return "whole program"
     labels = "multi-label" if run["multi_label"] else "first edit"
     return (labels + (f", goals {run['p_goal']}" if run["p_goal"] else "")
-            + (f", leaf steps {run['p_leaf']}" if run.get("p_leaf") else ""))
+            + (f", leaf steps {run['p_leaf']}" if run.get("p_leaf") else "")
+            + (", test-like targets" if run.get("targets") == "test" else ""))
 
 
 def _hours(meta: Mapping[str, Any]) -> float | None:

@@ -12,7 +12,7 @@ from torch import nn
 
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import InputError
-from treediff.engine.training.data import DataSpec
+from treediff.engine.training.data import DataSpec, TargetSource
 from treediff.engine.training.traincfg import TrainConfig
 
 
@@ -41,6 +41,18 @@ def data_spec(domain: Domain, cfg: TrainConfig, mcfg: Any) -> DataSpec:
                     k_max=cfg.k_max, p_fresh=cfg.p_fresh, p_leaf=cfg.p_leaf, max_program_tokens=mcfg.max_program_tokens,
                     max_edit_tokens=mcfg.max_edit_tokens, p_goal=cfg.p_goal if cfg.model == "diffusion" else 0.0,
                     multi_label=cfg.multi_label)
+
+
+def target_source(domain: Domain, cfg: TrainConfig) -> TargetSource | None:
+    """Where training targets come from: None for random programs, or the domain's ``test_targets`` generator
+    (``targets: test``); InputError when the domain has none."""
+    if cfg.targets == "random":
+        return None
+    if domain.test_targets is None:
+        raise InputError(f"the training config asks for targets: test, but domain {domain.name!r} declares no "
+                         "test_targets generator; expected targets: random for this domain (or give the domain "
+                         "a test_targets(n, seed) function)")
+    return domain.test_targets
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:

@@ -31,7 +31,7 @@ from treediff.engine.training.data import (
 )
 from treediff.engine.training.distributed import DistContext, barrier, mean_over_ranks, setup, teardown
 from treediff.engine.training.modelcard import hardware, lineage_of
-from treediff.engine.training.recipe import data_spec, lr_factor, make_optimizer, model_config
+from treediff.engine.training.recipe import data_spec, lr_factor, make_optimizer, model_config, target_source
 from treediff.engine.training.rundir import latest_checkpoint, list_checkpoints
 from treediff.engine.training.traincfg import TrainConfig
 from treediff.engine.training.trainlog import TrainLog, truncate_metrics
@@ -107,6 +107,7 @@ class Trainer:
         self.init, self.command = init, command
         self.clock_start, self.seconds_before = time.monotonic(), 0.0
         self.lineage: list[dict[str, Any]] = []  # the runs the warm-start weights came from, oldest first
+        self.targets = target_source(domain, cfg)  # before anything is set up: a bad config fails first
         self.ctx: DistContext = setup(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -232,7 +233,8 @@ class Trainer:
         end = min(cfg.steps, stop_at) if stop_at is not None else cfg.steps
         result = TrainResult(self.run_dir, self.start, latest_checkpoint(self.run_dir), self.start, ctx.rank)
         val_set = self._validation_set() if ctx.is_main and self.start < end else []
-        stream = EditStream(self.domain.grammar, self.spec, cfg.batch_size, cfg.seed, ctx.rank, self.start, end)
+        stream = EditStream(self.domain.grammar, self.spec, cfg.batch_size, cfg.seed, ctx.rank, self.start, end,
+                            self.targets)
         loader = make_loader(stream, cfg.workers, cfg.prefetch)
         sums: dict[str, torch.Tensor] = {}
         steps_in_window, window_start = 0, time.perf_counter()

@@ -65,6 +65,10 @@ class TrainConfig(BaseModel):
                               "reverse path (marginal likelihood), not only the first one listed.")
     time_limit: float | None = Field(default=None, gt=0, description="Wall-clock seconds after which the run stops "
                                      "cleanly with a checkpoint (resume continues it); None: no limit.")
+    targets: Literal["random", "test"] = Field(default="random", description="Training targets: random programs "
+                                               "in the size bounds, or (test) each batch drawn by the domain's "
+                                               "test_targets generator, the distribution treediff eval measures "
+                                               "(e.g. the visually more complex half); its sizes are the domain's.")
     min_primitives: int | None = Field(default=None, ge=1, description="Target size bounds; None: the domain's.")
     max_primitives: int | None = Field(default=None, ge=1)
     sketch: bool = Field(default=False, description="Use the domain's sketch model for target observations.")

@@ -192,3 +192,46 @@ def test_leaf_step_noise_reaches_examples_through_the_config(csg_grammar: Gramma
     for _ in range(30):  # every noise step moved a leaf: the program keeps the target's shape
         ex = make_example(csg_grammar, vocab, spec, rng)
         assert skeleton(vocab.decode(list(ex.current))) == skeleton(vocab.decode(list(ex.target)))
+
+
+def test_a_target_source_gives_each_batch_its_targets_deterministically(csg_grammar: Grammar) -> None:
+    vocab = Vocab(csg_grammar)
+    spec = DataSpec(p_fresh=0.0, p_goal=0.0, max_primitives=4)
+    asked: list[tuple[int, int]] = []
+
+    def source(n: int, seed: int) -> list[Node]:  # a fixed pool, rotated by the seed
+        asked.append((n, seed))
+        pool = _pool(csg_grammar)
+        return [pool[(seed + i) % len(pool)] for i in range(n)]
+
+    a = make_batch(csg_grammar, vocab, spec, 6, seed=3, rank=0, index=2, targets=source)
+    b = make_batch(csg_grammar, vocab, spec, 6, seed=3, rank=0, index=2, targets=source)
+    c = make_batch(csg_grammar, vocab, spec, 6, seed=3, rank=0, index=3, targets=source)
+    assert torch.equal(a.target_ids, b.target_ids) and torch.equal(a.program, b.program)
+    assert asked[0] == asked[1] and asked[0][0] == 6 and asked[2][1] != asked[0][1]
+    got = [vocab.decode([t for t in row if t != PAD]) for row in a.target_ids.tolist()]
+    assert got == source(6, asked[0][1])  # the batch's targets are the source's, in order
+    assert not torch.equal(a.target_ids, c.target_ids)
+    plain = make_batch(csg_grammar, vocab, spec, 6, seed=3, rank=0, index=2)
+    assert not torch.equal(plain.target_ids, a.target_ids)
+
+
+def _pool(grammar: Grammar) -> list[Node]:
+    from treediff.engine.grammar.parse import parse
+
+    texts = ["(+ (Circle 3 5 7) (Circle 4 5 6))", "(- (Quad 8 8 6 6 0) (Circle 2 8 8))",
+             "(+ (Quad 3 3 4 4 1) (Circle 2 12 12))"]
+    return [parse(grammar, t) for t in texts]
+
+
+def test_targets_test_needs_a_domain_with_test_targets() -> None:
+    from treediff.engine.errors import InputError
+    from treediff.engine.training.recipe import target_source
+    from treediff.engine.training.traincfg import TrainConfig
+
+    domain = make_domain()
+    assert target_source(domain, TrainConfig()) is None
+    assert target_source(domain, TrainConfig(targets="test")) is domain.test_targets
+    bare = replace(domain, test_targets=None)
+    with pytest.raises(InputError, match="targets: test.*no test_targets"):
+        target_source(bare, TrainConfig(targets="test"))

@@ -74,3 +74,12 @@ def test_a_run_with_leaf_step_noise_says_so_in_its_labels() -> None:
     base = {"batch_size": 32, "multi_label": True, "p_goal": 0.05}
     assert "| multi-label, goals 0.05, leaf steps 0.3 |" in card({**base, "p_leaf": 0.3})
     assert "leaf steps" not in card(base) and "leaf steps" not in card({**base, "p_leaf": 0.0})
+
+
+def test_a_run_on_test_like_targets_says_so_in_its_labels() -> None:
+    def card(cfg: dict) -> str:
+        return render_card({"domain": "csg2d", "kind": "diffusion", "step": 7, "train_config": cfg})
+
+    base = {"batch_size": 32, "multi_label": True, "p_goal": 0.05, "p_leaf": 0.3}
+    assert "| multi-label, goals 0.05, leaf steps 0.3, test-like targets |" in card({**base, "targets": "test"})
+    assert "test-like" not in card(base) and "test-like" not in card({**base, "targets": "random"})

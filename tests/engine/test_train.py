@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -226,3 +227,28 @@ def test_init_accepts_the_shipped_model_with_its_own_train_yaml(tmp_path: Path) 
     other = config.model_copy(update={"model_overrides": {"encoder_options": {"patch_size": 4}}})
     with pytest.raises(CheckpointError, match="same architecture"):
         Trainer(domain, other, tmp_path / "b", log_stream=io.StringIO(), init=model_dir)
+
+
+def test_targets_test_trains_on_the_domains_test_targets_and_resumes_exactly(tmp_path: Path) -> None:
+    domain = make_domain()
+    assert domain.test_targets is not None
+    asked: list[tuple[int, int]] = []
+    original = domain.test_targets
+
+    def spy(n: int, seed: int):  # type: ignore[no-untyped-def]
+        asked.append((n, seed))
+        return original(n, seed)
+
+    domain = dataclasses.replace(domain, test_targets=spy)
+
+    def train(run: Path, **extra: object):  # type: ignore[no-untyped-def]
+        cfg = fast_config(steps=10, checkpoint_every=5, log_every=5, val_every=5, targets="test")
+        return run_training(domain, cfg, run, registry=blocks_registry(), log_stream=io.StringIO(), **extra)
+
+    train(tmp_path / "a")
+    assert len(asked) == 10 and {n for n, _ in asked} == {8} and len({s for _, s in asked}) == 10
+    train(tmp_path / "b", stop_at=5)
+    train(tmp_path / "b", resume=True)
+    a, b = read_checkpoint(tmp_path / "a", with_state=True), read_checkpoint(tmp_path / "b", with_state=True)
+    assert a.meta["train_config"]["targets"] == "test"
+    assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
