@@ -45,6 +45,10 @@ class ModelConfig(BaseModel):
         return self
 
 
+#: ModelConfig fields that shape no weight: a warm start (``treediff train --init``) may change them, e.g. let a
+#: model trained on edits of two primitives learn edits of three (``sigma_small``). Resuming may not.
+WARM_START_FREE: tuple[str, ...] = ("sigma_small", "dropout")
+
 PRESETS: dict[str, ModelConfig] = {
     # ~0.3M parameters: trains on a CPU in about a minute; for tests and smoke runs.
     "tiny": ModelConfig(d_model=64, n_heads=4, n_layers=2, n_decoder_layers=2),

@@ -20,6 +20,7 @@ from torch import nn
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import CheckpointError, InputError
 from treediff.engine.files import write_json
+from treediff.engine.models.config import WARM_START_FREE
 from treediff.engine.training.bundle import build_models, load_models
 from treediff.engine.training.checkpoint import MODEL_ROLES, check_compatible, read_checkpoint, save_checkpoint
 from treediff.engine.training.data import (
@@ -162,19 +163,23 @@ class Trainer:
             self._warm_start(self.init)
         return 0
 
-    def _check_same_model(self, ckpt: Any, name: str, expected: str, hint: str) -> None:
-        """CheckpointError unless ``ckpt`` fits this domain and holds the model this run builds."""
+    def _check_same_model(self, ckpt: Any, name: str, expected: str, hint: str, warm: bool = False) -> None:
+        """CheckpointError unless ``ckpt`` fits this domain and holds the model this run builds; a warm start
+        (``warm``) may change the config fields that hold no weights (:data:`WARM_START_FREE`)."""
         check_compatible(ckpt.meta, self.domain, str(ckpt.path))
         wanted = self.mcfg.model_dump(mode="json")
-        if ckpt.meta.get("kind") != self.cfg.model or not self._same_model(ckpt, wanted):
+        if ckpt.meta.get("kind") != self.cfg.model or not self._same_model(ckpt, wanted, warm):
             raise CheckpointError(
                 f"{name} holds a {ckpt.meta.get('kind')!r} model with config {ckpt.meta.get('model_config')}, but "
                 f"this run builds a {self.cfg.model!r} model with config {wanted}; expected {expected}. hint: {hint}")
 
-    def _same_model(self, ckpt: Any, wanted: dict[str, Any]) -> bool:
+    def _same_model(self, ckpt: Any, wanted: dict[str, Any], warm: bool = False) -> bool:
         """Whether ``ckpt`` holds the model this run builds: equal configs, where encoder options left to the
-        encoder's defaults on one side match any value on the other, and equal parameter names and shapes."""
+        encoder's defaults on one side match any value on the other (and, when ``warm``, the fields of
+        :data:`WARM_START_FREE` may differ), and equal parameter names and shapes."""
         saved = dict(ckpt.meta.get("model_config") or {})
+        if warm:
+            saved.update({k: wanted[k] for k in WARM_START_FREE if k in wanted})
         saved_opts, wanted_opts = dict(saved.pop("encoder_options", {})), dict(wanted.get("encoder_options", {}))
         if saved != {k: v for k, v in wanted.items() if k != "encoder_options"}:
             return False
@@ -190,7 +195,7 @@ class Trainer:
         """Start from the weights of ``source`` (an exported model or a checkpoint of the same model)."""
         ckpt = read_checkpoint(source)
         self._check_same_model(ckpt, f"--init model {str(ckpt.path)!r}", "the same architecture to warm-start",
-                               "use the preset and model_overrides of its train.yaml (next to the model)")
+                               "use the preset and model_overrides of its train.yaml (next to the model)", warm=True)
         load_models(ckpt, self.models)
         self.lineage = lineage_of(ckpt.meta)
 

@@ -252,3 +252,22 @@ def test_targets_test_trains_on_the_domains_test_targets_and_resumes_exactly(tmp
     a, b = read_checkpoint(tmp_path / "a", with_state=True), read_checkpoint(tmp_path / "b", with_state=True)
     assert a.meta["train_config"]["targets"] == "test"
     assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
+
+
+def test_init_may_change_sigma_small_but_resume_may_not(tmp_path: Path) -> None:
+    """sigma_small shapes no weight: a warm start may widen the edits, a resume of the same run dir may not."""
+    from treediff.engine.training.export import export_model
+
+    first = _train(tmp_path / "a", steps=10)
+    exported = export_model(first.checkpoint, tmp_path / "model")  # type: ignore[arg-type]
+    wider = fast_config(steps=10, sigma_small=3)
+    trainer = Trainer(make_domain(), wider, tmp_path / "b", registry=blocks_registry(), log_stream=io.StringIO(),
+                      init=exported.parent)
+    assert trainer.mcfg.sigma_small == 3
+    source = read_checkpoint(exported.parent)
+    name, tensor = next(iter(trainer.models["denoiser"].state_dict().items()))
+    assert torch.equal(tensor, source.role_weights("denoiser")[name])
+    trainer.close()
+    with pytest.raises(CheckpointError, match="same model to resume"):
+        Trainer(make_domain(), wider, tmp_path / "a", resume=True, registry=blocks_registry(),
+                log_stream=io.StringIO())
