@@ -25,6 +25,10 @@ from treediff.engine.files import write_json
 from treediff.engine.grammar.parse import parse
 
 
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
 def by_size(rows: list[dict[str, Any]], grammar: Any) -> dict[int, dict[str, Any]]:
     """Per target primitive count: targets, solved, and the unsolved ends' mean size, score and TED."""
     groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -33,11 +37,10 @@ def by_size(rows: list[dict[str, Any]], grammar: Any) -> dict[int, dict[str, Any
     table: dict[int, dict[str, Any]] = {}
     for size, group in sorted(groups.items()):
         failed = [r for r in group if not r["solved"]]
-        mean = (lambda xs: sum(xs) / len(xs) if xs else None)
         table[size] = {"targets": len(group), "solved": len(group) - len(failed),
-                       "unsolved_end_size": mean([parse(grammar, r["program"]).sigma for r in failed]),
-                       "unsolved_score": mean([r["score"] for r in failed]),
-                       "unsolved_ted": mean([r["ted"] for r in failed if r.get("ted") is not None])}
+                       "unsolved_end_size": _mean([parse(grammar, r["program"]).sigma for r in failed]),
+                       "unsolved_score": _mean([r["score"] for r in failed]),
+                       "unsolved_ted": _mean([r["ted"] for r in failed if r.get("ted") is not None])}
     return table
 
 

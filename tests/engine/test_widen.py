@@ -1,0 +1,83 @@
+"""Function-preserving widening of the grid stem: same outputs, recorded config, warm start, clear errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.engine.blocks_domain import make_domain
+from tests.engine.trainkit import FAST, blocks_registry, fast_config
+from treediff.engine.errors import InputError
+from treediff.engine.training.bundle import load_bundle
+from treediff.engine.training.checkpoint import read_checkpoint
+from treediff.engine.training.export import export_model
+from treediff.engine.training.train import Trainer, run_training
+from treediff.engine.training.widen import encoder_prefixes, main, widen_stem
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    result = run_training(make_domain(), fast_config(steps=10), run, registry=blocks_registry(),
+                          log_stream=io.StringIO())
+    return export_model(result.checkpoint, run / "model").parent  # type: ignore[arg-type]
+
+
+def _outputs(model_dir: Path, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    bundle = load_bundle(model_dir, make_domain(), blocks_registry(), "cpu")
+    x = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(seed))  # [B, 3C, H, W]
+    return (bundle.denoiser.context.observation_encoder(x),  # type: ignore[union-attr]
+            bundle.value.context.observation_encoder(x))  # type: ignore[union-attr]
+
+
+def test_widened_model_computes_the_same_and_records_its_stem(exported: Path, tmp_path: Path) -> None:
+    written = widen_stem(exported, tmp_path / "wide", 12, seed=3)
+    meta = json.loads(written.read_text())
+    assert meta["model_config"]["encoder_options"]["stem_channels"] == 12
+    assert meta["widened_from"]["stem_channels"] == 8 and "train_state" not in meta
+    wide = read_checkpoint(tmp_path / "wide")
+    assert len(encoder_prefixes(wide.weights)) == 2  # the denoiser's and the value network's
+    assert wide.role_weights("denoiser")["context.observation_encoder.stem.0.weight"].shape[0] == 12
+    for before, after in zip(_outputs(exported), _outputs(tmp_path / "wide")):
+        assert torch.allclose(before, after, atol=1e-6)
+    new_filters = wide.role_weights("value")["context.observation_encoder.stem.0.weight"][8:]
+    assert new_filters.abs().sum() > 0  # the new channels are live, not dead zeros
+    again = widen_stem(exported, tmp_path / "again", 12, seed=3)
+    same_seed = read_checkpoint(again).role_weights("value")["context.observation_encoder.stem.0.weight"][8:]
+    assert torch.equal(same_seed, new_filters)  # seeded: the same seed draws the same new filters
+
+
+def test_a_run_with_the_wider_stem_warm_starts_from_it_and_trains(exported: Path, tmp_path: Path) -> None:
+    widen_stem(exported, tmp_path / "wide", 12)
+    overrides = {**FAST, "encoder_options": {**FAST["encoder_options"], "stem_channels": 12}}
+    cfg = fast_config(steps=4, model_overrides=overrides, val_every=100, checkpoint_every=100)
+    trainer = Trainer(make_domain(), cfg, tmp_path / "run", registry=blocks_registry(), log_stream=io.StringIO(),
+                      init=tmp_path / "wide")
+    result = trainer.run()
+    trainer.close()
+    trained = read_checkpoint(result.checkpoint).role_weights("denoiser")  # type: ignore[arg-type]
+    start = read_checkpoint(tmp_path / "wide").role_weights("denoiser")
+    key = "context.observation_encoder.patchify.weight"
+    assert trained[key][:, 8:].abs().sum() > 0 and start[key][:, 8:].abs().sum() == 0  # new channels now read
+
+
+def test_bad_widths_and_models_without_a_grid_encoder_are_refused(exported: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(InputError, match="has 8 stem channels; widening needs more, got 8"):
+        widen_stem(exported, tmp_path / "same", 8)
+    assert not (tmp_path / "same").exists()
+    assert main([str(exported), str(tmp_path / "less"), "--stem-channels", "4"]) == 2
+    assert "cannot widen model" in capsys.readouterr().err
+    ckpt = read_checkpoint(exported)
+    no_grid = tmp_path / "nogrid"
+    no_grid.mkdir()
+    from safetensors.torch import save_file
+    save_file({k: v for k, v in ckpt.weights.items() if "observation_encoder" not in k},
+              str(no_grid / "model.safetensors"))
+    (no_grid / "model.json").write_text(json.dumps({k: v for k, v in ckpt.meta.items()}))
+    with pytest.raises(InputError, match="no grid observation encoder"):
+        widen_stem(no_grid, tmp_path / "out", 16)
