@@ -40,7 +40,17 @@ def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
             "command": meta.get("command"), "saved_at": meta.get("saved_at"),
             "multi_label": cfg.get("multi_label", False), "p_goal": cfg.get("p_goal", 0.0),
             "p_leaf": cfg.get("p_leaf", 0.0), "targets": cfg.get("targets", "random"),
-            "kind": meta.get("kind", "diffusion")}
+            "sigma_small": cfg.get("sigma_small"), "kind": meta.get("kind", "diffusion"),
+            "widened": _widened(meta)}
+
+
+def _widened(meta: Mapping[str, Any]) -> str | None:
+    """``"8->16"`` when the model's grid stem was widened after this run (:mod:`~treediff.engine.training.widen`)."""
+    source = meta.get("widened_from")
+    if not isinstance(source, dict):
+        return None
+    now = (meta.get("model_config") or {}).get("encoder_options", {}).get("stem_channels")
+    return f"{source.get('stem_channels')}->{now}"
 
 
 def _labels(run: Mapping[str, Any]) -> str:
@@ -51,7 +61,9 @@ def _labels(run: Mapping[str, Any]) -> str:
     labels = "multi-label" if run["multi_label"] else "first edit"
     return (labels + (f", goals {run['p_goal']}" if run["p_goal"] else "")
             + (f", leaf steps {run['p_leaf']}" if run.get("p_leaf") else "")
-            + (", test-like targets" if run.get("targets") == "test" else ""))
+            + (", test-like targets" if run.get("targets") == "test" else "")
+            + (f", edits of up to {run['sigma_small']} primitives" if run.get("sigma_small") else "")
+            + (f"; then grid stem widened {run['widened']} channels" if run.get("widened") else ""))
 
 
 def _hours(meta: Mapping[str, Any]) -> float | None:

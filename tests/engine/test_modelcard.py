@@ -83,3 +83,16 @@ def test_a_run_on_test_like_targets_says_so_in_its_labels() -> None:
     base = {"batch_size": 32, "multi_label": True, "p_goal": 0.05, "p_leaf": 0.3}
     assert "| multi-label, goals 0.05, leaf steps 0.3, test-like targets |" in card({**base, "targets": "test"})
     assert "test-like" not in card(base) and "test-like" not in card({**base, "targets": "random"})
+
+
+def test_wider_edits_and_a_widened_stem_show_in_the_labels() -> None:
+    base = {"batch_size": 32, "multi_label": True, "p_goal": 0.05}
+    wide = render_card({"domain": "tinysvg", "kind": "diffusion", "step": 7, "train_config": base,
+                        "widened_from": {"stem_channels": 8},
+                        "model_config": {"encoder_options": {"stem_channels": 16}}})
+    assert "| multi-label, goals 0.05; then grid stem widened 8->16 channels |" in wide
+    edits = render_card({"domain": "tinysvg", "kind": "diffusion", "step": 7,
+                         "train_config": {**base, "sigma_small": 3}})
+    assert "| multi-label, goals 0.05, edits of up to 3 primitives |" in edits
+    plain = render_card({"domain": "tinysvg", "kind": "diffusion", "step": 7, "train_config": base})
+    assert "widened" not in plain and "edits of up to" not in plain
