@@ -46,6 +46,7 @@ class DataSpec:
     k_max: int = 5
     p_fresh: float = 0.2
     p_leaf: float = 0.0  # share of forward steps that move one leaf instead of replacing a subtree
+    p_hoist: float = 0.0  # share of forward steps that drop a part (a small node -> one of its children)
     max_program_tokens: int = 128  # longest program token sequence (without BOS/EOS)
     max_edit_tokens: int = 40  # longest replacement including BOS and EOS
     max_depth: int = 24
@@ -94,7 +95,7 @@ def make_example(grammar: Grammar, vocab: Vocab, spec: DataSpec, rng: Random, ta
         if spec.p_goal > 0 and rng.random() < spec.p_goal:
             return Example(target_ids, target_ids, 0, (), 0, ())
         current = forward(target, grammar, rng, spec.k_max, spec.p_fresh, spec.sigma_small,
-                          spec.min_primitives, spec.max_primitives, spec.max_depth, spec.p_leaf)
+                          spec.min_primitives, spec.max_primitives, spec.max_depth, spec.p_leaf, spec.p_hoist)
         path = reverse_path(current, target, grammar, spec.sigma_small)
         if not path:  # the mutations cancelled out: nothing to learn
             continue

@@ -39,7 +39,7 @@ def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
             "hardware": meta.get("hardware", "unknown (not recorded)"), "init_from": meta.get("init_from"),
             "command": meta.get("command"), "saved_at": meta.get("saved_at"),
             "multi_label": cfg.get("multi_label", False), "p_goal": cfg.get("p_goal", 0.0),
-            "p_leaf": cfg.get("p_leaf", 0.0), "targets": cfg.get("targets", "random"),
+            "p_leaf": cfg.get("p_leaf", 0.0), "p_hoist": cfg.get("p_hoist", 0.0), "targets": cfg.get("targets", "random"),
             "sigma_small": cfg.get("sigma_small"), "kind": meta.get("kind", "diffusion"),
             "widened": _widened(meta)}
 
@@ -61,6 +61,7 @@ def _labels(run: Mapping[str, Any]) -> str:
     labels = "multi-label" if run["multi_label"] else "first edit"
     return (labels + (f", goals {run['p_goal']}" if run["p_goal"] else "")
             + (f", leaf steps {run['p_leaf']}" if run.get("p_leaf") else "")
+            + (f", hoists {run['p_hoist']}" if run.get("p_hoist") else "")
             + (", test-like targets" if run.get("targets") == "test" else "")
             + (f", edits of up to {run['sigma_small']} primitives" if run.get("sigma_small") else "")
             + (f"; then grid stem widened {run['widened']} channels" if run.get("widened") else ""))

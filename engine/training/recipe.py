@@ -38,7 +38,8 @@ def data_spec(domain: Domain, cfg: TrainConfig, mcfg: Any) -> DataSpec:
     """How examples are drawn for ``domain`` under ``cfg`` (sizes default to the domain's)."""
     return DataSpec(kind=cfg.model, min_primitives=cfg.min_primitives or domain.min_primitives,
                     max_primitives=cfg.max_primitives or domain.max_primitives, sigma_small=mcfg.sigma_small,
-                    k_max=cfg.k_max, p_fresh=cfg.p_fresh, p_leaf=cfg.p_leaf, max_program_tokens=mcfg.max_program_tokens,
+                    k_max=cfg.k_max, p_fresh=cfg.p_fresh, p_leaf=cfg.p_leaf, p_hoist=cfg.p_hoist,
+                    max_program_tokens=mcfg.max_program_tokens,
                     max_edit_tokens=mcfg.max_edit_tokens, p_goal=cfg.p_goal if cfg.model == "diffusion" else 0.0,
                     multi_label=cfg.multi_label)
 

@@ -59,6 +59,9 @@ class TrainConfig(BaseModel):
     p_leaf: float = Field(default=0.0, ge=0, le=1, description="Forward process: share of noise steps that move one "
                           "leaf by a step or two (an int +-1..2, another enum word, a flipped bool) instead of "
                           "replacing a subtree: the near misses that search meets.")
+    p_hoist: float = Field(default=0.0, ge=0, le=1, description="Forward process: share of noise steps that replace "
+                           "a small node by one of its own children of the same nonterminal (a part missing, the "
+                           "rest exact: the smaller programs searches stop on). p_leaf + p_hoist <= 1.")
     p_goal: float = Field(default=0.05, ge=0, lt=1, description="Share of goal examples (current program == target, "
                           "0 edits left): teaches the value network that the goal is 0 away.")
     multi_label: bool = Field(default=True, description="Train the pointer on every edit that may come first on the "
@@ -80,6 +83,9 @@ class TrainConfig(BaseModel):
         if self.min_primitives and self.max_primitives and self.min_primitives > self.max_primitives:
             raise ValueError(f"min_primitives ({self.min_primitives}) is greater than max_primitives "
                              f"({self.max_primitives}); expected min <= max")
+        if self.p_leaf + self.p_hoist > 1:
+            raise ValueError(f"p_leaf ({self.p_leaf}) + p_hoist ({self.p_hoist}) is more than 1; expected shares of "
+                             "the noise steps that add up to at most 1")
         return self
 
     def with_overrides(self, **flags: Any) -> TrainConfig:

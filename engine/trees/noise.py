@@ -9,7 +9,7 @@ from treediff.engine.errors import TreeError
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.derivation import sample_tree, sampler
 from treediff.engine.trees.neighbours import leaf_steps
-from treediff.engine.trees.tree import Child, Edit, Node, Path, replace, walk
+from treediff.engine.trees.tree import Child, Edit, Node, Path, get, replace, walk
 
 SIGMA_SMALL = 2  # default: most primitives in a mutated / replacement subtree (ModelConfig.sigma_small too)
 RESAMPLE_TRIES = 64  # draws of a replacement for one node before trying another node
@@ -82,34 +82,55 @@ def leaf_step(tree: Node, rng: Random, int_step: int = LEAF_STEP) -> Node:
     return tree
 
 
+def hoist(tree: Node, rng: Random, sigma_small: int = SIGMA_SMALL) -> Node:
+    """``tree`` with one node of at most ``sigma_small`` primitives replaced by one of its own children of the same
+    nonterminal, drawn uniformly among such (node, child) pairs: the program with a part missing and the rest
+    exact, which one edit (writing the node back) restores. ``tree`` itself when no node has such a child."""
+    pairs = [(path, i) for path, node in small_nodes(tree, sigma_small) for i, child in enumerate(node.children)
+             if type(child) is Node and child.production.lhs == node.production.lhs]
+    if not pairs:
+        return tree
+    path, i = pairs[int(rng.random() * len(pairs))]
+    return replace(tree, path, get(tree, path).children[i])
+
+
 def noise_step(tree: Node, grammar: Grammar, rng: Random, sigma_small: int = SIGMA_SMALL, max_depth: int = 24,
-               p_leaf: float = 0.0) -> Node:
-    """One step of the forward process: a :func:`leaf_step` with probability ``p_leaf``, else a :func:`mutate`
-    (no random draw for the choice when ``p_leaf`` is 0, so such noise is the same as without leaf steps)."""
-    if p_leaf > 0 and rng.random() < p_leaf:
-        return leaf_step(tree, rng)
+               p_leaf: float = 0.0, p_hoist: float = 0.0) -> Node:
+    """One step of the forward process: a :func:`leaf_step` with probability ``p_leaf``, a :func:`hoist` with
+    probability ``p_hoist`` (a :func:`mutate` where nothing can be hoisted), else a :func:`mutate`. No random draw
+    for the choice when both are 0, so such noise is the same as without them; ``p_hoist`` 0 keeps the draws of
+    leaf-step noise as they were."""
+    if p_leaf > 0 or p_hoist > 0:
+        r = rng.random()
+        if r < p_leaf:
+            return leaf_step(tree, rng)
+        if r < p_leaf + p_hoist:
+            hoisted = hoist(tree, rng, sigma_small)
+            if hoisted is not tree:
+                return hoisted
     return mutate(tree, grammar, rng, sigma_small, max_depth)[0]
 
 
 def forward(target: Node, grammar: Grammar, rng: Random, k_max: int = 5, p_fresh: float = 0.2,
             sigma_small: int = SIGMA_SMALL, min_primitives: int = 1, max_primitives: int = 8,
-            max_depth: int = 24, p_leaf: float = 0.0) -> Node:
+            max_depth: int = 24, p_leaf: float = 0.0, p_hoist: float = 0.0) -> Node:
     """The forward (noising) process applied to ``target``.
 
     With probability ``p_fresh`` a brand-new random program of the target's nonterminal with
     ``min_primitives..max_primitives`` primitives; otherwise ``k ~ U{1..k_max}`` successive
     :func:`noise_step` s, each a :func:`leaf_step` with probability ``p_leaf`` (the near misses a search
-    meets: every part right, a few leaves a step or two off) and a :func:`mutate` otherwise. Mutations may
-    move sigma outside the primitive bounds by up to ``sigma_small`` per step.
+    meets: every part right, a few leaves a step or two off), a :func:`hoist` with probability ``p_hoist`` (a
+    part missing, the rest exact: the smaller programs searches stop on) and a :func:`mutate` otherwise.
+    Mutations may move sigma outside the primitive bounds by up to ``sigma_small`` per step.
     """
-    if k_max < 1 or not 0.0 <= p_fresh <= 1.0 or not 0.0 <= p_leaf <= 1.0:
-        raise ValueError(f"forward needs k_max >= 1 and 0 <= p_fresh, p_leaf <= 1; got k_max={k_max}, "
-                         f"p_fresh={p_fresh}, p_leaf={p_leaf}")
+    if k_max < 1 or not 0.0 <= p_fresh <= 1.0 or not (0.0 <= p_leaf and 0.0 <= p_hoist and p_leaf + p_hoist <= 1.0):
+        raise ValueError(f"forward needs k_max >= 1, 0 <= p_fresh <= 1 and p_leaf, p_hoist >= 0 with p_leaf + "
+                         f"p_hoist <= 1; got k_max={k_max}, p_fresh={p_fresh}, p_leaf={p_leaf}, p_hoist={p_hoist}")
     if rng.random() < p_fresh:
         return sample_tree(grammar, rng, min_primitives, max_primitives, target.production.lhs, max_depth)
     tree = target
     for _ in range(1 + int(rng.random() * k_max)):
-        tree = noise_step(tree, grammar, rng, sigma_small, max_depth, p_leaf)
+        tree = noise_step(tree, grammar, rng, sigma_small, max_depth, p_leaf, p_hoist)
     return tree
 
 

@@ -235,3 +235,17 @@ def test_targets_test_needs_a_domain_with_test_targets() -> None:
     bare = replace(domain, test_targets=None)
     with pytest.raises(InputError, match="targets: test.*no test_targets"):
         target_source(bare, TrainConfig(targets="test"))
+
+
+def test_hoist_noise_reaches_the_examples(csg_grammar: Grammar) -> None:
+    from treediff.engine.training.recipe import data_spec
+    from treediff.engine.training.traincfg import TrainConfig
+
+    domain = type("D", (), {"min_primitives": 4, "max_primitives": 6})
+    mcfg = type("M", (), {"sigma_small": 2, "max_program_tokens": 128, "max_edit_tokens": 40})
+    spec = data_spec(domain, TrainConfig(p_hoist=1.0, p_fresh=0.0, p_goal=0.0), mcfg)  # type: ignore[arg-type]
+    assert spec.p_hoist == 1.0
+    vocab, rng = Vocab(csg_grammar), Random(6)
+    for _ in range(30):  # every noise step dropped a part: the current program is smaller than its target
+        ex = make_example(csg_grammar, vocab, spec, rng)
+        assert vocab.decode(list(ex.current)).sigma < vocab.decode(list(ex.target)).sigma

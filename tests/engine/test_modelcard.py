@@ -96,3 +96,9 @@ def test_wider_edits_and_a_widened_stem_show_in_the_labels() -> None:
     assert "| multi-label, goals 0.05, edits of up to 3 primitives |" in edits
     plain = render_card({"domain": "tinysvg", "kind": "diffusion", "step": 7, "train_config": base})
     assert "widened" not in plain and "edits of up to" not in plain
+
+
+def test_a_run_with_hoists_says_so_in_its_labels() -> None:
+    cfg = {"batch_size": 32, "multi_label": True, "p_goal": 0.05, "p_leaf": 0.3, "p_hoist": 0.2}
+    card = render_card({"domain": "csg2d", "kind": "diffusion", "step": 7, "train_config": cfg})
+    assert "| multi-label, goals 0.05, leaf steps 0.3, hoists 0.2 |" in card

@@ -182,3 +182,27 @@ def test_forward_with_leaf_steps_keeps_the_structure(csg_grammar: Grammar) -> No
         assert path_length(noised, target, csg_grammar) <= 3
     with pytest.raises(ValueError, match="p_leaf"):
         forward(target, csg_grammar, rng, p_leaf=1.5)
+
+
+def test_hoist_drops_a_part_that_one_edit_writes_back(csg_grammar: Grammar) -> None:
+    from treediff.engine.trees.noise import hoist
+
+    rng = random.Random(4)
+    for _ in range(60):
+        target = sample_tree(csg_grammar, rng, 2, 6)
+        hoisted = hoist(target, rng)
+        validate(hoisted, csg_grammar)
+        assert hoisted.sigma < target.sigma  # a part is missing
+        path = reverse_path(hoisted, target, csg_grammar)
+        assert len(path) == 1 and path[0].replacement.sigma <= 2  # the rest is exact: one small edit restores it
+    single = parse(csg_grammar, "(Circle 3 8 8)")
+    assert hoist(single, rng) is single  # nothing to hoist
+
+
+def test_forward_with_hoists_shrinks_programs_and_checks_the_shares(csg_grammar: Grammar) -> None:
+    rng = random.Random(2)
+    targets = [sample_tree(csg_grammar, rng, 4, 6) for _ in range(40)]
+    noised = [forward(t, csg_grammar, rng, k_max=2, p_fresh=0.0, p_hoist=1.0) for t in targets]
+    assert all(n.sigma < t.sigma for n, t in zip(noised, targets))
+    with pytest.raises(ValueError, match="p_hoist"):
+        forward(targets[0], csg_grammar, rng, p_leaf=0.6, p_hoist=0.6)

@@ -61,3 +61,9 @@ def test_shipped_model_configs_are_valid() -> None:
         assert config.model == ("ar" if path.parent.name == "model_ar" else "diffusion")
         shipped = json.loads((path.parent / "model.json").read_text())
         assert shipped["kind"] == config.model and shipped["domain"] == path.parent.parent.name
+
+
+def test_noise_shares_may_not_add_up_past_one() -> None:
+    with pytest.raises(InputError, match=r"p_leaf \(0.6\) \+ p_hoist \(0.5\) is more than 1"):
+        parse_train_config("p_leaf: 0.6\np_hoist: 0.5\n", "cfg.yaml")
+    assert parse_train_config("p_leaf: 0.3\np_hoist: 0.2\n", "cfg.yaml").p_hoist == 0.2
