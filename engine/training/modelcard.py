@@ -39,7 +39,8 @@ def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
             "hardware": meta.get("hardware", "unknown (not recorded)"), "init_from": meta.get("init_from"),
             "command": meta.get("command"), "saved_at": meta.get("saved_at"),
             "multi_label": cfg.get("multi_label", False), "p_goal": cfg.get("p_goal", 0.0),
-            "p_leaf": cfg.get("p_leaf", 0.0), "p_hoist": cfg.get("p_hoist", 0.0), "targets": cfg.get("targets", "random"),
+            "p_leaf": cfg.get("p_leaf", 0.0), "p_hoist": cfg.get("p_hoist", 0.0),
+            "targets": cfg.get("targets", "random"),
             "sigma_small": cfg.get("sigma_small"), "kind": meta.get("kind", "diffusion"),
             "widened": _widened(meta)}
 
