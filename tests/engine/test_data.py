@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from random import Random
+from typing import Any
 
 import pytest
 import torch
@@ -179,19 +180,28 @@ def test_goal_examples_have_no_edit_and_zero_length(csg_grammar: Grammar) -> Non
             assert int(batch.edit_position[row]) in marked
 
 
-def test_leaf_step_noise_reaches_examples_through_the_config(csg_grammar: Grammar) -> None:
-    from treediff.engine.training.recipe import data_spec
-    from treediff.engine.training.traincfg import TrainConfig
+def _same_shape(current: Node, target: Node) -> bool:
     from treediff.engine.trees.tree import skeleton
 
-    domain = type("D", (), {"min_primitives": 2, "max_primitives": 6})
+    return skeleton(current) == skeleton(target)
+
+
+@pytest.mark.parametrize(("option", "holds"), [
+    ("p_leaf", _same_shape),  # every noise step moved a leaf: the program keeps the target's shape
+    ("p_hoist", lambda current, target: current.sigma < target.sigma),  # every step dropped a part
+])
+def test_noise_options_reach_the_examples_through_the_config(csg_grammar: Grammar, option: str, holds: Any) -> None:
+    from treediff.engine.training.recipe import data_spec
+    from treediff.engine.training.traincfg import TrainConfig
+
+    domain = type("D", (), {"min_primitives": 4, "max_primitives": 6})
     mcfg = type("M", (), {"sigma_small": 2, "max_program_tokens": 128, "max_edit_tokens": 40})
-    spec = data_spec(domain, TrainConfig(p_leaf=1.0, p_fresh=0.0, p_goal=0.0), mcfg)  # type: ignore[arg-type]
-    assert spec.p_leaf == 1.0
+    spec = data_spec(domain, TrainConfig(p_fresh=0.0, p_goal=0.0, **{option: 1.0}), mcfg)  # type: ignore[arg-type]
+    assert getattr(spec, option) == 1.0
     vocab, rng = Vocab(csg_grammar), Random(5)
-    for _ in range(30):  # every noise step moved a leaf: the program keeps the target's shape
+    for _ in range(30):
         ex = make_example(csg_grammar, vocab, spec, rng)
-        assert skeleton(vocab.decode(list(ex.current))) == skeleton(vocab.decode(list(ex.target)))
+        assert holds(vocab.decode(list(ex.current)), vocab.decode(list(ex.target)))
 
 
 def test_a_target_source_gives_each_batch_its_targets_deterministically(csg_grammar: Grammar) -> None:
@@ -235,17 +245,3 @@ def test_targets_test_needs_a_domain_with_test_targets() -> None:
     bare = replace(domain, test_targets=None)
     with pytest.raises(InputError, match="targets: test.*no test_targets"):
         target_source(bare, TrainConfig(targets="test"))
-
-
-def test_hoist_noise_reaches_the_examples(csg_grammar: Grammar) -> None:
-    from treediff.engine.training.recipe import data_spec
-    from treediff.engine.training.traincfg import TrainConfig
-
-    domain = type("D", (), {"min_primitives": 4, "max_primitives": 6})
-    mcfg = type("M", (), {"sigma_small": 2, "max_program_tokens": 128, "max_edit_tokens": 40})
-    spec = data_spec(domain, TrainConfig(p_hoist=1.0, p_fresh=0.0, p_goal=0.0), mcfg)  # type: ignore[arg-type]
-    assert spec.p_hoist == 1.0
-    vocab, rng = Vocab(csg_grammar), Random(6)
-    for _ in range(30):  # every noise step dropped a part: the current program is smaller than its target
-        ex = make_example(csg_grammar, vocab, spec, rng)
-        assert vocab.decode(list(ex.current)).sigma < vocab.decode(list(ex.target)).sigma
