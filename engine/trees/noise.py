@@ -9,7 +9,7 @@ from treediff.engine.errors import TreeError
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.derivation import sample_tree, sampler
 from treediff.engine.trees.neighbours import leaf_steps
-from treediff.engine.trees.tree import Child, Edit, Node, Path, get, replace, walk
+from treediff.engine.trees.tree import Child, Edit, Node, Path, replace, walk
 
 SIGMA_SMALL = 2  # default: most primitives in a mutated / replacement subtree (ModelConfig.sigma_small too)
 RESAMPLE_TRIES = 64  # draws of a replacement for one node before trying another node
@@ -86,12 +86,12 @@ def hoist(tree: Node, rng: Random, sigma_small: int = SIGMA_SMALL) -> Node:
     """``tree`` with one node of at most ``sigma_small`` primitives replaced by one of its own children of the same
     nonterminal, drawn uniformly among such (node, child) pairs: the program with a part missing and the rest
     exact, which one edit (writing the node back) restores. ``tree`` itself when no node has such a child."""
-    pairs = [(path, i) for path, node in small_nodes(tree, sigma_small) for i, child in enumerate(node.children)
+    pairs = [(path, child) for path, node in small_nodes(tree, sigma_small) for child in node.children
              if type(child) is Node and child.production.lhs == node.production.lhs]
     if not pairs:
         return tree
-    path, i = pairs[int(rng.random() * len(pairs))]
-    return replace(tree, path, get(tree, path).children[i])
+    path, child = pairs[int(rng.random() * len(pairs))]
+    return replace(tree, path, child)
 
 
 def noise_step(tree: Node, grammar: Grammar, rng: Random, sigma_small: int = SIGMA_SMALL, max_depth: int = 24,
