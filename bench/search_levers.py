@@ -54,7 +54,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "b8-restart-start": ("beam", {"restart": "start", "beam_width": 8}),
     "b8e4-local4-restart-start": ("beam", {"restart": "start", "beam_width": 8, "expansions": 4, "local": 4}),
     "local4-restart-start": ("beam", {"restart": "start", "local": 4}),
-    "ar-start": ("beam", {"start": "ar"}),
+    "ar-start": ("beam", {"start": "ar", "ar_samples": 8}),
+    "ar64-start": ("beam", {"start": "ar", "ar_samples": 64}),
+    "ar256-start": ("beam", {"start": "ar", "ar_samples": 256}),
     "ls32": ("beam", {"local_samples": 32}),
     "p10": ("beam", {"patience": 10}),
     "p5": ("beam", {"patience": 5}),
@@ -119,9 +121,11 @@ def multiscale(name: str, scales: tuple[int, ...] = (1, 2, 4, 8, 16)) -> Any:
 
 
 def config_of(method: str, options: dict[str, Any]) -> SearchConfig:
-    """The SearchConfig of a variant: ``options`` applied to the method's section (``start`` at the top)."""
+    """The SearchConfig of a variant: ``options`` applied to the method's section (``start`` and ``ar_samples`` at
+    the top)."""
     options = dict(options)
-    config = SearchConfig().with_overrides("", start=options.pop("start", None))
+    config = SearchConfig().with_overrides("", start=options.pop("start", None),
+                                           ar_samples=options.pop("ar_samples", None))
     return config.with_overrides("beam" if method == "beam" else method, **options)
 
 

@@ -95,6 +95,9 @@ class SearchConfig(BaseModel):
 
     start: Literal["minimal", "random", "ar"] = Field(default="minimal", description="Start programs of beam search "
                                                       "and rollouts.")
+    ar_samples: int = Field(default=64, ge=1, description="With start: ar, whole programs sampled from the AR model "
+                            "per solve; every distinct one is executed (counted as a renderer call) and the search "
+                            "starts from the best of them.")
     beam: BeamConfig = Field(default_factory=BeamConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     mutation: MutationConfig = Field(default_factory=MutationConfig)

@@ -111,7 +111,7 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
 
         count = config.beam.beam_width if method == "beam" else config.rollout.parallel
         ar_model = model_for("ar", ar_bundle, bundle)
-        start = ar_programs(renderer, ar_model, count, _generator(ar_model, seed))
+        start = ar_programs(renderer, ar_model, count, _generator(ar_model, seed), samples=config.ar_samples)
     if method == "beam":
         from treediff.engine.search.beam import beam_search
 

@@ -330,3 +330,29 @@ def test_value_slots_score_candidates_with_the_value_network_even_when_ranking_b
     config = SearchConfig().with_overrides("beam", value_slots=1)
     res = solve(d, target, "beam", budget=120, seed=3, bundle=bundle, use_goal=False, config=config)
     assert calls and res.renderer_calls <= 120 and plain.renderer_calls <= 120
+
+
+def test_ar_start_programs_are_the_best_of_all_samples_and_every_sample_is_counted(models):
+    import torch
+
+    from treediff.engine.search.baselines import ar_programs
+    from treediff.engine.search.budget import BudgetedExecutor
+
+    d, _, ar = models
+    target = render(d, d.test_targets(1, 84)[0])
+    renderer = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=1000)
+    best = ar_programs(renderer, ar, 3, torch.Generator().manual_seed(0), samples=40)
+    visits = sorted(renderer.visits.values(), key=lambda v: (not v.solved, v.distance, v.call))
+    assert renderer.calls == len(visits) > 3  # every distinct sample was executed, not just the ones kept
+    assert best == [v.tree for v in visits[:3]]
+    again = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=1000)
+    assert ar_programs(again, ar, 3, torch.Generator().manual_seed(0), samples=40) == best  # seeded
+
+
+def test_ar_samples_are_executed_within_the_budget(models):
+    d, bundle, ar = models
+    target = render(d, d.test_targets(1, 85)[0])
+    ex = d.make_executor("cpu")
+    res = solve(d, target, "beam", budget=7, seed=1, bundle=bundle, ar_bundle=ar, executor=ex, use_goal=False,
+                config=SearchConfig(start="ar", ar_samples=50))
+    assert len(set(ex.executed)) == res.renderer_calls == 7
