@@ -81,7 +81,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         raise ValueError(f"beam value_slots {value_slots!r}; expected fewer than beam_width={beam_width}, "
                          "so that the ranking keeps at least one place")
     ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0)
-    beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width)
+    # seed programs may have been executed already (AR samples are run to pick the best): keep them
+    beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width, revisit=True)
     frontier = _Frontier(expand_limit, keep_parents, beam)
     stalls = stale = 0
     best = _best(beam)

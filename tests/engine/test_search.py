@@ -356,3 +356,13 @@ def test_ar_samples_are_executed_within_the_budget(models):
     res = solve(d, target, "beam", budget=7, seed=1, bundle=bundle, ar_bundle=ar, executor=ex, use_goal=False,
                 config=SearchConfig(start="ar", ar_samples=50))
     assert len(set(ex.executed)) == res.renderer_calls == 7
+
+
+def test_a_search_from_ar_samples_goes_on_past_the_samples(models):
+    d, bundle, ar = models
+    target = render(d, d.test_targets(1, 86)[0])
+    for method in ("beam", "rollout"):
+        res = solve(d, target, method, budget=120, seed=1, bundle=bundle, ar_bundle=ar, use_goal=False,
+                    config=SearchConfig(start="ar", ar_samples=20))
+        assert res.renderer_calls == 120, method  # the AR samples are run first, then the search edits the best
+        assert res.counts["edits_proposed"] > 0, method
