@@ -57,6 +57,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ar-start": ("beam", {"start": "ar", "ar_samples": 8}),
     "ar64-start": ("beam", {"start": "ar", "ar_samples": 64}),
     "ar256-start": ("beam", {"start": "ar", "ar_samples": 256}),
+    "ar64-next": ("beam", {"start": "ar", "ar_samples": 64, "restart": "next"}),
+    "ar256-next": ("beam", {"start": "ar", "ar_samples": 256, "restart": "next"}),
     "ls32": ("beam", {"local_samples": 32}),
     "p10": ("beam", {"patience": 10}),
     "p5": ("beam", {"patience": 5}),

@@ -119,25 +119,24 @@ def _restart(domain: Domain, renderer: BudgetedExecutor, rng: random.Random, lin
     return current, current_distance, current_distance
 
 
-def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, count: int, generator: torch.Generator,
-                samples: int | None = None) -> list[Node]:
-    """The best ``count`` of ``samples`` (default ``2 * count``) whole programs sampled from the AR model for the
-    renderer's target.
+def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int,
+                generator: torch.Generator) -> list[Node]:
+    """``samples`` whole programs sampled from the AR model for the renderer's target, executed and ranked.
 
-    Every distinct sample is executed (counted as a renderer call, within the budget) and the samples are
+    Every distinct sample is executed (counted as a renderer call, within the budget); the executed ones are
     returned best first: a goal match, then lower distance, then the earlier sample.
     """
     from treediff.engine.models.inference import model_device, sample_programs
 
     device = model_device(ar_bundle.ar)
     with renderer.profile.section("model"):
-        drawn = sample_programs(ar_bundle.ar, ar_bundle.vocab, renderer.target.to(device)[None],
-                                max(count, samples or 2 * count), generator)[0]
+        drawn = sample_programs(ar_bundle.ar, ar_bundle.vocab, renderer.target.to(device)[None], samples,
+                                generator)[0]
     renderer.profile.count("programs_sampled", len(drawn))
     trees = list(dict.fromkeys(tree for tree, _ in drawn))
     visits = renderer.run(trees)
     ranked = sorted((v for v in visits if v is not None), key=lambda v: (not v.solved, v.distance, v.call))
-    return [v.tree for v in ranked[:count]]
+    return [v.tree for v in ranked]
 
 
 def ar_search(domain: Domain, renderer: BudgetedExecutor, ar_model: Any, vocab: Any, generator: torch.Generator, *,

@@ -65,7 +65,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
     programs; after ``patience`` rounds without a better best distance in the beam it restarts: from fresh
     random programs (``restart="random"``) or from the start programs again (``"start"``; already executed,
-    so free, and the denoiser samples other paths from them since visited children are skipped), or from
+    so free, and the denoiser samples other paths from them since visited children are skipped), from the
+    next ``beam_width`` of the start programs in turn (``"next"``, for many ranked seeds such as AR samples;
+    with fewer seeds than that, as ``"start"``), or from
     the best program found with ``kick`` random subtree mutations each (``"kick"``, iterated local search).
     ``diverse`` > 0 keeps at most that many programs of one skeleton in the beam while other skeletons are
     left; ``expand_limit`` > 0 makes the search best-first: each program is a parent for at most that many
@@ -84,7 +86,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     # seed programs may have been executed already (AR samples are run to pick the best): keep them
     beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width, revisit=True)
     frontier = _Frontier(expand_limit, keep_parents, beam)
-    stalls = stale = 0
+    stalls = stale = restarts = 0
     best = _best(beam)
     while beam and not renderer.done() and stalls < STALL_ROUNDS:
         parents = [c.tree for c in beam]
@@ -115,12 +117,27 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         stale = 0 if round_best < best else stale + 1
         best = min(best, round_best)
         if stale >= patience:
+            restarts += 1
             again = _kicked(renderer, rng, sigma, beam_width, kick) if restart == "kick" else \
+                _next_seeds(start, restarts, beam_width) if restart == "next" else \
                 start if restart == "start" else "random"
             beam, stale = _restart(renderer, ranker, rng, lineage, again, beam_width, revisit=restart != "random"), 0
             frontier.reset(beam)
             best = _best(beam)
     return finish("beam", renderer, lineage)
+
+
+
+def _next_seeds(start: str | Sequence[Node], restarts: int, width: int) -> str | list[Node]:
+    """The start programs of restart number ``restarts`` (``restart="next"``): the next ``width`` of the seed
+    programs, cycling through them in order (a start kind such as ``"minimal"`` is returned as it is)."""
+    if isinstance(start, str):
+        return start
+    seeds = list(dict.fromkeys(start))
+    if not seeds:
+        return "random"
+    first = restarts * width % len(seeds)
+    return [seeds[(first + i) % len(seeds)] for i in range(min(width, len(seeds)))]
 
 
 def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random, n: int, step: int,

@@ -32,10 +32,12 @@ class BeamConfig(BaseModel):
                               "its nonterminal that keeps its children and leaves ((+ a b) -> (- a b)).")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
     patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
-    restart: Literal["start", "random", "kick"] = Field(default="start", description="Where a stuck beam "
-                                                        "restarts: its start programs again (the denoiser samples "
-                                                        "new paths from them), fresh random programs, or the best "
-                                                        "program found with `kick` random subtree mutations.")
+    restart: Literal["start", "next", "random", "kick"] = Field(default="start", description="Where a stuck beam "
+                                                                "restarts: its start programs again (the denoiser "
+                                                                "samples new paths from them), the next beam_width of "
+                                                                "its start programs in turn (e.g. ranked AR samples), "
+                                                                "fresh random programs, or the best program found "
+                                                                "with `kick` random subtree mutations.")
     kick: int = Field(default=2, ge=1, description="Random subtree mutations of the best program per restart "
                       "program (restart: kick).")
     expand_limit: int = Field(default=0, ge=0, description="Best-first: each program is a beam parent for at most "

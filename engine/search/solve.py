@@ -109,9 +109,8 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
     if start == "ar":
         from treediff.engine.search.baselines import ar_programs
 
-        count = config.beam.beam_width if method == "beam" else config.rollout.parallel
         ar_model = model_for("ar", ar_bundle, bundle)
-        start = ar_programs(renderer, ar_model, count, _generator(ar_model, seed), samples=config.ar_samples)
+        start = ar_programs(renderer, ar_model, config.ar_samples, _generator(ar_model, seed))
     if method == "beam":
         from treediff.engine.search.beam import beam_search
 

@@ -332,7 +332,7 @@ def test_value_slots_score_candidates_with_the_value_network_even_when_ranking_b
     assert calls and res.renderer_calls <= 120 and plain.renderer_calls <= 120
 
 
-def test_ar_start_programs_are_the_best_of_all_samples_and_every_sample_is_counted(models):
+def test_ar_start_programs_are_all_samples_best_first_and_every_sample_is_counted(models):
     import torch
 
     from treediff.engine.search.baselines import ar_programs
@@ -341,12 +341,12 @@ def test_ar_start_programs_are_the_best_of_all_samples_and_every_sample_is_count
     d, _, ar = models
     target = render(d, d.test_targets(1, 84)[0])
     renderer = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=1000)
-    best = ar_programs(renderer, ar, 3, torch.Generator().manual_seed(0), samples=40)
+    ranked = ar_programs(renderer, ar, 40, torch.Generator().manual_seed(0))
     visits = sorted(renderer.visits.values(), key=lambda v: (not v.solved, v.distance, v.call))
-    assert renderer.calls == len(visits) > 3  # every distinct sample was executed, not just the ones kept
-    assert best == [v.tree for v in visits[:3]]
+    assert renderer.calls == len(visits) > 3  # every distinct sample was executed
+    assert ranked == [v.tree for v in visits]  # best first
     again = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=1000)
-    assert ar_programs(again, ar, 3, torch.Generator().manual_seed(0), samples=40) == best  # seeded
+    assert ar_programs(again, ar, 40, torch.Generator().manual_seed(0)) == ranked  # seeded
 
 
 def test_ar_samples_are_executed_within_the_budget(models):
@@ -366,3 +366,41 @@ def test_a_search_from_ar_samples_goes_on_past_the_samples(models):
                     config=SearchConfig(start="ar", ar_samples=20))
         assert res.renderer_calls == 120, method  # the AR samples are run first, then the search edits the best
         assert res.counts["edits_proposed"] > 0, method
+
+
+def test_restart_next_cycles_through_the_seed_programs_in_turns_of_the_beam_width():
+    from treediff.engine.search.beam import _next_seeds
+
+    d = make_domain()
+    from treediff.engine.trees.derivation import sample_tree
+    import random
+
+    rng = random.Random(0)
+    seeds = list(dict.fromkeys(sample_tree(d.grammar, rng, 1, 3) for _ in range(40)))[:5]
+    assert len(seeds) == 5
+    assert _next_seeds(seeds, 1, 2) == seeds[2:4]
+    assert _next_seeds(seeds, 2, 2) == [seeds[4], seeds[0]]  # wraps around
+    assert _next_seeds(seeds, 7, 2) == seeds[4:] + seeds[:1]
+    assert _next_seeds(seeds[:1], 3, 4) == seeds[:1]
+    assert _next_seeds("minimal", 3, 4) == "minimal" and _next_seeds([], 1, 4) == "random"
+
+
+def test_a_stuck_beam_with_restart_next_starts_again_from_unused_seeds(models, monkeypatch):
+    import treediff.engine.search.beam as beam
+
+    d, bundle, _ = models
+    asked: list[object] = []
+    original = beam.start_programs
+
+    def spy(domain, start, count, rng):
+        asked.append(list(start) if not isinstance(start, str) else start)
+        return original(domain, start, count, rng)
+
+    monkeypatch.setattr(beam, "start_programs", spy)
+    target = render(d, d.test_targets(1, 87)[0])
+    seeds = [s for _, s in easy_cases(d, 12)]
+    seeds = list(dict.fromkeys(seeds))
+    config = SearchConfig().with_overrides("beam", patience=1, restart="next", beam_width=2)
+    solve(d, target, "beam", budget=300, seed=3, bundle=bundle, use_goal=False, config=config, seeds=seeds)
+    assert len(asked) > 2
+    assert asked[1] == seeds[2:4] and asked[2] == seeds[4:6]
