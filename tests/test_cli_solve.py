@@ -173,3 +173,48 @@ def test_warning_for_resized_targets_goes_to_stderr(capsys, blocks, tmp_path):
     blocks.storage.load = load
     code, out, err = solve(capsys, "blocks", path, "--method", "mutation", "--budget", 5)
     assert code == 0 and "warning: image" in err and "resized" in err
+
+
+def _args(**kw):
+    import argparse
+
+    base = dict(search_config=None, start=None, beam_width=None, expansions=None, mix=None, local=None,
+                schedule=None, checkpoint=None)
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def test_search_settings_beside_the_model_are_the_defaults_and_flags_and_files_override_them(tmp_path):
+    from treediff.engine.commands.searchargs import search_config
+    from treediff.engine.errors import InputError
+
+    domain = make_domain()
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.json").write_text("{}", encoding="utf-8")
+    (model / "search.yaml").write_text("start: random\nbeam: {beam_width: 3, expansions: 5}\n", encoding="utf-8")
+    config = search_config(_args(checkpoint=model), domain)
+    assert config.start == "random" and config.beam.beam_width == 3 and config.beam.expansions == 5
+    config = search_config(_args(checkpoint=model / "model.json", beam_width=2), domain)  # a file in the folder
+    assert config.beam.beam_width == 2 and config.beam.expansions == 5
+    own = tmp_path / "own.yaml"
+    own.write_text("beam: {expansions: 7}\n", encoding="utf-8")
+    config = search_config(_args(checkpoint=model, search_config=own), domain)
+    assert config.start == "minimal" and config.beam.beam_width == 4 and config.beam.expansions == 7
+    assert search_config(_args(checkpoint=tmp_path), domain).beam.beam_width == 4  # no file: the defaults
+    (model / "search.yaml").write_text("beam: {beam_width: 0}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="search.yaml"):
+        search_config(_args(checkpoint=model), domain)
+
+
+def test_solve_reads_the_search_settings_beside_the_model(capsys, blocks, target_png, tmp_path_factory):
+    run_dir = trained_run("diffusion", tmp_path_factory.mktemp("runs"))
+    (run_dir / "search.yaml").write_text("start: ar\n", encoding="utf-8")
+    try:
+        code, out, err = solve(capsys, "blocks", target_png, "--checkpoint", run_dir, "--budget", 50)
+    finally:
+        (run_dir / "search.yaml").unlink()
+    assert code == 2 and out == ""
+    assert "autoregressive" in err and "Traceback" not in err  # start: ar from the file needs an AR model
+    code, out, err = solve(capsys, "blocks", target_png, "--checkpoint", run_dir, "--budget", 50)
+    assert code == 0, err

@@ -16,6 +16,7 @@ from treediff.engine.commands.searchargs import (
     add_search_args,
     apply_threads,
     load_models,
+    models_needed,
     resolve_device,
     search_config,
 )
@@ -85,10 +86,12 @@ def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, devi
     out = args.out / domain.name
     out.mkdir(parents=True, exist_ok=True)
     executor = domain.make_executor(device)
-    method, bundle, note = "beam", None, ""
+    method, bundle, ar_bundle, note = "beam", None, None, ""
+    config = search_config(args, domain)
     if domain.checkpoint is not None:
         try:
-            bundle, _ = load_models(domain, registry, ["beam"], domain.checkpoint, None, device)
+            bundle, ar_bundle = load_models(domain, registry, models_needed(["beam"], config), domain.checkpoint,
+                                            None, device)
         except TreediffError as exc:
             method, note = "mutation", f"its shipped model could not be loaded ({exc})"
     else:
@@ -111,8 +114,8 @@ def _demo_domain(domain: Any, registry: Registry, args: argparse.Namespace, devi
     rows = []
     for target in targets:
         result = solve(domain, target.observation, method, budget=args.budget, time_limit=args.time_limit,
-                       seed=pair_seed(args.seed, target.name, method), bundle=bundle, device=device,
-                       executor=executor, config=search_config(args))
+                       seed=pair_seed(args.seed, target.name, method), bundle=bundle, ar_bundle=ar_bundle,
+                       device=device, executor=executor, config=config)
         report = out / f"{target.name}.html"
         write_report(report, domain, target.observation, result, executor,
                      title=f"treediff demo: {domain.name} / {target.name}", target_label=target.source)

@@ -17,6 +17,7 @@ from treediff.engine.commands.searchargs import (
     add_search_args,
     apply_threads,
     load_models,
+    models_needed,
     parse_methods,
     search_config,
 )
@@ -68,18 +69,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         device = str(ctx.device)
         methods = parse_methods(args.methods) if args.methods else _available_methods(domain, args)
-        bundle, ar_bundle = load_models(domain, registry, methods, args.checkpoint, args.ar_checkpoint, device)
+        config = search_config(args, domain)
+        needs = models_needed(methods, config)
+        bundle, ar_bundle = load_models(domain, registry, needs, args.checkpoint, args.ar_checkpoint, device)
         executor = domain.make_executor(device)
         if args.targets is not None:
             targets = directory_targets(domain, args.targets, executor, options)
         else:
             targets = generated_targets(domain, args.n, args.seed, executor)
-        config = search_config(args)
         settings = _settings(args, domain.name, methods, len(targets))
         settings["search"] = config.model_dump(mode="json")
         if options:
             settings["observation_options"] = options
-        settings.update(model_hashes(domain, methods, args.checkpoint, args.ar_checkpoint))
+        settings.update(model_hashes(domain, needs, args.checkpoint, args.ar_checkpoint))
         records = run_evaluation(domain, targets, methods, out, settings, ctx, resume=args.resume,
                                  budget=args.budget, seed=args.seed, time_limit=args.time_limit, bundle=bundle,
                                  ar_bundle=ar_bundle, device=device, config=config,

@@ -49,12 +49,35 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
 START_KINDS = ("minimal", "random", "ar")
 
 
-def search_config(args: argparse.Namespace, allow_file: bool = False) -> Any:
-    """The SearchConfig of a command: ``--search-config`` (or defaults), then the flags given. ``--start FILE``
-    (a program file rather than a kind of start) is left to the caller when ``allow_file``, else an error."""
+def models_needed(methods: list[str], config: Any) -> list[str]:
+    """``methods`` plus ``ar`` when beam search or rollouts start from AR samples (``start: ar``)."""
+    extra = ["ar"] if config.start == "ar" and any(m in ("beam", "rollout") for m in methods) else []
+    return list(dict.fromkeys(methods + extra))
+
+
+#: Search settings shipped beside a model: the settings it was judged with, the defaults when it is used.
+MODEL_SEARCH_FILE = "search.yaml"
+
+
+def model_search_file(domain: Domain, checkpoint: Path | None) -> Path | None:
+    """``search.yaml`` in the folder of ``checkpoint`` (default: the domain's shipped model), if there is one."""
+    path = checkpoint if checkpoint is not None else domain.checkpoint
+    if path is None:
+        return None
+    path = Path(path)
+    found = (path if path.is_dir() else path.parent) / MODEL_SEARCH_FILE
+    return found if found.is_file() else None
+
+
+def search_config(args: argparse.Namespace, domain: Domain, allow_file: bool = False) -> Any:
+    """The SearchConfig of a command: ``--search-config``, else the ``search.yaml`` beside the model used
+    (:func:`model_search_file`), else the defaults; then the flags given. ``--start FILE`` (a program file rather
+    than a kind of start) is left to the caller when ``allow_file``, else an error."""
     from treediff.engine.search.config import SearchConfig, load_search_config
 
-    config = load_search_config(args.search_config) if args.search_config is not None else SearchConfig()
+    source = args.search_config if args.search_config is not None else \
+        model_search_file(domain, getattr(args, "checkpoint", None))
+    config = load_search_config(source) if source is not None else SearchConfig()
     start = args.start
     if start is not None and start not in START_KINDS:
         if not allow_file:

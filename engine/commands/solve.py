@@ -16,6 +16,7 @@ from treediff.engine.commands.searchargs import (
     apply_threads,
     check_output_file,
     load_models,
+    models_needed,
     resolve_device,
     search_config,
 )
@@ -79,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--sketch for domain {domain.name!r}, which has no sketch model; expected a domain that "
                          "declares one (Domain.sketch), or leave out --sketch")
     target = read_target(domain, args.target, getattr(args, "options", {}))
-    config = search_config(args, allow_file=True)
+    config = search_config(args, domain, allow_file=True)
     seeds = _start_file(domain, args.start, args.method)
-    needs = [args.method] + (["ar"] if config.start == "ar" and args.method in ("beam", "rollout") else [])
+    needs = [args.method] if seeds else models_needed([args.method], config)
     bundle, ar_bundle = load_models(domain, registry, needs, args.checkpoint, args.ar_checkpoint, device)
     if args.sketch:
         _warn_if_not_sketch_trained(bundle or ar_bundle)
