@@ -58,7 +58,7 @@ def _labels(run: Mapping[str, Any]) -> str:
     """How a run labelled the denoiser's pointer (an autoregressive model has no pointer: its target is the
     whole program)."""
     if run.get("kind") == "ar":
-        return "whole program"
+        return "whole program" + (", test-like targets" if run.get("targets") == "test" else "")
     labels = "multi-label" if run["multi_label"] else "first edit"
     return (labels + (f", goals {run['p_goal']}" if run["p_goal"] else "")
             + (f", leaf steps {run['p_leaf']}" if run.get("p_leaf") else "")

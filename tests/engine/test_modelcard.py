@@ -53,6 +53,8 @@ def test_an_ar_card_names_its_target_and_the_thread_count_the_run_used() -> None
             "train_config": {"batch_size": 32, "multi_label": True, "p_goal": 0.05, "threads": 1}}
     card = render_card(meta)
     assert "| whole program |" in card and "multi-label" not in card
+    meta["train_config"]["targets"] = "test"
+    assert "| whole program, test-like targets |" in render_card(meta)
 
 
 def test_the_recorded_hardware_names_the_configured_thread_count(tmp_path: Path) -> None:
