@@ -14,7 +14,7 @@ import torch
 
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import InputError, TreeError
-from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor
+from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, visit_order
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import random_program
 from treediff.engine.trees.noise import SIGMA_SMALL, mutate
@@ -135,7 +135,7 @@ def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int
     renderer.profile.count("programs_sampled", len(drawn))
     trees = list(dict.fromkeys(tree for tree, _ in drawn))
     visits = renderer.run(trees)
-    ranked = sorted((v for v in visits if v is not None), key=lambda v: (not v.solved, v.distance, v.call))
+    ranked = sorted((v for v in visits if v is not None), key=visit_order)
     return [v.tree for v in ranked]
 
 

@@ -127,7 +127,6 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     return finish("beam", renderer, lineage)
 
 
-
 def _next_seeds(start: str | Sequence[Node], restarts: int, width: int) -> str | list[Node]:
     """The start programs of restart number ``restarts`` (``restart="next"``): the next ``width`` of the seed
     programs, cycling through them in order (a start kind such as ``"minimal"`` is returned as it is)."""

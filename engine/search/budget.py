@@ -171,7 +171,7 @@ class BudgetedExecutor:
             self._remember(tree, observations[i])
             if visit.solved and self.first_solution is None:
                 self.first_solution = visit
-            if self.best is None or _better(visit, self.best):
+            if self.best is None or visit_order(visit) < visit_order(self.best):
                 self.best = visit
         if self.first_solution is not None and self.calls_at_solve is None:
             self.calls_at_solve = len(self.visits)
@@ -203,6 +203,6 @@ class BudgetedExecutor:
         return torch.stack(rows)
 
 
-def _better(a: Visit, b: Visit) -> bool:
-    """Solved beats unsolved, then lower distance, then the earlier call."""
-    return (not a.solved, a.distance, a.call) < (not b.solved, b.distance, b.call)
+def visit_order(visit: Visit) -> tuple[bool, float, int]:
+    """Sort key of visits, best first: solved beats unsolved, then lower distance, then the earlier call."""
+    return not visit.solved, visit.distance, visit.call

@@ -369,12 +369,12 @@ def test_a_search_from_ar_samples_goes_on_past_the_samples(models):
 
 
 def test_restart_next_cycles_through_the_seed_programs_in_turns_of_the_beam_width():
-    from treediff.engine.search.beam import _next_seeds
-
-    d = make_domain()
-    from treediff.engine.trees.derivation import sample_tree
     import random
 
+    from treediff.engine.search.beam import _next_seeds
+    from treediff.engine.trees.derivation import sample_tree
+
+    d = make_domain()
     rng = random.Random(0)
     seeds = list(dict.fromkeys(sample_tree(d.grammar, rng, 1, 3) for _ in range(40)))[:5]
     assert len(seeds) == 5
