@@ -59,6 +59,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ar256-start": ("beam", {"start": "ar", "ar_samples": 256}),
     "ar64-next": ("beam", {"start": "ar", "ar_samples": 64, "restart": "next"}),
     "ar256-next": ("beam", {"start": "ar", "ar_samples": 256, "restart": "next"}),
+    "ar64-next-p8": ("beam", {"start": "ar", "ar_samples": 64, "restart": "next", "patience": 8}),
+    "ar64-next-p12": ("beam", {"start": "ar", "ar_samples": 64, "restart": "next", "patience": 12}),
+    "ar64-start-p10": ("beam", {"start": "ar", "ar_samples": 64, "patience": 10}),
+    "ar64-t0.7": ("beam", {"start": "ar", "ar_samples": 64, "ar_temperature": 0.7}),
+    "ar64-t0.85": ("beam", {"start": "ar", "ar_samples": 64, "ar_temperature": 0.85}),
     "ls32": ("beam", {"local_samples": 32}),
     "p10": ("beam", {"patience": 10}),
     "p5": ("beam", {"patience": 5}),
@@ -127,7 +132,8 @@ def config_of(method: str, options: dict[str, Any]) -> SearchConfig:
     the top)."""
     options = dict(options)
     config = SearchConfig().with_overrides("", start=options.pop("start", None),
-                                           ar_samples=options.pop("ar_samples", None))
+                                           ar_samples=options.pop("ar_samples", None),
+                                           ar_temperature=options.pop("ar_temperature", None))
     return config.with_overrides("beam" if method == "beam" else method, **options)
 
 

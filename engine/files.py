@@ -48,7 +48,7 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
 
 def remove_stale_temporaries(folder: Path, name: str, max_age: float = STALE_TMP_SECONDS) -> list[Path]:
     """Remove ``folder/.NAME.*.tmp`` files older than ``max_age`` seconds; returns the removed paths."""
-    removed = []
+    removed: list[Path] = []
     now = time.time()
     try:
         candidates = list(Path(folder).glob(f".{glob.escape(name)}.*.tmp"))

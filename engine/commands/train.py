@@ -72,10 +72,13 @@ def card_with_quality(domain: Any, model_dir: Path, registry: Any, n: int = 100)
     from treediff.engine.training.modelcard import write_card
 
     bundle = load_bundle(model_dir, domain, registry, "cpu")
+    card: Path
     if bundle.denoiser is None:
-        return write_card(model_dir)
+        card = write_card(model_dir)
+        return card
     quality = edit_quality(bundle, domain, domain.make_executor("cpu"), n, seed=0)
-    return write_card(model_dir, {**quality.to_json(), "table": table(quality)})
+    card = write_card(model_dir, {**quality.to_json(), "table": table(quality)})
+    return card
 
 
 def run(args: argparse.Namespace) -> int:

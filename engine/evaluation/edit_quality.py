@@ -73,7 +73,8 @@ class EditQuality:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (nan becomes None)."""
-        return _finite(asdict(self))
+        out: dict[str, Any] = _finite(asdict(self))
+        return out
 
 
 def _finite(value: Any) -> Any:
@@ -148,7 +149,8 @@ def goal_pairs(pairs: Sequence[EditPair], n: int) -> list[EditPair]:
 
 def is_useful(pair: EditPair, edit: Edit) -> bool:
     """Whether ``edit`` applied to ``pair.current`` shortens the tree edit distance to ``pair.target``."""
-    return tree_edit_distance(edit.apply(pair.current), pair.target) < pair.distance
+    useful: bool = tree_edit_distance(edit.apply(pair.current), pair.target) < pair.distance
+    return useful
 
 
 def any_useful(pair: EditPair, edits: Sequence[Edit]) -> bool:
@@ -192,7 +194,8 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 def _observe(executor: Executor, trees: Sequence[Node], device: torch.device) -> torch.Tensor:
     with torch.no_grad():
-        return executor.execute(list(trees)).to(device).float()
+        observations: torch.Tensor = executor.execute(list(trees)).to(device).float()
+        return observations
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -94,7 +94,8 @@ def directory_targets(domain: Domain, directory: Path, executor: Executor,
 
 def _execute(executor: Executor, trees: Sequence[Node]) -> torch.Tensor:
     with torch.no_grad():
-        return executor.execute(list(trees)).detach().cpu()
+        observations: torch.Tensor = executor.execute(list(trees)).detach().cpu()
+        return observations
 
 
 def shard(targets: Sequence[Target], rank: int, world: int) -> list[Target]:

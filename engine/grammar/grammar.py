@@ -288,7 +288,8 @@ def _mentioned_by(doc: LocatedDocument, rules: set[str]) -> set[str]:
     """Symbols named in the slots of the written forms of ``rules`` (productions dropped for another error
     still make the symbols they use reachable: no spurious "unreachable" after e.g. a misspelt key)."""
     data = doc.data if isinstance(doc.data, dict) else {}
-    raw_rules = data.get("rules") if isinstance(data.get("rules"), dict) else {}
+    rules_data = data.get("rules")
+    raw_rules: dict[Any, Any] = rules_data if isinstance(rules_data, dict) else {}
     out: set[str] = set()
     for nt in rules:
         alts = raw_rules.get(nt)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
 
@@ -33,8 +34,9 @@ class EditBatch:
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> EditBatch:
         """A copy with every tensor on ``device``."""
-        return EditBatch(**{f.name: None if getattr(self, f.name) is None
-                            else getattr(self, f.name).to(device, non_blocking=non_blocking) for f in fields(self)})
+        moved: dict[str, Any] = {f.name: None if getattr(self, f.name) is None
+                                 else getattr(self, f.name).to(device, non_blocking=non_blocking) for f in fields(self)}
+        return EditBatch(**moved)
 
     def __len__(self) -> int:
         return int(self.program.shape[0])

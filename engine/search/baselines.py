@@ -120,8 +120,9 @@ def _restart(domain: Domain, renderer: BudgetedExecutor, rng: random.Random, lin
 
 
 def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int,
-                generator: torch.Generator) -> list[Node]:
-    """``samples`` whole programs sampled from the AR model for the renderer's target, executed and ranked.
+                generator: torch.Generator, temperature: float = 1.0) -> list[Node]:
+    """``samples`` whole programs sampled (at ``temperature``) from the AR model for the renderer's target,
+    executed and ranked.
 
     Every distinct sample is executed (counted as a renderer call, within the budget); the executed ones are
     returned best first: a goal match, then lower distance, then the earlier sample.
@@ -131,7 +132,7 @@ def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int
     device = model_device(ar_bundle.ar)
     with renderer.profile.section("model"):
         drawn = sample_programs(ar_bundle.ar, ar_bundle.vocab, renderer.target.to(device)[None], samples,
-                                generator)[0]
+                                generator, temperature=temperature)[0]
     renderer.profile.count("programs_sampled", len(drawn))
     trees = list(dict.fromkeys(tree for tree, _ in drawn))
     visits = renderer.run(trees)

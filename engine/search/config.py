@@ -100,6 +100,8 @@ class SearchConfig(BaseModel):
     ar_samples: int = Field(default=64, ge=1, description="With start: ar, whole programs sampled from the AR model "
                             "per solve; every distinct one is executed (counted as a renderer call) and the search "
                             "starts from the best of them.")
+    ar_temperature: float = Field(default=1.0, gt=0, description="With start: ar, the sampling temperature of the "
+                                  "AR model's programs (below 1: nearer its most likely reading of the target).")
     beam: BeamConfig = Field(default_factory=BeamConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     mutation: MutationConfig = Field(default_factory=MutationConfig)
@@ -109,9 +111,11 @@ class SearchConfig(BaseModel):
         data = self.model_dump()
         target = data if not section else data[section]
         target.update({k: v for k, v in flags.items() if v is not None})
-        return validated(SearchConfig, data, "search")
+        config: SearchConfig = validated(SearchConfig, data, "search")
+        return config
 
 
 def load_search_config(path: str | Path) -> SearchConfig:
     """Read a search config YAML; every problem is one located line in an InputError."""
-    return load_config(SearchConfig, path, "search config", "e.g. `beam: {beam_width: 4}`")
+    config: SearchConfig = load_config(SearchConfig, path, "search config", "e.g. `beam: {beam_width: 4}`")
+    return config

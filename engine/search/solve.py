@@ -110,7 +110,7 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
         from treediff.engine.search.baselines import ar_programs
 
         ar_model = model_for("ar", ar_bundle, bundle)
-        start = ar_programs(renderer, ar_model, config.ar_samples, _generator(ar_model, seed))
+        start = ar_programs(renderer, ar_model, config.ar_samples, _generator(ar_model, seed), config.ar_temperature)
     if method == "beam":
         from treediff.engine.search.beam import beam_search
 

@@ -140,7 +140,7 @@ class Trainer:
     def meta(self) -> dict[str, Any]:
         """Checkpoint metadata (everything but the step, versions and training state)."""
         g = self.domain.grammar
-        extra = {"init_from": str(self.init)} if self.init is not None else {}
+        extra: dict[str, Any] = {"init_from": str(self.init)} if self.init is not None else {}
         if self.command is not None:
             extra["command"] = self.command
         extra.update(train_seconds=round(self.seconds_before + time.monotonic() - self.clock_start, 1),
@@ -335,8 +335,9 @@ class Trainer:
         return {k: v for k, v in out.items() if v == v}  # drop nan
 
     def _validation_set(self) -> list[Any]:
-        return validation_batches(self.domain.grammar, self.spec, self.cfg.val_size, self.cfg.batch_size,
-                                  self.cfg.val_seed, self.materialize)
+        batches: list[Any] = validation_batches(self.domain.grammar, self.spec, self.cfg.val_size,
+                                                self.cfg.batch_size, self.cfg.val_seed, self.materialize)
+        return batches
 
     def _save(self, step: int) -> Path | None:
         path = None

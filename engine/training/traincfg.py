@@ -92,14 +92,17 @@ class TrainConfig(BaseModel):
         """A copy with every non-None flag applied (validated like the file)."""
         data = self.model_dump()
         data.update({k: v for k, v in flags.items() if v is not None})
-        return validated(TrainConfig, data, "training")
+        config: TrainConfig = validated(TrainConfig, data, "training")
+        return config
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
     """Read a training config YAML; every problem is one located line in an InputError."""
-    return load_config(TrainConfig, path, "training config", EXAMPLE)
+    config: TrainConfig = load_config(TrainConfig, path, "training config", EXAMPLE)
+    return config
 
 
 def parse_train_config(text: str, path: str = "<config>") -> TrainConfig:
     """Validate config YAML ``text``; unknown keys and bad values are errors located at file:line:col."""
-    return parse_config(TrainConfig, text, path, "training config", EXAMPLE)
+    config: TrainConfig = parse_config(TrainConfig, text, path, "training config", EXAMPLE)
+    return config

@@ -74,7 +74,8 @@ class Vocab:
         if found is None:
             raise TreeError(f"grammar {self.grammar.name!r} has no production {name!r}; expected one of: "
                             + ", ".join(self._by_name))
-        return self.prod_offset + found.index
+        token: int = self.prod_offset + found.index
+        return token
 
     def value_token(self, terminal: Terminal | str, value: Value) -> int:
         """The token of ``value`` of ``terminal`` (object or name)."""
@@ -156,9 +157,9 @@ class Vocab:
             append(tok)
             for entry, child in zip(slots, node.children, strict=True):
                 if entry is None:
-                    rec(child)  # type: ignore[arg-type]
+                    rec(child)
                 elif type(child) is entry[1]:  # bool is not int here: True must not encode as 1
-                    append(entry[0][child])  # type: ignore[index]
+                    append(entry[0][child])
                 else:
                     raise TypeError(child)
 
@@ -171,7 +172,7 @@ class Vocab:
             if type(item) is int:
                 out.append(item)
                 continue
-            node: Node = item  # type: ignore[assignment]
+            node: Node = item
             plan = self._plans.get(node.production)
             if plan is None:
                 plan = self._foreign_plan(node.production)
@@ -184,7 +185,7 @@ class Vocab:
                         raise TypeError(child)
                     items.append(child)
                 elif type(child) is entry[1]:
-                    items.append(entry[0][child])  # type: ignore[index]
+                    items.append(entry[0][child])
                 else:
                     raise TypeError(child)
             stack.extend(reversed(items))
@@ -304,7 +305,7 @@ class Vocab:
             counter += 1
             kids = node.children
             for i in range(len(kids) - 1, -1, -1):
-                stack.append((kids[i], path + (i,)) if type(kids[i]) is Node else None)  # type: ignore[arg-type]
+                stack.append((kids[i], path + (i,)) if type(kids[i]) is Node else None)
         return out
 
     def subtree_end(self, ids: list[int] | tuple[int, ...], position: int) -> int:

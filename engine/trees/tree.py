@@ -44,7 +44,8 @@ class Node:
     @property
     def name(self) -> str:
         """The production's name (the node label)."""
-        return self.production.name
+        name: str = self.production.name
+        return name
 
     def __getitem__(self, field: str) -> Child:
         try:
@@ -72,7 +73,7 @@ class Node:
                 if type(x) is Node or type(y) is Node:
                     if type(x) is not type(y):
                         return False
-                    stack.append((x, y))  # type: ignore[arg-type]
+                    stack.append((x, y))
                 elif x != y:
                     return False
         return True
@@ -105,7 +106,7 @@ def to_text(node: Node) -> str:
             if isinstance(child, Node):
                 parts.append(child)
             else:
-                parts.append(piece.terminal.text(child) if piece.terminal else str(child))  # type: ignore[union-attr]
+                parts.append(piece.terminal.text(child) if piece.terminal else str(child))
         stack.extend(reversed(parts))
     return "".join(out)
 
@@ -158,7 +159,8 @@ def replace(node: Node, path: Path, new: Node) -> Node:
 
 def nonterminal_at(root: Node, path: Path) -> str:
     """The nonterminal a subtree at ``path`` must derive (the root's is the grammar's start)."""
-    return get(root, path).production.lhs
+    lhs: str = get(root, path).production.lhs
+    return lhs
 
 
 def validate(node: Node, grammar: Grammar, nonterminal: str | None = None) -> None:

@@ -26,7 +26,7 @@ MIN_PRIMITIVES, MAX_PRIMITIVES = 2, 8  # the paper's test-set sizes
 OBSERVATION_SHAPE = (3, CANVAS, CANVAS)
 
 
-class TinySVGOptions(ObservationOptions):
+class TinySVGOptions(ObservationOptions):  # type: ignore[misc]
     """How ``solve``/``eval`` read a TinySVG target image."""
 
     invert: bool = Field(default=False, description="read 1 - value (a negative of the rendering)")
@@ -38,7 +38,9 @@ def load_observation(path: Path, options: TinySVGOptions) -> torch.Tensor:
 
     ``invert`` reads ``1 - value``; ``resize`` (default true) allows other sizes.
     """
-    return imaging.load_png(path, size=(CANVAS, CANVAS), channels=3, invert=options.invert, resize=options.resize)
+    image: torch.Tensor = imaging.load_png(path, size=(CANVAS, CANVAS), channels=3, invert=options.invert,
+                                           resize=options.resize)
+    return image
 
 
 def preview(observation: torch.Tensor) -> Preview:
@@ -68,7 +70,7 @@ def test_targets(n: int, seed: int, grammar: Grammar | None = None) -> list[Node
     rng = random.Random(seed)
     trees = [sample_tree(grammar, rng, MIN_PRIMITIVES, MAX_PRIMITIVES) for _ in range(2 * n)]
     executor = TinySVGExecutor("cpu")
-    kept = imaging.complexity_filter(trees, executor.execute, keep=0.5)
+    kept: list[Node] = imaging.complexity_filter(trees, executor.execute, keep=0.5)
     return kept[:n]
 
 
@@ -96,7 +98,7 @@ def make_domain() -> Domain:
     )
 
 
-@hookimpl
+@hookimpl  # type: ignore[untyped-decorator]
 def treediff_register_domains(register: Callable[[Domain], None]) -> None:
     """Register the ``tinysvg`` domain."""
     register(make_domain())

@@ -349,6 +349,22 @@ def test_ar_start_programs_are_all_samples_best_first_and_every_sample_is_counte
     assert ar_programs(again, ar, 40, torch.Generator().manual_seed(0)) == ranked  # seeded
 
 
+def test_ar_programs_sample_at_the_given_temperature(models):
+    import torch
+
+    from treediff.engine.search.baselines import ar_programs
+    from treediff.engine.search.budget import BudgetedExecutor
+
+    d, _, ar = models
+    target = render(d, d.test_targets(1, 84)[0])
+
+    def distinct(temperature):
+        renderer = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=1000)
+        return len(ar_programs(renderer, ar, 40, torch.Generator().manual_seed(0), temperature))
+
+    assert distinct(0.05) < distinct(1.0)  # nearly greedy samples repeat one another
+
+
 def test_ar_samples_are_executed_within_the_budget(models):
     d, bundle, ar = models
     target = render(d, d.test_targets(1, 85)[0])
