@@ -65,6 +65,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ar64-l1-ls128": ("beam", {"start": "ar", "ar_samples": 64, "local": 1, "local_samples": 128}),
     "ar64-l4": ("beam", {"start": "ar", "ar_samples": 64, "local": 4}),
     "ar64-pairs": ("beam", {"start": "ar", "ar_samples": 64, "local_pairs": True}),
+    "ar64-vs1": ("beam", {"start": "ar", "ar_samples": 64, "value_slots": 1}),
+    "ar64-mix0.5": ("beam", {"start": "ar", "ar_samples": 64, "mix": 0.5}),
     "ar64-t0.7": ("beam", {"start": "ar", "ar_samples": 64, "ar_temperature": 0.7}),
     "ar64-t0.85": ("beam", {"start": "ar", "ar_samples": 64, "ar_temperature": 0.85}),
     "ls32": ("beam", {"local_samples": 32}),
