@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"treediff {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in commands.COMMANDS:
-        commands.load(name).register(sub)
+        commands.load(name).register(sub)  # type: ignore[attr-defined]
     return parser
 
 
@@ -78,8 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except TreediffError as exc:
         print(f"treediff {args.command}: error: {one_paragraph(str(exc))}", file=sys.stderr)
-        code: int = exc.exit_code
-        return code
+        return exc.exit_code
     except BrokenPipeError:  # e.g. `treediff sample ... | head -1`: the reader left; stop quietly
         _silence_stdout()
         return 0

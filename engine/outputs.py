@@ -16,7 +16,7 @@ from pathlib import Path
 from treediff.engine.errors import TreediffError
 
 
-class OutputError(TreediffError):  # type: ignore[misc]
+class OutputError(TreediffError):
     """An output path is unusable, or writing an output failed (disk full, permissions, read-only)."""
 
 

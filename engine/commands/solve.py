@@ -118,7 +118,7 @@ def read_target(domain: Domain, path: Path, options: dict[str, Any]) -> torch.Te
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            target: torch.Tensor = domain.storage.load(path, opts)
+            target = domain.storage.load(path, opts)
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - a plugin's reader failing is an input problem

@@ -72,13 +72,10 @@ def card_with_quality(domain: Any, model_dir: Path, registry: Any, n: int = 100)
     from treediff.engine.training.modelcard import write_card
 
     bundle = load_bundle(model_dir, domain, registry, "cpu")
-    card: Path
     if bundle.denoiser is None:
-        card = write_card(model_dir)
-        return card
+        return write_card(model_dir)
     quality = edit_quality(bundle, domain, domain.make_executor("cpu"), n, seed=0)
-    card = write_card(model_dir, {**quality.to_json(), "table": table(quality)})
-    return card
+    return write_card(model_dir, {**quality.to_json(), "table": table(quality)})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -149,8 +149,7 @@ def goal_pairs(pairs: Sequence[EditPair], n: int) -> list[EditPair]:
 
 def is_useful(pair: EditPair, edit: Edit) -> bool:
     """Whether ``edit`` applied to ``pair.current`` shortens the tree edit distance to ``pair.target``."""
-    useful: bool = tree_edit_distance(edit.apply(pair.current), pair.target) < pair.distance
-    return useful
+    return tree_edit_distance(edit.apply(pair.current), pair.target) < pair.distance
 
 
 def any_useful(pair: EditPair, edits: Sequence[Edit]) -> bool:
@@ -194,8 +193,7 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 def _observe(executor: Executor, trees: Sequence[Node], device: torch.device) -> torch.Tensor:
     with torch.no_grad():
-        observations: torch.Tensor = executor.execute(list(trees)).to(device).float()
-        return observations
+        return executor.execute(list(trees)).to(device).float()
 
 
 def _mean(values: Sequence[float]) -> float:

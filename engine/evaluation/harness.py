@@ -94,8 +94,7 @@ def directory_targets(domain: Domain, directory: Path, executor: Executor,
 
 def _execute(executor: Executor, trees: Sequence[Node]) -> torch.Tensor:
     with torch.no_grad():
-        observations: torch.Tensor = executor.execute(list(trees)).detach().cpu()
-        return observations
+        return executor.execute(list(trees)).detach().cpu()
 
 
 def shard(targets: Sequence[Target], rank: int, world: int) -> list[Target]:

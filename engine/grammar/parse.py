@@ -168,11 +168,11 @@ class Parser:
             if slot.terminal is None or not isinstance(child, Token):
                 continue
             options = [p.slots[i] for p in group if p.slots[i].terminal is not None]
-            wanted = " or ".join(f"{s.terminal.describe()} (field {s.field!r} of {p.name!r})"
+            wanted = " or ".join(f"{s.terminal.describe()} (field {s.field!r} of {p.name!r})"  # type: ignore[union-attr]
                                  for p, s in zip(group, options))
             if all(Parser._values(p, children) is None for p in group):
                 value: Any = str(child)
-                if not any(s.terminal.contains(_typed(s.terminal.kind, value)) for s in options):
+                if not any(s.terminal.contains(_typed(s.terminal.kind, value)) for s in options):  # type: ignore[union-attr]
                     return (f"{source}:{child.line}:{child.column}: value {value!r} is out of range; expected "
                             f"{wanted}")
         return f"{source}: values do not fit any of the productions {[p.name for p in group]}"
@@ -184,7 +184,7 @@ def _typed(kind: str, text: str) -> Any:
 
 def parser_for(grammar: Grammar) -> Parser:
     """The parser of ``grammar``, built once and kept on the grammar (so both are freed together)."""
-    parser: Parser | None = grammar.__dict__.get("_parser")
+    parser = grammar.__dict__.get("_parser")
     if parser is None:
         parser = grammar.__dict__["_parser"] = Parser(grammar)
     return parser

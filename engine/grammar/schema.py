@@ -44,6 +44,6 @@ def write_schemas(out_dir: Path = SCHEMA_DIR) -> list[Path]:
     written = []
     for filename, text in schemas().items():
         target = out_dir / filename
-        write_atomic(target, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
+        write_atomic(target, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))  # type: ignore[misc]
         written.append(target)
     return written

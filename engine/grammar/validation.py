@@ -21,8 +21,7 @@ def round_trip_problems(grammar: Grammar, trees: int = PROBE_TREES, seed: int = 
     try:
         parser = parser_for(grammar)
     except GrammarError as exc:
-        diagnostics: list[Diagnostic] = exc.diagnostics
-        return diagnostics
+        return exc.diagnostics
     problems: dict[str, Diagnostic] = {}
     for i in range(trees):  # small programs first, so a reported example is as short as possible
         try:
@@ -78,9 +77,8 @@ def validate_file(path: str | Path) -> list[Diagnostic]:
     try:
         grammar = Grammar.load(path)
     except GrammarError as exc:
-        diagnostics: list[Diagnostic] = exc.diagnostics
         if not isinstance(exc.partial, Grammar):
-            return diagnostics
+            return exc.diagnostics
         # the parts that compiled can still print ambiguously: probe them, without repeating a line
         lines = {d.line for d in exc.diagnostics}
         extra = [d for d in round_trip_problems(exc.partial) if d.line not in lines]

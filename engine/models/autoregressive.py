@@ -73,5 +73,4 @@ class ARModel(nn.Module):
 
     def decode_step(self, cache: DecoderCache, tokens: torch.Tensor) -> torch.Tensor:
         """Feed the previous token ``[N]`` (BOS first); next-token logits ``[N, V]`` float32."""
-        logits: torch.Tensor = self.decoder.step(tokens, cache)
-        return logits
+        return self.decoder.step(tokens, cache)

@@ -126,5 +126,4 @@ class Denoiser(nn.Module):
 
     def decode_step(self, cache: DecoderCache, tokens: torch.Tensor) -> torch.Tensor:
         """Feed the previous replacement token ``[N]`` (BOS first); next-token logits ``[N, V]`` float32."""
-        logits: torch.Tensor = self.decoder.step(tokens, cache)
-        return logits
+        return self.decoder.step(tokens, cache)

@@ -158,7 +158,7 @@ def records_encoder(observation_shape: tuple[int, ...], d_model: int, **options:
     return RecordsEncoder(tuple(observation_shape), d_model, **options)
 
 
-@hookimpl  # type: ignore[untyped-decorator]
+@hookimpl
 def treediff_register_observation_encoders(register: Callable[[str, Callable[..., Any]], None]) -> None:
     """Register the engine's built-in encoders."""
     register("grid", grid_encoder)

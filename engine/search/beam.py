@@ -226,7 +226,7 @@ def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node]
     current = renderer.observe(parents).to(device)
     target = renderer.target.to(device).expand(len(parents), *renderer.target.shape)
     with renderer.profile.section("model"):
-        proposals: list[list[Any]] = propose_edits(bundle.denoiser, bundle.vocab, target, current, parents, n_samples,
+        proposals = propose_edits(bundle.denoiser, bundle.vocab, target, current, parents, n_samples,
                                   generator, temperature=temperature, max_primitives=max_primitives,
                                   per_position=per_position)
     renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))

@@ -111,11 +111,9 @@ class SearchConfig(BaseModel):
         data = self.model_dump()
         target = data if not section else data[section]
         target.update({k: v for k, v in flags.items() if v is not None})
-        config: SearchConfig = validated(SearchConfig, data, "search")
-        return config
+        return validated(SearchConfig, data, "search")
 
 
 def load_search_config(path: str | Path) -> SearchConfig:
     """Read a search config YAML; every problem is one located line in an InputError."""
-    config: SearchConfig = load_config(SearchConfig, path, "search config", "e.g. `beam: {beam_width: 4}`")
-    return config
+    return load_config(SearchConfig, path, "search config", "e.g. `beam: {beam_width: 4}`")

@@ -58,16 +58,14 @@ def target_source(domain: Domain, cfg: TrainConfig) -> TargetSource | None:
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
     """Learning-rate multiplier after ``step`` completed updates: linear warmup, then the decay."""
-    warmup: int = cfg.warmup_steps
-    min_ratio: float = cfg.min_lr_ratio
-    if step < warmup:
-        return (step + 1) / warmup
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant":
         return 1.0
-    progress: float = min(1.0, (step - warmup) / max(1, cfg.steps - warmup))
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
     if cfg.schedule == "linear":
-        return 1.0 - (1.0 - min_ratio) * progress
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return 1.0 - (1.0 - cfg.min_lr_ratio) * progress
+    return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def make_optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:

@@ -335,9 +335,8 @@ class Trainer:
         return {k: v for k, v in out.items() if v == v}  # drop nan
 
     def _validation_set(self) -> list[Any]:
-        batches: list[Any] = validation_batches(self.domain.grammar, self.spec, self.cfg.val_size,
-                                                self.cfg.batch_size, self.cfg.val_seed, self.materialize)
-        return batches
+        return validation_batches(self.domain.grammar, self.spec, self.cfg.val_size, self.cfg.batch_size,
+                                  self.cfg.val_seed, self.materialize)
 
     def _save(self, step: int) -> Path | None:
         path = None

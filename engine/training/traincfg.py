@@ -92,17 +92,14 @@ class TrainConfig(BaseModel):
         """A copy with every non-None flag applied (validated like the file)."""
         data = self.model_dump()
         data.update({k: v for k, v in flags.items() if v is not None})
-        config: TrainConfig = validated(TrainConfig, data, "training")
-        return config
+        return validated(TrainConfig, data, "training")
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
     """Read a training config YAML; every problem is one located line in an InputError."""
-    config: TrainConfig = load_config(TrainConfig, path, "training config", EXAMPLE)
-    return config
+    return load_config(TrainConfig, path, "training config", EXAMPLE)
 
 
 def parse_train_config(text: str, path: str = "<config>") -> TrainConfig:
     """Validate config YAML ``text``; unknown keys and bad values are errors located at file:line:col."""
-    config: TrainConfig = parse_config(TrainConfig, text, path, "training config", EXAMPLE)
-    return config
+    return parse_config(TrainConfig, text, path, "training config", EXAMPLE)

@@ -66,7 +66,7 @@ def neighbour_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
         for i, slot in enumerate(node.production.slots):
             if slot.terminal is None:
                 continue
-            for value in leaf_steps(slot.terminal, kids[i], int_step):
+            for value in leaf_steps(slot.terminal, kids[i], int_step):  # type: ignore[arg-type]
                 yield Edit(path, Node(node.production, kids[:i] + (value,) + kids[i + 1:]))
 
 
@@ -80,7 +80,7 @@ def joint_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
     """
     for path, node in walk(tree):
         kids = node.children
-        slots = [(i, leaf_steps(s.terminal, kids[i], int_step))
+        slots = [(i, leaf_steps(s.terminal, kids[i], int_step))  # type: ignore[arg-type]
                  for i, s in enumerate(node.production.slots) if s.terminal is not None]
         for a, (i, steps_i) in enumerate(slots):
             for j, steps_j in slots[a + 1:]:
@@ -113,10 +113,10 @@ def swap_edits(grammar: Grammar, tree: Node) -> Iterator[Edit]:
             if not kept or dropped or any(s.terminal is None for s in missing):
                 continue
             terminals = {s.symbol: s.terminal for s in missing}  # every missing slot is a terminal here
-            fill = {symbol: terminal.values[0] for symbol, terminal in terminals.items()}
+            fill = {symbol: terminal.values[0] for symbol, terminal in terminals.items()}  # type: ignore[union-attr]
             first = next(iter(terminals), None)
-            for value in terminals[first].values if first is not None else (None,):
+            for value in terminals[first].values if first is not None else (None,):  # type: ignore[union-attr]
                 if first is not None:
                     fill[first] = value
                 kids = tuple(old.get((s.field, s.symbol), fill.get(s.symbol)) for s in production.slots)
-                yield Edit(path, Node(production, kids))
+                yield Edit(path, Node(production, kids))  # type: ignore[arg-type]

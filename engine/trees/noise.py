@@ -73,7 +73,7 @@ def leaf_step(tree: Node, rng: Random, int_step: int = LEAF_STEP) -> Node:
     while leaves:
         j = int(rng.random() * len(leaves))
         path, node, i = leaves[j]
-        values = leaf_steps(node.production.slots[i].terminal, node.children[i], int_step)
+        values = leaf_steps(node.production.slots[i].terminal, node.children[i], int_step)  # type: ignore[arg-type]
         if values:
             value = values[int(rng.random() * len(values))]
             return replace(tree, path, Node(node.production, node.children[:i] + (value,) + node.children[i + 1:]))
@@ -168,7 +168,7 @@ def _repair(c: Node, t: Node, path: Path, small: int, minimal: Callable[[str], N
             edits.append(Edit(path, t))
             return
         for i in diff:
-            _repair(c.children[i], t.children[i], path + (i,), small, minimal, edits)
+            _repair(c.children[i], t.children[i], path + (i,), small, minimal, edits)  # type: ignore[arg-type]
         return
     if t.sigma <= small:
         edits.append(Edit(path, t))
@@ -177,7 +177,7 @@ def _repair(c: Node, t: Node, path: Path, small: int, minimal: Callable[[str], N
     edits.append(Edit(path, skeleton))
     for i, child in enumerate(t.children):
         if type(child) is Node:
-            _repair(skeleton.children[i], child, path + (i,), small, minimal, edits)
+            _repair(skeleton.children[i], child, path + (i,), small, minimal, edits)  # type: ignore[arg-type]
 
 
 def _same_values(a: tuple[Child, ...], b: tuple[Child, ...]) -> bool:
@@ -189,10 +189,10 @@ def _skeleton(t: Node, small: int, minimal: Callable[[str], Node]) -> Node:
     """``t``'s production and values with children kept from ``t`` while sigma stays <= ``small``."""
     kids = list(t.children)
     slots = [i for i, k in enumerate(kids) if type(k) is Node]
-    mins = {i: minimal(kids[i].production.lhs) for i in slots}
+    mins = {i: minimal(kids[i].production.lhs) for i in slots}  # type: ignore[union-attr]
     budget = small - (1 if t.production.primitive else 0) - sum(m.sigma for m in mins.values())
     for i in slots:
-        extra = kids[i].sigma - mins[i].sigma
+        extra = kids[i].sigma - mins[i].sigma  # type: ignore[union-attr]
         if extra <= max(budget, 0):
             budget -= extra
         else:

@@ -74,8 +74,7 @@ class Vocab:
         if found is None:
             raise TreeError(f"grammar {self.grammar.name!r} has no production {name!r}; expected one of: "
                             + ", ".join(self._by_name))
-        token: int = self.prod_offset + found.index
-        return token
+        return self.prod_offset + found.index
 
     def value_token(self, terminal: Terminal | str, value: Value) -> int:
         """The token of ``value`` of ``terminal`` (object or name)."""
@@ -157,9 +156,9 @@ class Vocab:
             append(tok)
             for entry, child in zip(slots, node.children, strict=True):
                 if entry is None:
-                    rec(child)
+                    rec(child)  # type: ignore[arg-type]
                 elif type(child) is entry[1]:  # bool is not int here: True must not encode as 1
-                    append(entry[0][child])
+                    append(entry[0][child])  # type: ignore[index]
                 else:
                     raise TypeError(child)
 
@@ -172,7 +171,7 @@ class Vocab:
             if type(item) is int:
                 out.append(item)
                 continue
-            node: Node = item
+            node: Node = item  # type: ignore[assignment]
             plan = self._plans.get(node.production)
             if plan is None:
                 plan = self._foreign_plan(node.production)
@@ -185,7 +184,7 @@ class Vocab:
                         raise TypeError(child)
                     items.append(child)
                 elif type(child) is entry[1]:
-                    items.append(entry[0][child])
+                    items.append(entry[0][child])  # type: ignore[index]
                 else:
                     raise TypeError(child)
             stack.extend(reversed(items))
@@ -305,7 +304,7 @@ class Vocab:
             counter += 1
             kids = node.children
             for i in range(len(kids) - 1, -1, -1):
-                stack.append((kids[i], path + (i,)) if type(kids[i]) is Node else None)
+                stack.append((kids[i], path + (i,)) if type(kids[i]) is Node else None)  # type: ignore[arg-type]
         return out
 
     def subtree_end(self, ids: list[int] | tuple[int, ...], position: int) -> int:

@@ -44,8 +44,7 @@ class Node:
     @property
     def name(self) -> str:
         """The production's name (the node label)."""
-        name: str = self.production.name
-        return name
+        return self.production.name
 
     def __getitem__(self, field: str) -> Child:
         try:
@@ -73,7 +72,7 @@ class Node:
                 if type(x) is Node or type(y) is Node:
                     if type(x) is not type(y):
                         return False
-                    stack.append((x, y))
+                    stack.append((x, y))  # type: ignore[arg-type]
                 elif x != y:
                     return False
         return True
@@ -106,7 +105,7 @@ def to_text(node: Node) -> str:
             if isinstance(child, Node):
                 parts.append(child)
             else:
-                parts.append(piece.terminal.text(child) if piece.terminal else str(child))
+                parts.append(piece.terminal.text(child) if piece.terminal else str(child))  # type: ignore[union-attr]
         stack.extend(reversed(parts))
     return "".join(out)
 
@@ -159,8 +158,7 @@ def replace(node: Node, path: Path, new: Node) -> Node:
 
 def nonterminal_at(root: Node, path: Path) -> str:
     """The nonterminal a subtree at ``path`` must derive (the root's is the grammar's start)."""
-    lhs: str = get(root, path).production.lhs
-    return lhs
+    return get(root, path).production.lhs
 
 
 def validate(node: Node, grammar: Grammar, nonterminal: str | None = None) -> None:

@@ -26,7 +26,7 @@ AR_CHECKPOINT_PATH = HERE / "model_ar" / "model.safetensors"  # the autoregressi
 MIN_PRIMITIVES, MAX_PRIMITIVES = 2, 8
 
 
-class CSG2DOptions(ObservationOptions):  # type: ignore[misc]
+class CSG2DOptions(ObservationOptions):
     """How ``solve``/``eval`` read a CSG2D target image."""
 
     invert: bool = Field(default=False, description="the image shows light shapes on a dark background")
@@ -38,9 +38,7 @@ def load_observation(path: Path, options: CSG2DOptions) -> torch.Tensor:
 
     ``resize`` (default True) allows other sizes with a warning instead of an error.
     """
-    image: torch.Tensor = load_png(path, size=(SIZE, SIZE), channels=1, invert=not options.invert,
-                                   resize=options.resize)
-    return image
+    return load_png(path, size=(SIZE, SIZE), channels=1, invert=not options.invert, resize=options.resize)
 
 
 def save_observation(observation: torch.Tensor, path: Path) -> None:
@@ -66,8 +64,7 @@ def test_targets_for(grammar: Grammar, make_executor: Callable[[str], Renderer])
         while len(pool) < 2 * n:
             pool.setdefault(sample_tree(grammar, rng, MIN_PRIMITIVES, MAX_PRIMITIVES))
         executor = make_executor("cpu")
-        kept: list[Node] = complexity_filter(list(pool), executor.execute, keep=0.5)
-        return kept
+        return complexity_filter(list(pool), executor.execute, keep=0.5)
 
     return test_targets
 
@@ -97,7 +94,7 @@ def make_domain() -> Domain:
     )
 
 
-@hookimpl  # type: ignore[untyped-decorator]
+@hookimpl
 def treediff_register_domains(register: Callable[[Domain], None]) -> None:
     """Register the csg2d domain."""
     register(make_domain())

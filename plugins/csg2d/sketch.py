@@ -83,7 +83,7 @@ def sketch(trees: Sequence[Node], generator: torch.Generator, style: SketchStyle
     """
     style = style or SketchStyle()
     renderer = renderer or Renderer(generator.device)
-    field: torch.Tensor = renderer.distances(trees, style.band).to(generator.device)  # [B, 1, H, W] px, clamped
+    field = renderer.distances(trees, style.band).to(generator.device)  # [B, 1, H, W] px, clamped
     count = field.shape[0]
     if count == 0:
         return field

@@ -26,7 +26,7 @@ MIN_PRIMITIVES, MAX_PRIMITIVES = 2, 8  # the paper's test-set sizes
 OBSERVATION_SHAPE = (3, CANVAS, CANVAS)
 
 
-class TinySVGOptions(ObservationOptions):  # type: ignore[misc]
+class TinySVGOptions(ObservationOptions):
     """How ``solve``/``eval`` read a TinySVG target image."""
 
     invert: bool = Field(default=False, description="read 1 - value (a negative of the rendering)")
@@ -38,9 +38,7 @@ def load_observation(path: Path, options: TinySVGOptions) -> torch.Tensor:
 
     ``invert`` reads ``1 - value``; ``resize`` (default true) allows other sizes.
     """
-    image: torch.Tensor = imaging.load_png(path, size=(CANVAS, CANVAS), channels=3, invert=options.invert,
-                                           resize=options.resize)
-    return image
+    return imaging.load_png(path, size=(CANVAS, CANVAS), channels=3, invert=options.invert, resize=options.resize)
 
 
 def preview(observation: torch.Tensor) -> Preview:
@@ -70,7 +68,7 @@ def test_targets(n: int, seed: int, grammar: Grammar | None = None) -> list[Node
     rng = random.Random(seed)
     trees = [sample_tree(grammar, rng, MIN_PRIMITIVES, MAX_PRIMITIVES) for _ in range(2 * n)]
     executor = TinySVGExecutor("cpu")
-    kept: list[Node] = imaging.complexity_filter(trees, executor.execute, keep=0.5)
+    kept = imaging.complexity_filter(trees, executor.execute, keep=0.5)
     return kept[:n]
 
 
@@ -98,7 +96,7 @@ def make_domain() -> Domain:
     )
 
 
-@hookimpl  # type: ignore[untyped-decorator]
+@hookimpl
 def treediff_register_domains(register: Callable[[Domain], None]) -> None:
     """Register the ``tinysvg`` domain."""
     register(make_domain())
