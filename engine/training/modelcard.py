@@ -42,11 +42,11 @@ def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
             "p_leaf": cfg.get("p_leaf", 0.0), "p_hoist": cfg.get("p_hoist", 0.0),
             "targets": cfg.get("targets", "random"),
             "sigma_small": cfg.get("sigma_small"), "kind": meta.get("kind", "diffusion"),
-            "widened": _widened(meta)}
+            "widened": _widened(meta), "deepened": _deepened(meta)}
 
 
 def _widened(meta: Mapping[str, Any]) -> str | None:
-    """``"8->16"`` when the model's grid stem was widened after this run (:mod:`~treediff.engine.training.widen`)."""
+    """``"8->16"`` when the model's grid stem was widened after this run (:mod:`~treediff.engine.training.growth`)."""
     source = meta.get("widened_from")
     if not isinstance(source, dict):
         return None
@@ -54,18 +54,31 @@ def _widened(meta: Mapping[str, Any]) -> str | None:
     return f"{source.get('stem_channels')}->{now}"
 
 
+def _deepened(meta: Mapping[str, Any]) -> str | None:
+    """``"context 2->4, decoder 2->3 blocks"`` when blocks were added after this run
+    (:mod:`~treediff.engine.training.growth`)."""
+    source = meta.get("deepened_from")
+    if not isinstance(source, dict):
+        return None
+    now = meta.get("model_config") or {}
+    parts = [f"{name} {source[field]}->{now.get(field)}" for field, name in
+             (("n_layers", "context"), ("n_decoder_layers", "decoder")) if field in source]
+    return ", ".join(parts) + " blocks" if parts else None
+
+
 def _labels(run: Mapping[str, Any]) -> str:
     """How a run labelled the denoiser's pointer (an autoregressive model has no pointer: its target is the
     whole program)."""
+    grown = ((f"; then grid stem widened {run['widened']} channels" if run.get("widened") else "")
+             + (f"; then deepened: {run['deepened']}" if run.get("deepened") else ""))
     if run.get("kind") == "ar":
-        return "whole program" + (", test-like targets" if run.get("targets") == "test" else "")
+        return "whole program" + (", test-like targets" if run.get("targets") == "test" else "") + grown
     labels = "multi-label" if run["multi_label"] else "first edit"
     return (labels + (f", goals {run['p_goal']}" if run["p_goal"] else "")
             + (f", leaf steps {run['p_leaf']}" if run.get("p_leaf") else "")
             + (f", hoists {run['p_hoist']}" if run.get("p_hoist") else "")
             + (", test-like targets" if run.get("targets") == "test" else "")
-            + (f", edits of up to {run['sigma_small']} primitives" if run.get("sigma_small") else "")
-            + (f"; then grid stem widened {run['widened']} channels" if run.get("widened") else ""))
+            + (f", edits of up to {run['sigma_small']} primitives" if run.get("sigma_small") else "") + grown)
 
 
 def _hours(meta: Mapping[str, Any]) -> float | None:

@@ -97,7 +97,14 @@ def test_wider_edits_and_a_widened_stem_show_in_the_labels() -> None:
                          "train_config": {**base, "sigma_small": 3}})
     assert "| multi-label, goals 0.05, edits of up to 3 primitives |" in edits
     plain = render_card({"domain": "tinysvg", "kind": "diffusion", "step": 7, "train_config": base})
-    assert "widened" not in plain and "edits of up to" not in plain
+    assert "widened" not in plain and "edits of up to" not in plain and "deepened" not in plain
+    deep = render_card({"domain": "tinysvg", "kind": "diffusion", "step": 7, "train_config": base,
+                        "deepened_from": {"n_layers": 2, "n_decoder_layers": 2},
+                        "model_config": {"n_layers": 4, "n_decoder_layers": 3}})
+    assert "| multi-label, goals 0.05; then deepened: context 2->4, decoder 2->3 blocks |" in deep
+    ar = render_card({"domain": "tinysvg", "kind": "ar", "step": 7, "train_config": {**base, "targets": "test"},
+                      "deepened_from": {"n_decoder_layers": 2}, "model_config": {"n_decoder_layers": 4}})
+    assert "| whole program, test-like targets; then deepened: decoder 2->4 blocks |" in ar
 
 
 def test_a_run_with_hoists_says_so_in_its_labels() -> None:

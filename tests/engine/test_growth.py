@@ -1,4 +1,5 @@
-"""Function-preserving widening of the grid stem: same outputs, recorded config, warm start, clear errors."""
+"""Function-preserving growth (a wider grid stem, deeper blocks): same outputs, recorded config, warm start,
+clear errors."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from tests.engine.trainkit import FAST, blocks_registry, fast_config
 from treediff.engine.errors import InputError
 from treediff.engine.training.bundle import load_bundle
 from treediff.engine.training.checkpoint import read_checkpoint
+from treediff.engine.training.data import DataSpec, Materializer, make_batch
 from treediff.engine.training.export import export_model
+from treediff.engine.training.growth import block_prefixes, encoder_prefixes, grow_model, main, widen_stem
 from treediff.engine.training.train import Trainer, run_training
-from treediff.engine.training.widen import encoder_prefixes, main, widen_stem
+from treediff.engine.trees.tokens import Vocab
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +84,68 @@ def test_bad_widths_and_models_without_a_grid_encoder_are_refused(exported: Path
     (no_grid / "model.json").write_text(json.dumps({k: v for k, v in ckpt.meta.items()}))
     with pytest.raises(InputError, match="no grid observation encoder"):
         widen_stem(no_grid, tmp_path / "out", 16)
+
+
+@pytest.fixture(scope="module")
+def exported_ar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("run_ar")
+    result = run_training(make_domain(), fast_config(steps=10, model="ar"), run, registry=blocks_registry(),
+                          log_stream=io.StringIO())
+    return export_model(result.checkpoint, run / "model").parent  # type: ignore[arg-type]
+
+
+def _batch(kind: str) -> object:
+    domain = make_domain()
+    vocab = Vocab(domain.grammar)
+    tb = make_batch(domain.grammar, vocab, DataSpec(kind=kind, max_primitives=3), 4, 0, 0, 0)
+    return Materializer(domain, vocab, torch.device("cpu"), kind=kind)(tb)
+
+
+def _forward(model_dir: Path, kind: str) -> list[torch.Tensor]:
+    """Every output of every model in ``model_dir`` on one fixed batch."""
+    bundle = load_bundle(model_dir, make_domain(), blocks_registry(), "cpu")
+    batch = _batch(kind)
+    with torch.no_grad():
+        if kind == "ar":
+            return [bundle.ar(batch)]  # type: ignore[misc]
+        return [*bundle.denoiser(batch), bundle.value(batch)]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "ar"])
+def test_deepened_model_computes_the_same_and_records_its_depth(kind: str, exported: Path, exported_ar: Path,
+                                                                 tmp_path: Path) -> None:
+    source = exported if kind == "diffusion" else exported_ar
+    written = grow_model(source, tmp_path / "deep", add_layers=2, add_decoder_layers=1, seed=1)
+    meta = json.loads(written.read_text())
+    assert (meta["model_config"]["n_layers"], meta["model_config"]["n_decoder_layers"]) == (3, 2)
+    assert meta["deepened_from"] == {"path": str(source / "model.json"), "seed": 1, "n_layers": 1,
+                                     "n_decoder_layers": 1}
+    deep = read_checkpoint(tmp_path / "deep")
+    roles = ["denoiser", "value"] if kind == "diffusion" else ["ar"]
+    assert set(block_prefixes(deep.weights, "context.blocks.").values()) == {3}
+    assert len(block_prefixes(deep.weights, "context.blocks.")) == len(roles)
+    for before, after in zip(_forward(source, kind), _forward(tmp_path / "deep", kind), strict=True):
+        assert torch.allclose(before, after, atol=1e-5)
+    qkv = deep.role_weights(roles[0])["context.blocks.2.attn.qkv.weight"]
+    assert qkv.abs().sum() > 0 and deep.role_weights(roles[0])["context.blocks.2.mlp.proj.weight"].abs().sum() == 0
+
+
+def test_a_deepened_run_warm_starts_and_its_new_blocks_learn(exported: Path, tmp_path: Path) -> None:
+    grow_model(exported, tmp_path / "deep", add_layers=1)
+    cfg = fast_config(steps=4, model_overrides={**FAST, "n_layers": 2}, val_every=100, checkpoint_every=100)
+    trainer = Trainer(make_domain(), cfg, tmp_path / "run", registry=blocks_registry(), log_stream=io.StringIO(),
+                      init=tmp_path / "deep")
+    result = trainer.run()
+    trainer.close()
+    trained = read_checkpoint(result.checkpoint).role_weights("denoiser")  # type: ignore[arg-type]
+    assert trained["context.blocks.1.mlp.proj.weight"].abs().sum() > 0  # the zero output projection moved
+
+
+def test_growing_nothing_or_too_little_is_refused(exported: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(InputError, match="nothing to grow in model .*expected --stem-channels N, --add-layers K"):
+        grow_model(exported, tmp_path / "none")
+    assert main([str(exported), str(tmp_path / "neg"), "--add-layers", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot deepen model" in err and "at least 1, got -1" in err
+    assert not (tmp_path / "none").exists() and not (tmp_path / "neg").exists()
