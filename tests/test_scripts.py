@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,18 @@ def test_train_gpu_script_trains_exports_and_evaluates_on_cpu(tmp_path: Path) ->
 def test_train_gpu_script_names_its_usage() -> None:
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "train-gpu.sh")], capture_output=True, text=True)
     assert proc.returncode != 0 and "usage: scripts/train-gpu.sh DOMAIN MINUTES" in proc.stderr
+
+
+def test_the_package_type_checks_under_strict_mypy() -> None:
+    """scripts/typecheck.sh: mypy resolves treediff.engine / treediff.plugins (not Any) and finds no error."""
+    mypy = Path(sys.executable).parent / "mypy"
+    if not mypy.exists():
+        import pytest
+
+        pytest.skip("mypy is not installed (it comes with the dev extras)")
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "typecheck.sh")], capture_output=True, text=True,
+                          env={**os.environ, "MYPY": str(mypy)}, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]
+    checked = re.search(r"Success: no issues found in (\d+) source files", proc.stdout)
+    engine_modules = len(list((ROOT / "engine").rglob("*.py")))
+    assert checked is not None and int(checked.group(1)) > engine_modules  # engine/ and plugins/ were checked

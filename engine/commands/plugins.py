@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"domain {name}: grammar {dom.grammar.name} ({len(dom.grammar.productions)} productions), "
               f"observation {tuple(dom.observation_shape)} in {dom.storage.suffix} files, encoder "
               f"{dom.observation_encoder}, model: {ckpt}")
-        for field_name, info in dom.storage.options.model_fields.items():
+        for field_name, field in dom.storage.options.model_fields.items():
             flag = f"--{field_name.replace('_', '-')}"
-            print(f"  option {flag}: {info.description or ''} (default {info.default!r})")
+            print(f"  option {flag}: {field.description or ''} (default {field.default!r})")
     return 1 if reg.failures else 0

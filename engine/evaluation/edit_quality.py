@@ -249,16 +249,16 @@ def measure(bundle: ModelBundle, grammar: Grammar, executor: Executor, pairs: Se
         obs = _observe(executor, [p.target for p in chunk] + [p.current for p in chunk], device)
         target, current = obs[:len(chunk)], obs[len(chunk):]
         if bundle.value is not None:
-            values += predict_values(bundle.value, bundle.vocab, target, current,
+            values += predict_values(bundle.need_value(), bundle.vocab, target, current,
                                      [p.current for p in chunk]).cpu().tolist()
         edit_rows = [i for i, p in enumerate(chunk) if p.length > 0]
         if not edit_rows:
             continue
         rows = torch.tensor(edit_rows, device=device)
         trees = [chunk[i].current for i in edit_rows]
-        top = propose_edits(bundle.denoiser, bundle.vocab, target[rows], current[rows], trees, 1, gen,
+        top = propose_edits(bundle.need_denoiser(), bundle.vocab, target[rows], current[rows], trees, 1, gen,
                             temperature=0.0, unique=False)
-        drawn = propose_edits(bundle.denoiser, bundle.vocab, target[rows], current[rows], trees, samples, gen,
+        drawn = propose_edits(bundle.need_denoiser(), bundle.vocab, target[rows], current[rows], trees, samples, gen,
                               temperature=temperature, unique=False)
         for i, one, many in zip(edit_rows, top, drawn):
             greedy.append(any_useful(chunk[i], [p.edit for p in one[:1]]))

@@ -22,7 +22,7 @@ _NEWER_KEYS = ("checkpoint_sha256", "ar_checkpoint_sha256", "search")
 
 def weights_sha256(path: str | Path) -> str:
     """sha256 of the weights file of the checkpoint ``path`` names (run dir, model dir, .json or .safetensors)."""
-    from treediff.engine.training.checkpoint import resolve
+    from treediff.engine.training.rundir import resolve
 
     weights = resolve(path).with_suffix(".safetensors")
     digest = hashlib.sha256()

@@ -129,9 +129,10 @@ def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int
     """
     from treediff.engine.models.inference import model_device, sample_programs
 
-    device = model_device(ar_bundle.ar)
+    ar = ar_bundle.need_ar()
+    device = model_device(ar)
     with renderer.profile.section("model"):
-        drawn = sample_programs(ar_bundle.ar, ar_bundle.vocab, renderer.target.to(device)[None], samples,
+        drawn = sample_programs(ar, ar_bundle.vocab, renderer.target.to(device)[None], samples,
                                 generator, temperature=temperature)[0]
     renderer.profile.count("programs_sampled", len(drawn))
     trees = list(dict.fromkeys(tree for tree, _ in drawn))

@@ -222,11 +222,12 @@ def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node]
     """Sample ``n_samples`` edits per parent with the denoiser, timed and counted in the renderer's profile."""
     from treediff.engine.models.inference import model_device, propose_edits
 
-    device = model_device(bundle.denoiser)
+    denoiser = bundle.need_denoiser()
+    device = model_device(denoiser)
     current = renderer.observe(parents).to(device)
     target = renderer.target.to(device).expand(len(parents), *renderer.target.shape)
     with renderer.profile.section("model"):
-        proposals = propose_edits(bundle.denoiser, bundle.vocab, target, current, parents, n_samples,
+        proposals = propose_edits(denoiser, bundle.vocab, target, current, parents, n_samples,
                                   generator, temperature=temperature, max_primitives=max_primitives,
                                   per_position=per_position)
     renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
@@ -295,12 +296,13 @@ class _Ranker:
             return cands
         from treediff.engine.models.inference import model_device, predict_values
 
-        device = model_device(self.bundle.value)
+        value = self.bundle.need_value()
+        device = model_device(value)
         trees = [c.tree for c in cands]
         current = self.renderer.observe(trees).to(device)
         target = self.renderer.target.to(device).expand(len(trees), *self.renderer.target.shape)
         with self.renderer.profile.section("model"):
-            values = predict_values(self.bundle.value, self.bundle.vocab, target, current, trees)
+            values = predict_values(value, self.bundle.vocab, target, current, trees)
         self.renderer.profile.count("values_predicted", len(trees))
         return [replace(c, value=round(v / self.step) * self.step) for c, v in zip(cands, values.cpu().tolist())]
 

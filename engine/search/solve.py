@@ -59,12 +59,17 @@ def model_for(method: str, bundle: ModelBundle | None, ar_bundle: ModelBundle | 
                               f"{got}. hint: pass --checkpoint RUN_DIR of a `treediff train` run, or use "
                               "--method mutation, which needs no model")
     if need == "ar":
-        for candidate in (ar_bundle, bundle):
-            if candidate is not None and candidate.ar is not None:
-                return candidate
-        raise CheckpointError(f"method {method!r} needs an autoregressive checkpoint; got none. hint: train one "
-                              "with `treediff train DOMAIN --model ar` and pass it as the checkpoint")
+        return ar_model_for(method, bundle, ar_bundle)
     return None
+
+
+def ar_model_for(method: str, bundle: ModelBundle | None, ar_bundle: ModelBundle | None) -> ModelBundle:
+    """The bundle holding an autoregressive model (``ar_bundle`` first), or CheckpointError naming ``method``."""
+    for candidate in (ar_bundle, bundle):
+        if candidate is not None and candidate.ar is not None:
+            return candidate
+    raise CheckpointError(f"method {method!r} needs an autoregressive checkpoint; got none. hint: train one "
+                          "with `treediff train DOMAIN --model ar` and pass it as the checkpoint")
 
 
 def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget: int,
@@ -104,12 +109,13 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
     if method == "ar":
         from treediff.engine.search.baselines import ar_search
 
-        return ar_search(domain, renderer, model.ar, model.vocab, generator, max_tokens=model.config.max_program_tokens)
+        return ar_search(domain, renderer, model.need_ar(), model.vocab, generator,
+                         max_tokens=model.config.max_program_tokens)
     start: str | list[Node] = list(dict.fromkeys(seeds)) if seeds else config.start
     if start == "ar":
         from treediff.engine.search.baselines import ar_programs
 
-        ar_model = model_for("ar", ar_bundle, bundle)
+        ar_model = ar_model_for("ar", bundle, ar_bundle)
         start = ar_programs(renderer, ar_model, config.ar_samples, _generator(ar_model, seed), config.ar_temperature)
     if method == "beam":
         from treediff.engine.search.beam import beam_search
@@ -127,6 +133,5 @@ def _generator(bundle: ModelBundle, seed: int) -> torch.Generator:
     """A generator on the device of the bundle's models, seeded with ``seed``."""
     from treediff.engine.models.inference import model_device
 
-    module = bundle.denoiser if bundle.denoiser is not None else bundle.ar
-    device = model_device(module)
+    device = model_device(bundle.need_denoiser() if bundle.denoiser is not None else bundle.need_ar())
     return torch.Generator(device=device).manual_seed(seed)

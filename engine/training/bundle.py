@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from pydantic import ValidationError
@@ -16,7 +16,13 @@ from treediff.engine.training.checkpoint import MODEL_ROLES, Checkpoint, check_c
 if TYPE_CHECKING:
     from treediff.engine.domains.domain import Domain
     from treediff.engine.domains.registry import Registry
+    from treediff.engine.models.autoregressive import ARModel
+    from treediff.engine.models.denoiser import Denoiser
+    from treediff.engine.models.value import ValueNet
     from treediff.engine.trees.tokens import Vocab
+
+
+_M = TypeVar("_M", bound=torch.nn.Module)
 
 
 @dataclass
@@ -31,6 +37,33 @@ class ModelBundle:
     config: Any  # treediff.engine.models.config.ModelConfig
     meta: dict[str, Any]
     device: torch.device
+
+    def need_denoiser(self) -> Denoiser:
+        """The denoiser; CheckpointError naming the model kind if the bundle has none."""
+        from treediff.engine.models.denoiser import Denoiser
+
+        return self._need(self.denoiser, Denoiser, "denoiser", "diffusion")
+
+    def need_value(self) -> ValueNet:
+        """The value network; CheckpointError naming the model kind if the bundle has none."""
+        from treediff.engine.models.value import ValueNet
+
+        return self._need(self.value, ValueNet, "value network", "diffusion")
+
+    def need_ar(self) -> ARModel:
+        """The autoregressive model; CheckpointError naming the model kind if the bundle has none."""
+        from treediff.engine.models.autoregressive import ARModel
+
+        return self._need(self.ar, ARModel, "autoregressive model", "ar")
+
+    def _need(self, module: torch.nn.Module | None, cls: type[_M], role: str, kind: str) -> _M:
+        if not isinstance(module, cls):
+            source = self.meta.get("exported_from", {}).get("path") if isinstance(self.meta.get("exported_from"),
+                                                                                 dict) else None
+            raise CheckpointError(f"the loaded {self.kind!r} model{f' ({source})' if source else ''} has no "
+                                  f"{role}; expected a {kind!r} model here; hint: pass a checkpoint trained "
+                                  f"with `treediff train --model {kind}`")
+        return module
 
 
 def build_models(kind: str, config: Any, vocab: Vocab, observation_shape: tuple[int, ...],

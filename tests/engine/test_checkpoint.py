@@ -73,6 +73,12 @@ def test_ar_bundle_and_export(tmp_path: Path) -> None:
     batch = _batch(domain, "ar")
     with torch.no_grad():
         assert torch.equal(models["ar"](batch), bundle.ar(batch))  # type: ignore[misc]
+    assert bundle.need_ar() is bundle.ar
+    with pytest.raises(CheckpointError, match=r"the loaded 'ar' model \(.*step-0000007.json\) has no denoiser; "
+                                              r"expected a 'diffusion' model here; hint: .*--model diffusion"):
+        bundle.need_denoiser()
+    with pytest.raises(CheckpointError, match="has no value network"):
+        bundle.need_value()
 
 
 def test_only_the_newest_checkpoints_are_kept_and_files_are_complete(tmp_path: Path) -> None:
