@@ -236,6 +236,8 @@ def measure(bundle: ModelBundle, grammar: Grammar, executor: Executor, pairs: Se
     """
     if bundle.denoiser is None:
         raise ValueError("edit quality needs a diffusion model bundle (a denoiser); got one without")
+    denoiser = bundle.need_denoiser()
+    value = bundle.need_value() if bundle.value is not None else None
     start = time.perf_counter()
     device = bundle.device
     sigma = int(bundle.config.sigma_small)
@@ -248,17 +250,17 @@ def measure(bundle: ModelBundle, grammar: Grammar, executor: Executor, pairs: Se
         chunk = everything[lo:lo + batch_size]
         obs = _observe(executor, [p.target for p in chunk] + [p.current for p in chunk], device)
         target, current = obs[:len(chunk)], obs[len(chunk):]
-        if bundle.value is not None:
-            values += predict_values(bundle.need_value(), bundle.vocab, target, current,
+        if value is not None:
+            values += predict_values(value, bundle.vocab, target, current,
                                      [p.current for p in chunk]).cpu().tolist()
         edit_rows = [i for i, p in enumerate(chunk) if p.length > 0]
         if not edit_rows:
             continue
         rows = torch.tensor(edit_rows, device=device)
         trees = [chunk[i].current for i in edit_rows]
-        top = propose_edits(bundle.need_denoiser(), bundle.vocab, target[rows], current[rows], trees, 1, gen,
+        top = propose_edits(denoiser, bundle.vocab, target[rows], current[rows], trees, 1, gen,
                             temperature=0.0, unique=False)
-        drawn = propose_edits(bundle.need_denoiser(), bundle.vocab, target[rows], current[rows], trees, samples, gen,
+        drawn = propose_edits(denoiser, bundle.vocab, target[rows], current[rows], trees, samples, gen,
                               temperature=temperature, unique=False)
         for i, one, many in zip(edit_rows, top, drawn):
             greedy.append(any_useful(chunk[i], [p.edit for p in one[:1]]))

@@ -127,8 +127,8 @@ def grow_model(path: str | Path, out_dir: str | Path, stem_channels: int | None 
     """Write ``out_dir/model.{safetensors,json}``: the model at ``path`` with every grid encoder widened to
     ``stem_channels`` stem channels (if given), ``add_layers`` blocks added to every context encoder and
     ``add_decoder_layers`` to every decoder, its config updated to match and the growth recorded
-    (``widened_from``, ``deepened_from``). Returns the JSON
-    path. InputError if the model lacks the part to grow or would not grow."""
+    (``widened_from``, ``deepened_from``). Returns the JSON path. InputError if the model lacks the part to
+    grow or would not grow."""
     ckpt = read_checkpoint(path)
     added = {"n_layers": add_layers, "n_decoder_layers": add_decoder_layers}
     if stem_channels is None and not any(added.values()):

@@ -12,13 +12,12 @@ import pytest
 import torch
 
 from tests.engine.blocks_domain import GRAMMAR, make_domain
-from tests.engine.trainkit import blocks_registry, fast_config
+from tests.engine.trainkit import blocks_registry, fast_config, fixed_batch
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import CheckpointError
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.training.bundle import build_models, load_bundle
 from treediff.engine.training.checkpoint import read_checkpoint, save_checkpoint
-from treediff.engine.training.data import DataSpec, Materializer, make_batch
 from treediff.engine.training.export import export_model
 from treediff.engine.training.recipe import model_config
 from treediff.engine.training.rundir import list_checkpoints, resolve
@@ -44,18 +43,12 @@ def _saved(tmp_path: Path, kind: str = "diffusion") -> tuple[Domain, dict[str, t
     return domain, models, tmp_path / "run"
 
 
-def _batch(domain: Domain, kind: str = "diffusion") -> object:
-    vocab = Vocab(domain.grammar)
-    tb = make_batch(domain.grammar, vocab, DataSpec(kind=kind, max_primitives=3), 4, 0, 0, 0)
-    return Materializer(domain, vocab, torch.device("cpu"), kind=kind)(tb)
-
-
 def test_save_then_load_gives_the_same_outputs(tmp_path: Path) -> None:
     domain, models, run = _saved(tmp_path)
     bundle = load_bundle(run, domain, blocks_registry())
     assert bundle.kind == "diffusion" and bundle.ar is None and bundle.meta["step"] == 7
     assert bundle.vocab.size == Vocab(domain.grammar).size
-    batch = _batch(domain)
+    batch = fixed_batch(domain)
     with torch.no_grad():
         for a, b in zip(models["denoiser"](batch), bundle.denoiser(batch), strict=True):  # type: ignore[misc]
             assert torch.equal(a, b)
@@ -70,7 +63,7 @@ def test_ar_bundle_and_export(tmp_path: Path) -> None:
     assert "train_state" not in meta and meta["exported_from"]["step"] == 7
     bundle = load_bundle(tmp_path / "shipped", domain, blocks_registry())
     assert bundle.kind == "ar" and bundle.denoiser is None and bundle.value is None
-    batch = _batch(domain, "ar")
+    batch = fixed_batch(domain, "ar")
     with torch.no_grad():
         assert torch.equal(models["ar"](batch), bundle.ar(batch))  # type: ignore[misc]
     assert bundle.need_ar() is bundle.ar

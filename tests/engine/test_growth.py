@@ -11,15 +11,13 @@ import pytest
 import torch
 
 from tests.engine.blocks_domain import make_domain
-from tests.engine.trainkit import FAST, blocks_registry, fast_config
+from tests.engine.trainkit import FAST, blocks_registry, fast_config, fixed_batch
 from treediff.engine.errors import InputError
 from treediff.engine.training.bundle import load_bundle
 from treediff.engine.training.checkpoint import read_checkpoint
-from treediff.engine.training.data import DataSpec, Materializer, make_batch
 from treediff.engine.training.export import export_model
 from treediff.engine.training.growth import block_prefixes, encoder_prefixes, grow_model, main, widen_stem
 from treediff.engine.training.train import Trainer, run_training
-from treediff.engine.trees.tokens import Vocab
 
 
 @pytest.fixture(scope="module")
@@ -94,17 +92,10 @@ def exported_ar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return export_model(result.checkpoint, run / "model").parent  # type: ignore[arg-type]
 
 
-def _batch(kind: str) -> object:
-    domain = make_domain()
-    vocab = Vocab(domain.grammar)
-    tb = make_batch(domain.grammar, vocab, DataSpec(kind=kind, max_primitives=3), 4, 0, 0, 0)
-    return Materializer(domain, vocab, torch.device("cpu"), kind=kind)(tb)
-
-
 def _forward(model_dir: Path, kind: str) -> list[torch.Tensor]:
     """Every output of every model in ``model_dir`` on one fixed batch."""
     bundle = load_bundle(model_dir, make_domain(), blocks_registry(), "cpu")
-    batch = _batch(kind)
+    batch = fixed_batch(make_domain(), kind)
     with torch.no_grad():
         if kind == "ar":
             return [bundle.ar(batch)]  # type: ignore[misc]
