@@ -43,6 +43,14 @@ class SolveResult:
     trajectory: list[Step] = field(default_factory=list)
     profile: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    lineage: Lineage | None = field(default=None, repr=False, compare=False)
+
+    def expanded(self) -> list[Node]:
+        """The programs the search made children of (its beam states, for on-policy training data), in the
+        order they were first expanded; empty for a method that keeps no lineage."""
+        if self.lineage is None:
+            return []
+        return list(dict.fromkeys(p for p, _ in self.lineage.parents.values() if p is not None))
 
     def to_json(self) -> dict[str, Any]:
         """The CLI contract: ``program`` (text or null), ``solved``, ``renderer_calls``, ``seconds``, ``score``."""
@@ -93,4 +101,4 @@ def finish(method: str, renderer: BudgetedExecutor, lineage: Lineage | None = No
         method=method, program=best.tree if best else None, solved=renderer.solved,
         renderer_calls=renderer.calls, seconds=seconds, score=best.distance if best else math.inf,
         calls_at_solve=renderer.calls_at_solve,
-        trajectory=trajectory, profile=renderer.profile.breakdown(seconds), counts=counts)
+        trajectory=trajectory, profile=renderer.profile.breakdown(seconds), counts=counts, lineage=lineage)

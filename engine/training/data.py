@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from treediff.engine.errors import TreeError
 from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.training.states import StatePair
 from treediff.engine.trees.derivation import sample_tree
 from treediff.engine.trees.noise import SIGMA_SMALL, forward, reverse_path
 from treediff.engine.trees.tokens import BOS, EOS, PAD, Vocab, encode_edit
@@ -52,6 +53,8 @@ class DataSpec:
     max_depth: int = 24
     p_goal: float = 0.0  # share of goal examples (current == target, path length 0): value-network only
     multi_label: bool = False  # label every edit that can come first on the reverse path, not just the first
+    p_states: float = 0.0  # share of examples whose (target, current) pair is drawn from ``states``
+    states: tuple[StatePair, ...] = ()  # on-policy states: programs a search expanded, with their targets
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,15 @@ def first_edits(path: Sequence[Edit]) -> list[Edit]:
     return out
 
 
-def make_example(grammar: Grammar, vocab: Vocab, spec: DataSpec, rng: Random, target: Node | None = None) -> Example:
+def make_example(grammar: Grammar, vocab: Vocab, spec: DataSpec, rng: Random, target: Node | None = None,
+                 state: Node | None = None) -> Example:
     """Draw one example (of ``target`` when given and within the token limits, else of random targets);
-    TreeError if none within the token limits turns up in :data:`MAX_TRIES` draws."""
-    for _ in range(MAX_TRIES):
+    TreeError if none within the token limits turns up in :data:`MAX_TRIES` draws.
+
+    With ``state`` (a program a search expanded for ``target``) the first draw edits ``state`` into ``target``
+    instead of a noised copy of the target; a state over the token limits falls back to the forward process.
+    """
+    for attempt in range(MAX_TRIES):
         if target is None:
             target = sample_tree(grammar, rng, spec.min_primitives, spec.max_primitives, max_depth=spec.max_depth)
         target_ids = tuple(vocab.encode(target))
@@ -92,10 +100,13 @@ def make_example(grammar: Grammar, vocab: Vocab, spec: DataSpec, rng: Random, ta
             continue
         if spec.kind == "ar":
             return Example(target_ids, (), 0, (), 0)
-        if spec.p_goal > 0 and rng.random() < spec.p_goal:
-            return Example(target_ids, target_ids, 0, (), 0, ())
-        current = forward(target, grammar, rng, spec.k_max, spec.p_fresh, spec.sigma_small,
-                          spec.min_primitives, spec.max_primitives, spec.max_depth, spec.p_leaf, spec.p_hoist)
+        if state is not None and attempt == 0:
+            current = state
+        else:
+            if spec.p_goal > 0 and rng.random() < spec.p_goal:
+                return Example(target_ids, target_ids, 0, (), 0, ())
+            current = forward(target, grammar, rng, spec.k_max, spec.p_fresh, spec.sigma_small,
+                              spec.min_primitives, spec.max_primitives, spec.max_depth, spec.p_leaf, spec.p_hoist)
         path = reverse_path(current, target, grammar, spec.sigma_small)
         if not path:  # the mutations cancelled out: nothing to learn
             continue
@@ -172,13 +183,22 @@ def make_batch(grammar: Grammar, vocab: Vocab, spec: DataSpec, batch_size: int, 
 
     With ``targets`` (e.g. a domain's ``test_targets``) the batch's targets are ``targets(batch_size, s)`` for a
     seed ``s`` of this batch (a target over the token limits is swapped for a random one); else random programs.
+    With ``spec.p_states`` > 0 each example is, with that probability, one of ``spec.states`` drawn at random
+    (its target and the search state to edit) instead.
     """
     rng = Random(stream_seed(seed, rank, index, stream))
     chosen: list[Node | None] = [None] * batch_size
     if targets is not None:
         drawn = list(targets(batch_size, stream_seed(seed, rank, index, STREAM_TARGETS)))[:batch_size]
         chosen[:len(drawn)] = drawn
-    return collate([make_example(grammar, vocab, spec, rng, t) for t in chosen], index, spec.kind)
+    examples = []
+    for target in chosen:
+        state = None
+        if spec.p_states > 0 and spec.states and spec.kind == "diffusion" and rng.random() < spec.p_states:
+            pair = spec.states[int(rng.random() * len(spec.states))]
+            target, state = pair.target, pair.state
+        examples.append(make_example(grammar, vocab, spec, rng, target, state))
+    return collate(examples, index, spec.kind)
 
 
 class EditStream(IterableDataset[TreeBatch]):

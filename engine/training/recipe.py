@@ -4,6 +4,7 @@ learning-rate schedule."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,6 +14,7 @@ from torch import nn
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import InputError
 from treediff.engine.training.data import DataSpec, TargetSource
+from treediff.engine.training.states import StatePair, read_states
 from treediff.engine.training.traincfg import TrainConfig
 
 
@@ -34,14 +36,20 @@ def model_config(cfg: TrainConfig) -> Any:
                          "treediff.engine.models.config.ModelConfig") from None
 
 
-def data_spec(domain: Domain, cfg: TrainConfig, mcfg: Any) -> DataSpec:
-    """How examples are drawn for ``domain`` under ``cfg`` (sizes default to the domain's)."""
+def data_spec(domain: Domain, cfg: TrainConfig, mcfg: Any, states: tuple[StatePair, ...] = ()) -> DataSpec:
+    """How examples are drawn for ``domain`` under ``cfg`` (sizes default to the domain's), with the on-policy
+    ``states`` read by :func:`training_states`."""
     return DataSpec(kind=cfg.model, min_primitives=cfg.min_primitives or domain.min_primitives,
                     max_primitives=cfg.max_primitives or domain.max_primitives, sigma_small=mcfg.sigma_small,
                     k_max=cfg.k_max, p_fresh=cfg.p_fresh, p_leaf=cfg.p_leaf, p_hoist=cfg.p_hoist,
                     max_program_tokens=mcfg.max_program_tokens,
                     max_edit_tokens=mcfg.max_edit_tokens, p_goal=cfg.p_goal if cfg.model == "diffusion" else 0.0,
-                    multi_label=cfg.multi_label)
+                    multi_label=cfg.multi_label, p_states=cfg.p_states, states=states)
+
+
+def training_states(domain: Domain, cfg: TrainConfig) -> tuple[StatePair, ...]:
+    """The on-policy states of ``cfg.states`` (none when unset); InputError naming the file when it is bad."""
+    return read_states(Path(cfg.states), domain.grammar) if cfg.states is not None else ()
 
 
 def target_source(domain: Domain, cfg: TrainConfig) -> TargetSource | None:

@@ -32,7 +32,14 @@ from treediff.engine.training.data import (
 )
 from treediff.engine.training.distributed import DistContext, barrier, mean_over_ranks, setup, teardown
 from treediff.engine.training.modelcard import hardware, lineage_of
-from treediff.engine.training.recipe import data_spec, lr_factor, make_optimizer, model_config, target_source
+from treediff.engine.training.recipe import (
+    data_spec,
+    lr_factor,
+    make_optimizer,
+    model_config,
+    target_source,
+    training_states,
+)
 from treediff.engine.training.rundir import latest_checkpoint, list_checkpoints
 from treediff.engine.training.traincfg import TrainConfig
 from treediff.engine.training.trainlog import TrainLog, truncate_metrics
@@ -109,6 +116,7 @@ class Trainer:
         self.clock_start, self.seconds_before = time.monotonic(), 0.0
         self.lineage: list[dict[str, Any]] = []  # the runs the warm-start weights came from, oldest first
         self.targets = target_source(domain, cfg)  # before anything is set up: a bad config fails first
+        self.states = training_states(domain, cfg)
         self.ctx: DistContext = setup(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -129,7 +137,7 @@ class Trainer:
         if self.ctx.distributed:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
             self.wrapped = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
-        self.spec = data_spec(domain, cfg, self.mcfg)
+        self.spec = data_spec(domain, cfg, self.mcfg, self.states)
         self.materialize = Materializer(domain, self.vocab, self.ctx.device, cfg.model, cfg.sketch, cfg.seed,
                                         self.ctx.rank)
         self._quality_set: tuple[list[Any], list[Any]] | None = None  # the fixed edit-quality set, once drawn

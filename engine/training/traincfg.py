@@ -72,6 +72,12 @@ class TrainConfig(BaseModel):
                                                "in the size bounds, or (test) each batch drawn by the domain's "
                                                "test_targets generator, the distribution treediff eval measures "
                                                "(e.g. the visually more complex half); its sizes are the domain's.")
+    states: str | None = Field(default=None, description="On-policy training states: a JSON-lines file of (target, "
+                               "state) programs, the beam states of searches with earlier models "
+                               "(`python -m treediff.engine.training.states`); a path relative to the working "
+                               "directory. Diffusion models only.")
+    p_states: float = Field(default=0.0, ge=0, le=1, description="Share of examples drawn from `states` (the "
+                            "state edited into its target) instead of the forward process.")
     min_primitives: int | None = Field(default=None, ge=1, description="Target size bounds; None: the domain's.")
     max_primitives: int | None = Field(default=None, ge=1)
     sketch: bool = Field(default=False, description="Use the domain's sketch model for target observations.")
@@ -86,6 +92,12 @@ class TrainConfig(BaseModel):
         if self.p_leaf + self.p_hoist > 1:
             raise ValueError(f"p_leaf ({self.p_leaf}) + p_hoist ({self.p_hoist}) is more than 1; expected shares of "
                              "the noise steps that add up to at most 1")
+        if (self.p_states > 0) != (self.states is not None):
+            raise ValueError(f"states {self.states!r} with p_states {self.p_states}; expected both (a states file "
+                             "and the share of examples drawn from it) or neither")
+        if self.states is not None and self.model != "diffusion":
+            raise ValueError(f"states {self.states!r} given for a {self.model!r} model; expected states only for "
+                             "model: diffusion (they are programs to edit)")
         return self
 
     def with_overrides(self, **flags: Any) -> TrainConfig:
