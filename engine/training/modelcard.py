@@ -40,7 +40,8 @@ def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
             "command": meta.get("command"), "saved_at": meta.get("saved_at"),
             "multi_label": cfg.get("multi_label", False), "p_goal": cfg.get("p_goal", 0.0),
             "p_leaf": cfg.get("p_leaf", 0.0), "p_hoist": cfg.get("p_hoist", 0.0),
-            "targets": cfg.get("targets", "random"),
+            "targets": cfg.get("targets", "random"), "p_states": cfg.get("p_states", 0.0),
+            "states": cfg.get("states"),
             "sigma_small": cfg.get("sigma_small"), "kind": meta.get("kind", "diffusion"),
             "widened": _widened(meta), "deepened": _deepened(meta)}
 
@@ -78,6 +79,7 @@ def _labels(run: Mapping[str, Any]) -> str:
             + (f", leaf steps {run['p_leaf']}" if run.get("p_leaf") else "")
             + (f", hoists {run['p_hoist']}" if run.get("p_hoist") else "")
             + (", test-like targets" if run.get("targets") == "test" else "")
+            + (f", search states {run['p_states']} ({run['states']})" if run.get("p_states") else "")
             + (f", edits of up to {run['sigma_small']} primitives" if run.get("sigma_small") else "") + grown)
 
 

@@ -53,13 +53,16 @@ def sample_states(expanded: Sequence[Node], target: Node, per_target: int, rng: 
 
 def collect_states(domain: Domain, executor: Executor, bundle: ModelBundle, ar_bundle: ModelBundle | None,
                    config: SearchConfig, targets: Sequence[Node], *, budget: int, per_target: int,
-                   seed: int) -> list[StatePair]:
-    """Run beam search on each of ``targets`` (observations from ``executor``) and sample its beam states."""
+                   seed: int, progress: bool = False) -> list[StatePair]:
+    """Run beam search on each of ``targets`` (observations from ``executor``) and sample its beam states;
+    ``progress`` shows a bar on stderr."""
+    from tqdm import tqdm
+
     from treediff.engine.search.solve import solve
 
     rng = random.Random(seed)
     out: list[StatePair] = []
-    for i, target in enumerate(targets):
+    for i, target in enumerate(tqdm(targets, desc="searches", unit="target", disable=not progress)):
         observation = executor.execute([target])[0]
         result = solve(domain, observation, "beam", budget=budget, seed=seed * 1_000_003 + i, bundle=bundle,
                        ar_bundle=ar_bundle, executor=executor, config=config)
@@ -152,7 +155,7 @@ def run(args: argparse.Namespace) -> tuple[int, float]:
                          "search targets from")
     targets = list(domain.test_targets(args.targets, args.seed))[:args.targets]
     pairs = collect_states(domain, executor, bundle, ar_bundle, config, targets, budget=args.budget,
-                           per_target=args.per_target, seed=args.seed)
+                           per_target=args.per_target, seed=args.seed, progress=sys.stderr.isatty())
     write_states(args.out, pairs)
     return len(pairs), time.perf_counter() - start
 

@@ -87,6 +87,16 @@ def test_a_run_on_test_like_targets_says_so_in_its_labels() -> None:
     assert "test-like" not in card(base) and "test-like" not in card({**base, "targets": "random"})
 
 
+def test_a_run_on_search_states_names_their_share_and_file_in_its_labels() -> None:
+    def card(cfg: dict) -> str:
+        return render_card({"domain": "tinysvg", "kind": "diffusion", "step": 7, "train_config": cfg})
+
+    base = {"batch_size": 32, "multi_label": True, "p_goal": 0.05}
+    assert "| multi-label, goals 0.05, search states 0.5 (runs/s.jsonl) |" in card(
+        {**base, "p_states": 0.5, "states": "runs/s.jsonl"})
+    assert "search states" not in card(base)
+
+
 def test_wider_edits_and_a_widened_stem_show_in_the_labels() -> None:
     base = {"batch_size": 32, "multi_label": True, "p_goal": 0.05}
     wide = render_card({"domain": "tinysvg", "kind": "diffusion", "step": 7, "train_config": base,

@@ -125,3 +125,13 @@ def test_collected_states_are_programs_the_beam_search_expanded(tmp_path: Path) 
     assert expanded and expanded[0] == start  # the start is expanded in the first round
     assert result.lineage is not None
     assert all(any(parent == p for parent, _ in result.lineage.parents.values()) for p in expanded)
+
+
+def test_the_command_refuses_bad_counts_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from treediff.engine.training.states import main
+
+    out = tmp_path / "s.jsonl"
+    assert main(["tinysvg", "--out", str(out), "--targets", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --targets 0") and "expected positive numbers" in err and "Traceback" not in err
+    assert not out.exists()
