@@ -13,6 +13,7 @@ import torch
 
 from treediff.engine.models.inference import predict_values, propose_edits
 from treediff.engine.training.data import first_edits
+from treediff.engine.training.states import StatePair
 from treediff.engine.trees.derivation import sample_tree
 from treediff.engine.trees.noise import noise_step, reverse_path
 from treediff.engine.trees.ted import tree_edit_distance
@@ -140,6 +141,18 @@ def _noise(grammar: Grammar, rng: Random, target: Node, k: int, by_length: bool,
         if length > k:
             return None
     return None
+
+
+def state_pairs(grammar: Grammar, states: Sequence[StatePair], n: int, seed: int, *, sigma_small: int = 2,
+                vocab: Vocab | None = None, max_tokens: int | None = None) -> list[EditPair]:
+    """``n`` pairs of on-policy search states (:mod:`treediff.engine.training.states`) drawn from ``states``
+    with ``seed`` (all of them when there are fewer), with their true path lengths; states or targets over
+    ``max_tokens`` tokens of ``vocab`` are left out. The pairs record 0 mutations: no forward process made them."""
+    fits = [p for p in states if vocab is None or max_tokens is None
+            or max(len(vocab.encode(p.state)), len(vocab.encode(p.target))) <= max_tokens]
+    chosen = Random(seed).sample(fits, n) if len(fits) > n else fits
+    return [EditPair(p.target, p.state, 0, len(reverse_path(p.state, p.target, grammar, sigma_small)),
+                     tree_edit_distance(p.state, p.target)) for p in chosen]
 
 
 def goal_pairs(pairs: Sequence[EditPair], n: int) -> list[EditPair]:

@@ -224,3 +224,25 @@ def test_bench_script_writes_json(tmp_path: Path) -> None:
     assert module.main(["--domain", "csg2d", "--n", "5", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["domain"] == "csg2d" and data["result"]["rows"][-1]["pairs"] == 5
+
+
+def test_state_pairs_carry_the_true_path_length_and_leave_out_long_programs(csg_grammar) -> None:
+    from random import Random
+
+    from treediff.engine.evaluation.edit_quality import state_pairs
+    from treediff.engine.training.states import StatePair
+    from treediff.engine.trees.derivation import sample_tree
+
+    rng = Random(5)
+    states = [StatePair(sample_tree(csg_grammar, rng, 2, 5), sample_tree(csg_grammar, rng, 1, 5)) for _ in range(40)]
+    states = [s for s in states if s.state != s.target]
+    pairs = state_pairs(csg_grammar, states, 10, seed=3)
+    assert len(pairs) == 10 and pairs == state_pairs(csg_grammar, states, 10, seed=3)
+    for p in pairs:
+        assert StatePair(p.target, p.current) in states and p.mutations == 0
+        assert p.length == path_length(p.current, p.target, csg_grammar) > 0
+        assert p.distance == tree_edit_distance(p.current, p.target)
+    vocab = Vocab(csg_grammar)
+    short = state_pairs(csg_grammar, states, 100, seed=3, vocab=vocab, max_tokens=12)
+    assert short and all(len(vocab.encode(p.current)) <= 12 and len(vocab.encode(p.target)) <= 12 for p in short)
+    assert len(short) < len(states)
