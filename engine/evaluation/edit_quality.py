@@ -35,7 +35,7 @@ class EditPair:
 
     target: Node
     current: Node
-    mutations: int  # k mutate() steps that made ``current`` (0 for a goal pair)
+    mutations: int  # k mutate() steps that made ``current`` (0 for a goal pair or a search state)
     length: int  # edits left on the reverse path (0 exactly when current == target)
     distance: int  # tree edit distance from current to target
 

@@ -12,7 +12,7 @@ training device, and gets an :class:`treediff.engine.models.batch.EditBatch` (:c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from random import Random
 from typing import TYPE_CHECKING, Any
 
@@ -281,8 +281,13 @@ class Materializer:
 
 def validation_batches(grammar: Grammar, spec: DataSpec, size: int, batch_size: int, seed: int,
                        materialize: Materializer) -> list[EditBatch]:
-    """The fixed validation set: ``size`` examples from stream ``(seed, rank 0, STREAM_VAL)``, executed."""
+    """The fixed validation set: ``size`` examples from stream ``(seed, rank 0, STREAM_VAL)``, executed.
+
+    Always of the forward process: on-policy states (``spec.states``) are training data, so a validation set
+    drawn from them would measure how well the run remembers them; leaving them out keeps runs comparable.
+    """
     vocab = Vocab(grammar)
+    spec = replace(spec, p_states=0.0, states=())
     out = []
     for start in range(0, size, batch_size):
         n = min(batch_size, size - start)

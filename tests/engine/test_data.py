@@ -22,6 +22,7 @@ from treediff.engine.training.data import (
     make_loader,
     validation_batches,
 )
+from treediff.engine.trees.derivation import sample_tree
 from treediff.engine.trees.noise import reverse_path
 from treediff.engine.trees.tokens import BOS, EOS, PAD, EditTokens, Vocab, decode_edit
 from treediff.engine.trees.tree import Node
@@ -132,6 +133,21 @@ def test_validation_set_is_fixed_by_its_seed() -> None:
     assert [len(x) for x in a] == [4, 4, 2]
     assert all(torch.equal(x.program, y.program) and torch.equal(x.target, y.target) for x, y in zip(a, b))
     assert [x.program.tolist() for x in a] != [y.program.tolist() for y in c]
+
+
+def test_validation_set_leaves_out_the_training_states() -> None:
+    from treediff.engine.training.states import StatePair
+
+    domain = make_domain()
+    mat = Materializer(domain, Vocab(domain.grammar), torch.device("cpu"))
+    spec = DataSpec(max_primitives=3)
+    rng = Random(1)
+    pairs = tuple(StatePair(sample_tree(domain.grammar, rng, 2, 3), sample_tree(domain.grammar, rng, 4, 5))
+                  for _ in range(4))
+    with_states = replace(spec, states=pairs, p_states=1.0)
+    a = validation_batches(domain.grammar, spec, 8, 4, seed=5, materialize=mat)
+    b = validation_batches(domain.grammar, with_states, 8, 4, seed=5, materialize=mat)
+    assert all(torch.equal(x.program, y.program) and torch.equal(x.target, y.target) for x, y in zip(a, b))
 
 
 def test_first_edits_are_the_edits_no_earlier_edit_contains(csg_grammar: Grammar) -> None:
