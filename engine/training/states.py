@@ -145,6 +145,9 @@ def run(args: argparse.Namespace) -> tuple[int, float]:
     domain = registry.domain(args.domain)
     executor = domain.make_executor("cpu")
     checkpoint = args.checkpoint or domain.checkpoint
+    if checkpoint is None:
+        raise InputError(f"domain {domain.name!r} ships no model; expected --checkpoint MODEL (a diffusion model "
+                         "to search with)")
     bundle = load_bundle(checkpoint, domain, registry, "cpu")
     ar_path = args.ar_checkpoint or domain.ar_checkpoint
     ar_bundle = load_bundle(ar_path, domain, registry, "cpu") if ar_path else None
