@@ -3,10 +3,11 @@
 The forward process makes training states by mutating the target a few times, so the denoiser and the value
 network learn from programs that are at most ``k_max`` edits from their target. A search spends its budget on
 other programs: samples of the AR model and the beam states it climbs to from them, often many edits away and
-wrong in ways no mutation makes. This module runs the shipped models' search on generated targets (never the
-eval's or the development sets' seeds), records the beam states of each search next to its target, and writes
-them as JSON lines; a training config with ``states: FILE`` and ``p_states`` draws that share of its examples
-from the file, labelled by the reverse path from the state to the target like every other example.
+wrong in ways no mutation makes. This module runs a model's default search (the shipped models' unless given)
+on generated targets (seed 1000 by default, away from the eval's 0 and the development sets' 1-3), records
+the beam states of each search next to its target, and writes them as JSON lines. A training config with
+``states: FILE`` and ``p_states`` draws that share of its examples from the file, labelled by the reverse
+path from the state to the target like every other example.
 
     python -m treediff.engine.training.states DOMAIN --out FILE [--targets N] [--seed S] [--budget B]
                                               [--per-target K] [--checkpoint M] [--ar-checkpoint M]
