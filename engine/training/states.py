@@ -132,10 +132,9 @@ def run(args: argparse.Namespace) -> tuple[int, float]:
     """Load the domain and models, collect the states, write them; (pairs written, seconds)."""
     import torch
 
-    from treediff.engine.commands.searchargs import model_search_file
+    from treediff.engine.commands.searchargs import load_models, model_search_file, models_needed
     from treediff.engine.domains.registry import load_registry
     from treediff.engine.search.config import SearchConfig, load_search_config
-    from treediff.engine.training.bundle import load_bundle
 
     if args.targets < 1 or args.budget < 1 or args.per_target < 1:
         raise InputError(f"--targets {args.targets}, --budget {args.budget}, --per-target {args.per_target}; "
@@ -144,20 +143,16 @@ def run(args: argparse.Namespace) -> tuple[int, float]:
     start = time.perf_counter()
     registry = load_registry()
     domain = registry.domain(args.domain)
-    executor = domain.make_executor("cpu")
-    checkpoint = args.checkpoint or domain.checkpoint
-    if checkpoint is None:
-        raise InputError(f"domain {domain.name!r} ships no model; expected --checkpoint MODEL (a diffusion model "
-                         "to search with)")
-    bundle = load_bundle(checkpoint, domain, registry, "cpu")
-    ar_path = args.ar_checkpoint or domain.ar_checkpoint
-    ar_bundle = load_bundle(ar_path, domain, registry, "cpu") if ar_path else None
-    found = model_search_file(domain, checkpoint)
-    config = load_search_config(found) if found is not None else SearchConfig()
     if domain.test_targets is None:
         raise InputError(f"domain {domain.name!r} declares no test_targets generator; expected one to draw "
                          "search targets from")
+    found = model_search_file(domain, args.checkpoint)
+    config = load_search_config(found) if found is not None else SearchConfig()
+    bundle, ar_bundle = load_models(domain, registry, models_needed(["beam"], config), args.checkpoint,
+                                    args.ar_checkpoint, "cpu")
+    assert bundle is not None  # load_models raised unless beam search has its diffusion model
     targets = list(domain.test_targets(args.targets, args.seed))[:args.targets]
+    executor = domain.make_executor("cpu")
     pairs = collect_states(domain, executor, bundle, ar_bundle, config, targets, budget=args.budget,
                            per_target=args.per_target, seed=args.seed, progress=sys.stderr.isatty())
     write_states(args.out, pairs)
