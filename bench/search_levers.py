@@ -105,6 +105,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "pp4": ("beam", {"per_position": 4}),
     "vs1": ("beam", {"value_slots": 1}),
     "vs2": ("beam", {"value_slots": 2}),
+    "ar64-infill8": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 8}),
+    "ar64-infill16": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 16}),
+    "ar64-infill32": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 32}),
     "mutation": ("mutation", {}),
 }
 

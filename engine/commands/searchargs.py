@@ -50,8 +50,11 @@ START_KINDS = ("minimal", "random", "ar")
 
 
 def models_needed(methods: list[str], config: Any) -> list[str]:
-    """``methods`` plus ``ar`` when beam search or rollouts start from AR samples (``start: ar``)."""
-    extra = ["ar"] if config.start == "ar" and any(m in ("beam", "rollout") for m in methods) else []
+    """``methods`` plus ``ar`` when beam search or rollouts start from AR samples (``start: ar``) or beam search
+    asks the AR model for subtree rewrites (``beam.ar_edits``)."""
+    starts = config.start == "ar" and any(m in ("beam", "rollout") for m in methods)
+    rewrites = config.beam.ar_edits > 0 and "beam" in methods
+    extra = ["ar"] if starts or rewrites else []
     return list(dict.fromkeys(methods + extra))
 
 

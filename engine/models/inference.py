@@ -16,7 +16,7 @@ from treediff.engine.models.constraint import GrammarConstraint, TensorMaskTable
 from treediff.engine.models.denoiser import Denoiser
 from treediff.engine.models.value import ValueNet
 from treediff.engine.trees.tokens import BOS, EOS, PAD, Vocab
-from treediff.engine.trees.tree import Edit, Node, get
+from treediff.engine.trees.tree import Edit, Node, Path, get
 
 NO_LIMIT = 10**6  # a primitive budget that never binds
 
@@ -63,18 +63,22 @@ def _choose(logits: torch.Tensor, allowed: torch.Tensor, temperature: float,
 
 
 def _decode(step: Callable[[torch.Tensor], torch.Tensor], constraint: GrammarConstraint, n_steps: int,
-            temperature: float, generator: torch.Generator) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
+            temperature: float, generator: torch.Generator,
+            forced: torch.Tensor | None = None) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
     """Run the decoder under ``constraint`` from BOS until every row wrote EOS (at most ``n_steps`` steps).
 
-    Returns the tree tokens of each row, the summed log-probabilities ``[N]`` (EOS included) and a bool
-    ``[N]`` of rows that finished (a row fails only in a grammar dead end, which the budgets make rare).
+    ``forced [N, P]`` (token ids, -1 = free) fixes the first tokens of each row (a prefix the model is fed
+    instead of sampling; it must be allowed by the grammar and is not counted in the log-probability).
+    Returns the tree tokens of each row, the log-probability of each step's token ``[N, steps]`` (EOS included;
+    0 for forced tokens and after EOS) and a bool ``[N]`` of rows that finished (a row fails only in a grammar
+    dead end, which the budgets make rare).
     """
     n = constraint.rows.shape[0]
     dev = constraint.rows.device
     tokens = torch.full((n,), BOS, dtype=torch.long, device=dev)  # [N]
-    logprob = torch.zeros(n, device=dev)  # [N]
     ok = torch.ones(n, dtype=torch.bool, device=dev)  # [N]
     written: list[torch.Tensor] = []
+    step_logp: list[torch.Tensor] = []
     for _ in range(n_steps):
         logits = step(tokens)  # [N, V]
         allowed = constraint.mask()  # [N, V]
@@ -83,7 +87,11 @@ def _decode(step: Callable[[torch.Tensor], torch.Tensor], constraint: GrammarCon
         allowed[stuck, EOS] = True
         active = ~constraint.finished  # [N]
         tokens, logp = _choose(logits, allowed, temperature, generator)
-        logprob += torch.where(active & ~stuck, logp, 0.0)
+        if forced is not None and len(written) < forced.shape[1]:
+            fixed = forced[:, len(written)]  # [N]
+            tokens = torch.where(fixed >= 0, fixed, tokens)
+            logp = torch.where(fixed >= 0, 0.0, logp)
+        step_logp.append(torch.where(active & ~stuck, logp, 0.0))
         written.append(torch.where(active, tokens, -1))
         constraint.step(tokens)
         if bool(constraint.finished.all()):
@@ -91,6 +99,7 @@ def _decode(step: Callable[[torch.Tensor], torch.Tensor], constraint: GrammarCon
     ok &= constraint.finished
     ids = torch.stack(written, 1).cpu().numpy() if written else np.zeros((n, 0), dtype=np.int64)  # [N, steps]
     rows = [[int(t) for t in row if t >= 0 and t != EOS] for row in ids]
+    logprob = torch.stack(step_logp, 1) if step_logp else torch.zeros((n, 0), device=dev)  # [N, steps]
     return rows, logprob, ok
 
 
@@ -199,7 +208,7 @@ def propose_edits(denoiser: Denoiser, vocab: Vocab, target: torch.Tensor, curren
     cache = denoiser.start_decoding(ctx, positions)
     ids, tok_logp, done = _decode(lambda t: denoiser.decode_step(cache, t), constraint,
                                   int(tok_budget.max().item()) + 1, temperature, generator)
-    total = (pos_logp.reshape(-1) + tok_logp).tolist()
+    total = (pos_logp.reshape(-1) + tok_logp.sum(1)).tolist()
     keep = (rows_ok.reshape(-1) & done).tolist()
     return _collect_edits(vocab, programs, positions.tolist(), ids, total, keep, table, start.tolist(), unique)
 
@@ -253,7 +262,7 @@ def sample_programs(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, n_sam
     cache: DecoderCache = ar_model.start_decoding(target.to(dev))
     ids, logp, done = _decode(lambda t: ar_model.decode_step(cache, t), constraint, limit + 1, temperature,
                               generator)
-    scores, keep = logp.tolist(), done.tolist()
+    scores, keep = logp.sum(1).tolist(), done.tolist()
     return [[(vocab.decode(ids[r]), scores[r]) for r in range(i * n_samples, (i + 1) * n_samples) if keep[r]]
             for i in range(b)]
 
@@ -267,3 +276,60 @@ def predict_values(value_net: ValueNet, vocab: Vocab, target: torch.Tensor, curr
     program = encode_programs(vocab, programs, device=dev)  # [B, L]
     b = len(programs)
     return torch.expm1(value_net.predict_log(_rows(target, b, dev), _rows(current, b, dev), program)).clamp_min(0.0)
+
+
+@torch.no_grad()
+def infill_edits(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, programs: Sequence[Node], n_samples: int,
+                 generator: torch.Generator, temperature: float = 1.0) -> list[list[ProposedEdit]]:
+    """``n_samples`` subtree rewrites per program, written by the AR model from the program's own prefix.
+
+    For each sample a node is drawn uniformly; the AR model is fed the program's tokens before that node
+    (teacher-forced, as in training) and samples on from there under the grammar; the subtree it writes in the
+    node's place becomes the replacement (what it writes after that is dropped), so the rest of the program is
+    kept. The AR model sees only the target ``[1, *S]`` (or ``[B, *S]``), not the current rendering: its
+    rewrites are its reading of the target given the part of the program that comes first. Programs longer
+    than ``cfg.max_program_tokens`` get none, and rewrites that would make a program longer are dropped, as are
+    no-op and repeated ones. ``logprob`` is the log-probability of the replacement's tokens given the prefix
+(grammar-masked, temperature 1). Deterministic given ``generator``.
+    """
+    cfg = ar_model.cfg
+    dev = model_device(ar_model)
+    limit = cfg.max_program_tokens
+    rows: list[tuple[int, int, Path]] = []  # (program index, node position, node path)
+    encoded = [vocab.encode(p) for p in programs]
+    for i, program in enumerate(programs):
+        sites = vocab.node_positions(program)
+        if n_samples < 1 or len(encoded[i]) > limit:
+            continue
+        picks = torch.randint(len(sites), (n_samples,), generator=generator, device=generator.device).tolist()
+        rows.extend((i, *sites[k]) for k in picks)
+    if not rows:
+        return [[] for _ in programs]
+    table = TensorMaskTable.of(vocab, dev)
+    width = max(pos for _, pos, _ in rows)
+    forced = torch.full((len(rows), max(width, 1)), -1, dtype=torch.long)  # [N, P]
+    for r, (i, pos, _) in enumerate(rows):
+        forced[r, :pos] = torch.tensor(encoded[i][:pos], dtype=torch.long)
+    n = len(rows)
+    start = torch.full((n,), table.symbol_ids[vocab.grammar.start], dtype=torch.long, device=dev)
+    constraint = GrammarConstraint(table, start, torch.full((n,), NO_LIMIT, device=dev),
+                                   torch.full((n,), limit, device=dev))
+    # one target for all rows is encoded once ([1, *S] read by all N rows); else each row reads its program's
+    obs = target.to(dev) if target.shape[0] == 1 else _rows(target, len(programs), dev)[[i for i, _, _ in rows]]
+    cache: DecoderCache = ar_model.start_decoding(obs)
+    ids, logp, done = _decode(lambda t: ar_model.decode_step(cache, t), constraint, limit + 1, temperature,
+                              generator, forced.to(dev))
+    out: list[list[ProposedEdit]] = [[] for _ in programs]
+    seen: set[tuple[int, Edit]] = set()
+    for r, (i, pos, path) in enumerate(rows):
+        if not bool(done[r]):
+            continue
+        end = vocab.subtree_end(ids[r], pos)
+        if len(encoded[i]) - vocab.subtree_end(encoded[i], pos) + end > limit:
+            continue
+        edit = Edit(path, vocab.decode(ids[r][pos:end], vocab.token_production(ids[r][pos]).lhs))
+        if (i, edit) in seen or edit.replacement == get(programs[i], path):
+            continue
+        seen.add((i, edit))
+        out[i].append(ProposedEdit(edit, float(logp[r, pos:end].sum())))
+    return out

@@ -50,7 +50,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 max_primitives: int | None = None, mix: float = 1.0, local: int = 2, local_samples: int = 64,
                 local_step: int = 1, local_pairs: bool = False, local_swaps: bool = True,
                 keep_parents: bool = True, patience: int = 30, restart: str = "start", diverse: int = 0,
-                kick: int = 2, expand_limit: int = 0, per_position: int = 1, value_slots: int = 0) -> SolveResult:
+                kick: int = 2, expand_limit: int = 0, per_position: int = 1, value_slots: int = 0,
+                ar_edits: int = 0, ar: ModelBundle | None = None) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -76,6 +77,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     ``value_slots`` > 0 fills that many of the ``beam_width`` places with the candidates the value network
     rates closest to the goal among those the ranking left out, so that a program whose rendering is worse
     but whose structure is nearer the target (as the value network sees it) stays in the beam.
+    ``ar_edits`` > 0 adds that many subtree rewrites per round, spread over the beam, written by the AR model in
+    ``ar`` from each program's own prefix (:func:`~treediff.engine.models.inference.infill_edits`, sampled at
+    ``temperature`` like the denoiser's edits).
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
@@ -97,6 +101,10 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         for parent, props in zip(parents, proposals):
             for prop in props:
                 _offer(renderer, lineage, children, parent, prop.edit, prop.edit.apply(parent), float(prop.logprob))
+        if ar_edits > 0:
+            for parent, props in zip(parents, _infill(renderer, ar, parents, ar_edits, generator, temperature)):
+                for prop in props:
+                    _offer(renderer, lineage, children, parent, prop.edit, prop.edit.apply(parent), float(prop.logprob))
         for parent in parents[:local]:
             for edit, child in _local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
                                                       local_swaps):
@@ -232,6 +240,22 @@ def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node]
                                   per_position=per_position)
     renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
     renderer.profile.count("model_batches")
+    return proposals
+
+
+def _infill(renderer: BudgetedExecutor, ar: ModelBundle | None, parents: list[Node], total: int,
+            generator: torch.Generator, temperature: float) -> list[list[Any]]:
+    """``total`` AR subtree rewrites spread over ``parents`` (one batched AR decode), timed and counted."""
+    from treediff.engine.models.inference import infill_edits, model_device
+
+    if ar is None:
+        raise ValueError(f"beam ar_edits {total!r} needs an autoregressive model; got none. hint: pass an AR "
+                         "checkpoint (the domain's shipped one is used when it has one) or set ar_edits: 0")
+    model = ar.need_ar()
+    with renderer.profile.section("model"):
+        proposals = infill_edits(model, ar.vocab, renderer.target.to(model_device(model))[None], parents,
+                                 -(-total // len(parents)), generator, temperature)
+    renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
     return proposals
 
 

@@ -49,6 +49,8 @@ class BeamConfig(BaseModel):
                               "samples (expansions / per_position positions per program).")
     value_slots: int = Field(default=0, ge=0, description="Beam places given to the value network's best "
                              "candidates among those the ranking left out (0: none).")
+    ar_edits: int = Field(default=0, ge=0, description="Subtree rewrites per round written by the AR model from "
+                          "each beam program's own prefix (needs an AR model; 0: none).")
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")
     max_primitives: int | None = Field(default=None, ge=1, description="Largest replacement; None: the model's "
                                        "sigma_small.")

@@ -120,7 +120,8 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
     if method == "beam":
         from treediff.engine.search.beam import beam_search
 
-        return beam_search(renderer, model, generator, rng, start=start, **config.beam.model_dump())
+        ar = ar_model_for("beam", bundle, ar_bundle) if config.beam.ar_edits > 0 else None
+        return beam_search(renderer, model, generator, rng, start=start, ar=ar, **config.beam.model_dump())
     from treediff.engine.search.rollout import rollout_search
     from treediff.engine.search.starts import start_programs
 

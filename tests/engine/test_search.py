@@ -420,3 +420,38 @@ def test_a_stuck_beam_with_restart_next_starts_again_from_unused_seeds(models, m
     solve(d, target, "beam", budget=300, seed=3, bundle=bundle, use_goal=False, config=config, seeds=seeds)
     assert len(asked) > 2
     assert asked[1] == seeds[2:4] and asked[2] == seeds[4:6]
+
+
+def test_beam_ar_edits_ask_the_ar_model_for_subtree_rewrites_within_the_budget(models, monkeypatch):
+    import treediff.engine.models.inference as inference
+
+    d, bundle, ar = models
+    asked: list[int] = []
+    offered: set = set()
+    original = inference.infill_edits
+
+    def spy(*args, **kwargs):
+        asked.append(args[4])
+        out = original(*args, **kwargs)
+        offered.update((parent, p.edit) for parent, row in zip(args[3], out) for p in row)
+        return out
+
+    monkeypatch.setattr(inference, "infill_edits", spy)
+    target = render(d, d.test_targets(1, 85)[0])
+    config = SearchConfig().with_overrides("beam", ar_edits=6)
+    res = solve(d, target, "beam", budget=150, seed=2, bundle=bundle, ar_bundle=ar, use_goal=False, config=config)
+    assert asked and all(n >= 2 for n in asked) and res.renderer_calls <= 150
+    assert res.lineage is not None
+    assert any(res.lineage.parents.get(edit.apply(parent)) == (parent, edit) for parent, edit in offered)
+    with pytest.raises(CheckpointError, match="autoregressive"):
+        solve(d, target, "beam", budget=50, seed=2, bundle=bundle, config=config)
+
+
+def test_models_needed_adds_the_ar_model_for_ar_starts_and_ar_edits():
+    from treediff.engine.commands.searchargs import models_needed
+
+    plain = SearchConfig()
+    assert models_needed(["beam"], plain) == ["beam"]
+    assert models_needed(["beam"], plain.with_overrides("", start="ar")) == ["beam", "ar"]
+    assert models_needed(["beam"], plain.with_overrides("beam", ar_edits=4)) == ["beam", "ar"]
+    assert models_needed(["mutation"], plain.with_overrides("beam", ar_edits=4)) == ["mutation"]

@@ -11,17 +11,20 @@ from tests.toys import GRAMMAR_DIR
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.models.autoregressive import ARModel
 from treediff.engine.models.batch import encode_programs, make_edit_batch
+from treediff.engine.models.constraint import GrammarConstraint, TensorMaskTable
 from treediff.engine.models.denoiser import Denoiser
 from treediff.engine.models.encoders import grid_encoder
 from treediff.engine.models.inference import (
     ProposedEdit,
+    _decode,
     _sample_positions,
+    infill_edits,
     predict_values,
     propose_edits,
     sample_programs,
 )
 from treediff.engine.models.value import ValueNet
-from treediff.engine.trees.tokens import EOS, Vocab, encode_edit
+from treediff.engine.trees.tokens import BOS, EOS, Vocab, encode_edit
 from treediff.engine.trees.tree import Node, get, validate
 
 
@@ -204,3 +207,85 @@ def test_single_target_is_broadcast(csg_grammar: Grammar) -> None:
     b = propose_edits(model, vocab, target.expand(3, *SHAPE), observe(trees), trees, 2,
                       torch.Generator().manual_seed(0))
     assert a == b
+
+
+def _ar(grammar: Grammar) -> tuple[ARModel, Vocab]:
+    torch.manual_seed(0)
+    vocab = Vocab(grammar)
+    return ARModel(CFG, vocab, SHAPE, grid_encoder).eval(), vocab
+
+
+def test_forced_tokens_are_fed_as_given_and_not_counted(csg_grammar: Grammar) -> None:
+    model, vocab = _ar(csg_grammar)
+    tree = programs(csg_grammar, 1, seed=31)[0]
+    ids = vocab.encode(tree)
+    table = TensorMaskTable.of(vocab, "cpu")
+
+    def run(forced: torch.Tensor | None) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
+        start = torch.full((2,), table.symbol_ids[csg_grammar.start], dtype=torch.long)
+        constraint = GrammarConstraint(table, start, torch.full((2,), 10**6), torch.full((2,), 64))
+        with torch.no_grad():
+            cache = model.start_decoding(observe([tree]).expand(2, *SHAPE))
+            return _decode(lambda t: model.decode_step(cache, t), constraint, 65, 1.0,
+                           torch.Generator().manual_seed(4), forced)
+
+    whole = torch.tensor([ids, [-1] * len(ids)])  # row 0: the whole program forced; row 1: free
+    rows, logp, done = run(whole)
+    assert rows[0] == ids and bool(done.all())
+    assert logp.shape[0] == 2 and float(logp[0, :len(ids)].abs().sum()) == 0.0  # forced: not counted
+    assert float(logp[0, len(ids)]) <= 0.0  # the EOS after them is the model's own
+    half = torch.tensor([ids[:3] + [-1] * (len(ids) - 3)] * 2)
+    rows, _, _ = run(half)
+    assert all(row[:3] == ids[:3] for row in rows)
+
+
+def test_infill_rewrites_one_subtree_and_keeps_the_rest(csg_grammar: Grammar) -> None:
+    model, vocab = _ar(csg_grammar)
+    trees = programs(csg_grammar, 4, seed=32)
+    out = infill_edits(model, vocab, observe(trees[::-1]), trees, 12, torch.Generator().manual_seed(5))
+    assert len(out) == 4 and sum(len(row) for row in out) > 12
+    for tree, row in zip(trees, out):
+        assert len(row) <= 12 and len({e.edit for e in row}) == len(row)  # no repeats
+        for prop in row:
+            old = get(tree, prop.edit.path)
+            assert isinstance(old, Node) and prop.edit.replacement != old  # no no-ops
+            assert prop.edit.replacement.production.lhs == old.production.lhs
+            new = prop.edit.apply(tree)
+            validate(new, csg_grammar)
+            assert len(vocab.encode(new)) <= CFG.max_program_tokens and prop.logprob <= 0.0
+    again = infill_edits(model, vocab, observe(trees[::-1]), trees, 12, torch.Generator().manual_seed(5))
+    assert again == out
+
+
+def test_infill_logprob_is_the_replacements_tokens_given_the_prefix(csg_grammar: Grammar) -> None:
+    model, vocab = _ar(csg_grammar)
+    tree = programs(csg_grammar, 1, seed=33)[0]
+    target = observe([tree])
+    prop = infill_edits(model, vocab, target, [tree], 4, torch.Generator().manual_seed(6))[0][0]
+    new = prop.edit.apply(tree)
+    ids = vocab.encode(new)
+    pos = dict((path, p) for p, path in vocab.node_positions(new))[prop.edit.path]
+    end = vocab.subtree_end(ids, pos)
+    # teacher-forced log-probabilities of the new program under the grammar mask, summed over the replacement
+    table = TensorMaskTable.of(vocab, "cpu")
+    constraint = GrammarConstraint(table, torch.tensor([table.symbol_ids[csg_grammar.start]]),
+                                   torch.tensor([10**6]), torch.tensor([CFG.max_program_tokens]))
+    total, token = 0.0, torch.tensor([BOS])
+    with torch.no_grad():
+        cache = model.start_decoding(target)
+        for k, tok in enumerate(ids):
+            logits = model.decode_step(cache, token).masked_fill(~constraint.mask(), float("-inf"))
+            if pos <= k < end:
+                total += float(torch.log_softmax(logits, -1)[0, tok])
+            token = torch.tensor([tok])
+            constraint.step(token)
+    assert prop.logprob == pytest.approx(total, abs=1e-4)
+
+
+def test_infill_skips_programs_longer_than_the_model_reads(csg_grammar: Grammar) -> None:
+    model, vocab = _ar(csg_grammar)
+    trees = programs(csg_grammar, 2, seed=34)
+    short = CFG.model_copy(update={"max_program_tokens": len(vocab.encode(trees[0])) - 1})
+    model.cfg = short
+    out = infill_edits(model, vocab, observe(trees), trees[:1], 4, torch.Generator().manual_seed(7))
+    assert out == [[]]
