@@ -108,6 +108,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ar64-infill8": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 8}),
     "ar64-infill16": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 16}),
     "ar64-infill32": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 32}),
+    "ar64-e12": ("beam", {"start": "ar", "ar_samples": 64, "expansions": 12}),
+    "ar64-infill16-e4": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 16, "expansions": 4}),
+    "ar64-infill32-e1": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 32, "expansions": 1}),
+    "ar64-infill24-e2": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 24, "expansions": 2}),
     "mutation": ("mutation", {}),
 }
 

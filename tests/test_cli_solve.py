@@ -216,5 +216,12 @@ def test_solve_reads_the_search_settings_beside_the_model(capsys, blocks, target
         (run_dir / "search.yaml").unlink()
     assert code == 2 and out == ""
     assert "autoregressive" in err and "Traceback" not in err  # start: ar from the file needs an AR model
+    (run_dir / "search.yaml").write_text("beam: {ar_edits: 4}\n", encoding="utf-8")
+    try:
+        code, out, err = solve(capsys, "blocks", target_png, "--checkpoint", run_dir, "--budget", 50)
+    finally:
+        (run_dir / "search.yaml").unlink()
+    assert code == 2 and out == ""
+    assert "autoregressive" in err and "Traceback" not in err  # so do the AR model's subtree rewrites
     code, out, err = solve(capsys, "blocks", target_png, "--checkpoint", run_dir, "--budget", 50)
     assert code == 0, err

@@ -2,7 +2,8 @@
 
 Start: the grammar's minimal program (by default), given seed programs (for example AR samples, see
 :mod:`treediff.engine.search.starts`) or random ones. Each round samples ``beam_width * expansions`` edits
-from the denoiser in one batched call, spread evenly over the beam nodes, adds a few local edits
+from the denoiser in one batched call, spread evenly over the beam nodes, optionally subtree rewrites written by
+the AR model from each node's own prefix (``ar_edits``), adds a few local edits
 (:mod:`treediff.engine.trees.neighbours`) of the best nodes, drops children already visited (the executor's
 tree cache is the visited set) or duplicated, executes all new children in one batch and stops at the first
 goal match. The next beam is the ``beam_width`` best of parents and children, ranked by a weighted sum of
