@@ -209,19 +209,14 @@ def test_search_settings_beside_the_model_are_the_defaults_and_flags_and_files_o
 
 def test_solve_reads_the_search_settings_beside_the_model(capsys, blocks, target_png, tmp_path_factory):
     run_dir = trained_run("diffusion", tmp_path_factory.mktemp("runs"))
-    (run_dir / "search.yaml").write_text("start: ar\n", encoding="utf-8")
-    try:
-        code, out, err = solve(capsys, "blocks", target_png, "--checkpoint", run_dir, "--budget", 50)
-    finally:
-        (run_dir / "search.yaml").unlink()
-    assert code == 2 and out == ""
-    assert "autoregressive" in err and "Traceback" not in err  # start: ar from the file needs an AR model
-    (run_dir / "search.yaml").write_text("beam: {ar_edits: 4}\n", encoding="utf-8")
-    try:
-        code, out, err = solve(capsys, "blocks", target_png, "--checkpoint", run_dir, "--budget", 50)
-    finally:
-        (run_dir / "search.yaml").unlink()
-    assert code == 2 and out == ""
-    assert "autoregressive" in err and "Traceback" not in err  # so do the AR model's subtree rewrites
+    # AR starts and the AR model's subtree rewrites, asked for by the file, both need an AR model
+    for settings in ("start: ar\n", "beam: {ar_edits: 4}\n"):
+        (run_dir / "search.yaml").write_text(settings, encoding="utf-8")
+        try:
+            code, out, err = solve(capsys, "blocks", target_png, "--checkpoint", run_dir, "--budget", 50)
+        finally:
+            (run_dir / "search.yaml").unlink()
+        assert code == 2 and out == "", settings
+        assert "autoregressive" in err and "Traceback" not in err, settings
     code, out, err = solve(capsys, "blocks", target_png, "--checkpoint", run_dir, "--budget", 50)
     assert code == 0, err

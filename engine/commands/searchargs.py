@@ -151,8 +151,9 @@ def load_models(domain: Domain, registry: Registry, methods: list[str], checkpoi
     if need_ar and ar_bundle is None:
         path = ar_path
         if path is None:
-            raise CheckpointError(f"method 'ar' needs an autoregressive checkpoint and domain {domain.name!r} ships "
-                                  "none; expected --ar-checkpoint C (from `treediff train DOMAIN --model ar`)")
+            raise CheckpointError(f"method 'ar' (or `start: ar` / `beam.ar_edits` in the search settings) needs an "
+                                  f"autoregressive checkpoint and domain {domain.name!r} ships none; expected "
+                                  "--ar-checkpoint C (from `treediff train DOMAIN --model ar`)")
         ar_bundle = load_bundle(path, domain, registry, device)
         if ar_bundle.kind != "ar":
             raise CheckpointError(f"checkpoint {str(path)!r} holds a {ar_bundle.kind!r} model; expected an "
