@@ -3,7 +3,9 @@
 # machine that has torch (with CUDA) but no network. Other dependencies come from a wheel folder made
 # beforehand by scripts/gpu-wheels.sh on a connected machine.
 # Usage: scripts/train-gpu.sh DOMAIN MINUTES [WHEELS_DIR=wheels]
-# Environment: PRESET (default "default"), DEVICE (default cuda), AMP (default on: bf16), BATCH (default 256),
+# Environment: MODEL (diffusion, the default: denoiser + value network; or ar: the autoregressive model that
+#   TinySVG's search samples start programs and subtree rewrites from), PRESET (default "default"), DEVICE
+#   (default cuda), AMP (default on: bf16), BATCH (default 256),
 #   OUT (default runs/gpu-DOMAIN), EVAL_N (default 64), EVAL_BUDGET (default 2000),
 #   TREEDIFF_PYTHON (a Python that already has treediff installed: skips the venv, e.g. for a CPU dry run).
 set -euo pipefail
@@ -25,8 +27,18 @@ else
 fi
 seconds=$("$py" -c "print(max(1.0, float('$minutes') * 60))")
 steps=${STEPS:-1000000}
-"$py" -m treediff.engine.cli train "$domain" --preset "$preset" --device "$device" --amp "${AMP:-on}" \
-  --batch-size "${BATCH:-256}" --steps "$steps" --time-limit "$seconds" --out "$out" --export "$out/model"
+model=${MODEL:-diffusion}
+"$py" -m treediff.engine.cli train "$domain" --model "$model" --preset "$preset" --device "$device" \
+  --amp "${AMP:-on}" --batch-size "${BATCH:-256}" --steps "$steps" --time-limit "$seconds" --out "$out" \
+  --export "$out/model"
+if [ "$model" = ar ]; then
+  # the AR model in the shipped denoiser's search (AR starts and subtree rewrites where its search.yaml asks for
+  # them) and on its own, the AR baseline
+  "$py" -m treediff.engine.cli eval "$domain" --ar-checkpoint "$out/model" --device "$device" \
+    --n "${EVAL_N:-64}" --budget "${EVAL_BUDGET:-2000}" --methods beam,ar --out "$out/eval"
+  echo "exported: $out/model (copy it to plugins/$domain/model_ar/ if eval beats the shipped AR model)"
+  exit 0
+fi
 "$py" bench/edit_quality.py --domain "$domain" --checkpoint "$out/model" --device "$device" \
   --out "$out/edit-quality.json"
 "$py" -m treediff.engine.cli eval "$domain" --checkpoint "$out/model" --device "$device" \

@@ -27,6 +27,21 @@ def test_train_gpu_script_trains_exports_and_evaluates_on_cpu(tmp_path: Path) ->
     assert "exported:" in proc.stdout
 
 
+def test_train_gpu_script_trains_an_ar_model_and_evaluates_it_in_search_and_alone(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    env = {**os.environ, "TREEDIFF_PYTHON": sys.executable, "DEVICE": "cpu", "PRESET": "tiny", "AMP": "off",
+           "BATCH": "4", "EVAL_N": "1", "EVAL_BUDGET": "5", "OUT": str(out), "OMP_NUM_THREADS": "1", "MODEL": "ar"}
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "train-gpu.sh"), "tinysvg", "0.02"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    meta = json.loads((out / "model" / "model.json").read_text())
+    assert meta["domain"] == "tinysvg" and meta["kind"] == "ar"
+    assert not (out / "edit-quality.json").exists()  # edit quality measures a denoiser
+    evaluated = {json.loads(line)["method"] for line in (out / "eval" / "results.jsonl").read_text().splitlines()}
+    assert evaluated == {"beam", "ar"}
+    assert "model_ar/" in proc.stdout
+
+
 def test_train_gpu_script_names_its_usage() -> None:
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "train-gpu.sh")], capture_output=True, text=True)
     assert proc.returncode != 0 and "usage: scripts/train-gpu.sh DOMAIN MINUTES" in proc.stderr
