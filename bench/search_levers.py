@@ -112,6 +112,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ar64-infill16-e4": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 16, "expansions": 4}),
     "ar64-infill32-e1": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 32, "expansions": 1}),
     "ar64-infill24-e2": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 24, "expansions": 2}),
+    "infill16-e4": ("beam", {"ar_edits": 16, "expansions": 4}),
     "mutation": ("mutation", {}),
 }
 
