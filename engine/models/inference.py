@@ -290,7 +290,7 @@ def infill_edits(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, programs
     rewrites are its reading of the target given the part of the program that comes first. Programs longer
     than ``cfg.max_program_tokens`` get none, and rewrites that would make a program longer are dropped, as are
     no-op and repeated ones. ``logprob`` is the log-probability of the replacement's tokens given the prefix
-(grammar-masked, temperature 1). Deterministic given ``generator``.
+    (grammar-masked, temperature 1). Deterministic given ``generator``.
     """
     cfg = ar_model.cfg
     dev = model_device(ar_model)
@@ -298,9 +298,9 @@ def infill_edits(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, programs
     rows: list[tuple[int, int, Path]] = []  # (program index, node position, node path)
     encoded = [vocab.encode(p) for p in programs]
     for i, program in enumerate(programs):
-        sites = vocab.node_positions(program)
         if n_samples < 1 or len(encoded[i]) > limit:
             continue
+        sites = vocab.node_positions(program)
         picks = torch.randint(len(sites), (n_samples,), generator=generator, device=generator.device).tolist()
         rows.extend((i, *sites[k]) for k in picks)
     if not rows:

@@ -87,6 +87,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     if value_slots >= beam_width:
         raise ValueError(f"beam value_slots {value_slots!r}; expected fewer than beam_width={beam_width}, "
                          "so that the ranking keeps at least one place")
+    if ar_edits > 0 and ar is None:
+        raise ValueError(f"beam ar_edits {ar_edits!r} needs an autoregressive model; got none. hint: pass an AR "
+                         "checkpoint (the domain's shipped one is used when it has one) or set ar_edits: 0")
     ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0)
     # seed programs may have been executed already (AR samples are run to pick the best): keep them
     beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width, revisit=True)
@@ -97,15 +100,15 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         parents = [c.tree for c in beam]
         frontier.expanded(parents)
         per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
-        proposals = propose(renderer, bundle, parents, per_node, generator, temperature, sigma, per_position)
+        proposals = [propose(renderer, bundle, parents, per_node, generator, temperature, sigma, per_position)]
+        if ar is not None and ar_edits > 0:
+            proposals.append(_infill(renderer, ar, parents, ar_edits, generator, temperature))
         children: dict[Node, float] = {}
-        for parent, props in zip(parents, proposals):
-            for prop in props:
-                _offer(renderer, lineage, children, parent, prop.edit, prop.edit.apply(parent), float(prop.logprob))
-        if ar_edits > 0:
-            for parent, props in zip(parents, _infill(renderer, ar, parents, ar_edits, generator, temperature)):
+        for batch in proposals:  # the denoiser's edits, then the AR model's rewrites
+            for parent, props in zip(parents, batch):
                 for prop in props:
-                    _offer(renderer, lineage, children, parent, prop.edit, prop.edit.apply(parent), float(prop.logprob))
+                    _offer(renderer, lineage, children, parent, prop.edit, prop.edit.apply(parent),
+                           float(prop.logprob))
         for parent in parents[:local]:
             for edit, child in _local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
                                                       local_swaps):
@@ -244,14 +247,11 @@ def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node]
     return proposals
 
 
-def _infill(renderer: BudgetedExecutor, ar: ModelBundle | None, parents: list[Node], total: int,
+def _infill(renderer: BudgetedExecutor, ar: ModelBundle, parents: list[Node], total: int,
             generator: torch.Generator, temperature: float) -> list[list[Any]]:
     """``total`` AR subtree rewrites spread over ``parents`` (one batched AR decode), timed and counted."""
     from treediff.engine.models.inference import infill_edits, model_device
 
-    if ar is None:
-        raise ValueError(f"beam ar_edits {total!r} needs an autoregressive model; got none. hint: pass an AR "
-                         "checkpoint (the domain's shipped one is used when it has one) or set ar_edits: 0")
     model = ar.need_ar()
     with renderer.profile.section("model"):
         proposals = infill_edits(model, ar.vocab, renderer.target.to(model_device(model))[None], parents,

@@ -445,6 +445,17 @@ def test_beam_ar_edits_ask_the_ar_model_for_subtree_rewrites_within_the_budget(m
     assert any(res.lineage.parents.get(edit.apply(parent)) == (parent, edit) for parent, edit in offered)
     with pytest.raises(CheckpointError, match="autoregressive"):
         solve(d, target, "beam", budget=50, seed=2, bundle=bundle, config=config)
+    import random
+
+    import torch
+
+    from treediff.engine.search.beam import beam_search
+    from treediff.engine.search.budget import BudgetedExecutor
+
+    renderer = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=50)
+    with pytest.raises(ValueError, match="ar_edits 6 needs an autoregressive model"):
+        beam_search(renderer, bundle, torch.Generator(), random.Random(0), ar_edits=6)
+    assert renderer.calls == 0  # refused before any program is executed
 
 
 def test_models_needed_adds_the_ar_model_for_ar_starts_and_ar_edits():
