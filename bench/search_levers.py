@@ -113,6 +113,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ar64-infill32-e1": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 32, "expansions": 1}),
     "ar64-infill24-e2": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 24, "expansions": 2}),
     "infill16-e4": ("beam", {"ar_edits": 16, "expansions": 4}),
+    "ar64-suffix16-e4": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 16, "expansions": 4,
+                                  "ar_rewrite": "suffix"}),
+    "ar64-both8-e4": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 8, "expansions": 4,
+                               "ar_rewrite": "both"}),
     "mutation": ("mutation", {}),
 }
 

@@ -18,6 +18,9 @@ from treediff.engine.models.value import ValueNet
 from treediff.engine.trees.tokens import BOS, EOS, PAD, Vocab
 from treediff.engine.trees.tree import Edit, Node, Path, get
 
+RewriteMode = Literal["subtree", "suffix", "both"]
+"""What an AR rewrite keeps of its decode: the node's new subtree, the whole continuation, or both."""
+
 NO_LIMIT = 10**6  # a primitive budget that never binds
 
 
@@ -280,15 +283,19 @@ def predict_values(value_net: ValueNet, vocab: Vocab, target: torch.Tensor, curr
 
 @torch.no_grad()
 def infill_edits(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, programs: Sequence[Node], n_samples: int,
-                 generator: torch.Generator, temperature: float = 1.0) -> list[list[ProposedEdit]]:
+                 generator: torch.Generator, temperature: float = 1.0,
+                 mode: RewriteMode = "subtree") -> list[list[ProposedEdit]]:
     """``n_samples`` subtree rewrites per program, written by the AR model from the program's own prefix.
 
     For each sample a node is drawn uniformly; the AR model is fed the program's tokens before that node
     (teacher-forced, as in training) and samples on from there under the grammar; the subtree it writes in the
     node's place becomes the replacement (what it writes after that is dropped), so the rest of the program is
-    kept. The AR model sees only the target ``[1, *S]`` (or ``[B, *S]``), not the current rendering: its
-    rewrites are its reading of the target given the part of the program that comes first. Programs longer
-    than ``cfg.max_program_tokens`` get none, and rewrites that would make a program longer are dropped, as are
+    kept. With ``mode="suffix"`` the whole continuation is kept instead: the program becomes the prefix plus
+    everything the AR model wrote after it (an edit of the root), so the parts after the node are rewritten
+    too; ``"both"`` proposes the two from each decode. The AR model sees only the target ``[1, *S]`` (or
+    ``[B, *S]``), not the current rendering: its rewrites are its reading of the target given the part of the
+    program that comes first. Programs longer than ``cfg.max_program_tokens`` get none, and subtree rewrites
+    that would make a program longer are dropped, as are
     no-op and repeated ones. ``logprob`` is the log-probability of the replacement's tokens given the prefix
     (grammar-masked, temperature 1). Deterministic given ``generator``.
     """
@@ -324,12 +331,24 @@ def infill_edits(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, programs
     for r, (i, pos, path) in enumerate(rows):
         if not bool(done[r]):
             continue
-        end = vocab.subtree_end(ids[r], pos)
-        if len(encoded[i]) - vocab.subtree_end(encoded[i], pos) + end > limit:
-            continue
-        edit = Edit(path, vocab.decode(ids[r][pos:end], vocab.token_production(ids[r][pos]).lhs))
-        if (i, edit) in seen or edit.replacement == get(programs[i], path):
-            continue
-        seen.add((i, edit))
-        out[i].append(ProposedEdit(edit, float(logp[r, pos:end].sum())))
+        for edit, lp in _rewrites(vocab, mode, ids[r], pos, path, encoded[i], logp[r], limit):
+            if (i, edit) in seen or edit.replacement == get(programs[i], edit.path):
+                continue
+            seen.add((i, edit))
+            out[i].append(ProposedEdit(edit, lp))
     return out
+
+
+def _rewrites(vocab: Vocab, mode: RewriteMode, ids: list[int], pos: int, path: Path, program: list[int],
+              logp: torch.Tensor, limit: int) -> list[tuple[Edit, float]]:
+    """The edits one AR decode from a forced prefix of ``pos`` tokens gives: its subtree at ``path`` and/or its
+    whole program (``mode``), each with the log-probability of the tokens it adds (``logp [steps]``)."""
+    found: list[tuple[Edit, float]] = []
+    if mode in ("subtree", "both"):
+        end = vocab.subtree_end(ids, pos)
+        if len(program) - vocab.subtree_end(program, pos) + end <= limit:
+            found.append((Edit(path, vocab.decode(ids[pos:end], vocab.token_production(ids[pos]).lhs)),
+                          float(logp[pos:end].sum())))
+    if mode in ("suffix", "both"):
+        found.append((Edit((), vocab.decode(ids, vocab.grammar.start)), float(logp[pos:].sum())))
+    return found

@@ -32,6 +32,7 @@ from treediff.engine.trees.noise import mutate
 from treediff.engine.trees.tree import Edit, Node, skeleton
 
 if TYPE_CHECKING:
+    from treediff.engine.models.inference import RewriteMode
     from treediff.engine.training.bundle import ModelBundle
 
 
@@ -52,7 +53,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 local_step: int = 1, local_pairs: bool = False, local_swaps: bool = True,
                 keep_parents: bool = True, patience: int = 30, restart: str = "start", diverse: int = 0,
                 kick: int = 2, expand_limit: int = 0, per_position: int = 1, value_slots: int = 0,
-                ar_edits: int = 0, ar: ModelBundle | None = None) -> SolveResult:
+                ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree") -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -80,7 +81,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     but whose structure is nearer the target (as the value network sees it) stays in the beam.
     ``ar_edits`` > 0 adds that many subtree rewrites per round, spread over the beam, written by the AR model in
     ``ar`` from each program's own prefix (:func:`~treediff.engine.models.inference.infill_edits`, sampled at
-    ``temperature`` like the denoiser's edits).
+    ``temperature`` like the denoiser's edits); ``ar_rewrite`` says what a rewrite keeps: the node's new
+    subtree, the AR model's whole continuation after the node's prefix (``"suffix"``), or both.
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
@@ -102,7 +104,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
         proposals = [propose(renderer, bundle, parents, per_node, generator, temperature, sigma, per_position)]
         if ar is not None and ar_edits > 0:
-            proposals.append(_infill(renderer, ar, parents, ar_edits, generator, temperature))
+            proposals.append(_infill(renderer, ar, parents, ar_edits, generator, temperature, ar_rewrite))
         children: dict[Node, float] = {}
         for batch in proposals:  # the denoiser's edits, then the AR model's rewrites
             for parent, props in zip(parents, batch):
@@ -248,14 +250,14 @@ def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node]
 
 
 def _infill(renderer: BudgetedExecutor, ar: ModelBundle, parents: list[Node], total: int,
-            generator: torch.Generator, temperature: float) -> list[list[Any]]:
+            generator: torch.Generator, temperature: float, mode: RewriteMode) -> list[list[Any]]:
     """``total`` AR subtree rewrites spread over ``parents`` (one batched AR decode), timed and counted."""
     from treediff.engine.models.inference import infill_edits, model_device
 
     model = ar.need_ar()
     with renderer.profile.section("model"):
         proposals = infill_edits(model, ar.vocab, renderer.target.to(model_device(model))[None], parents,
-                                 -(-total // len(parents)), generator, temperature)
+                                 -(-total // len(parents)), generator, temperature, mode)
     renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
     return proposals
 

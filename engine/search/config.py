@@ -51,6 +51,11 @@ class BeamConfig(BaseModel):
                              "candidates among those the ranking left out (0: none).")
     ar_edits: int = Field(default=0, ge=0, description="Subtree rewrites per round written by the AR model from "
                           "each beam program's own prefix (needs an AR model; 0: none).")
+    ar_rewrite: Literal["subtree", "suffix", "both"] = Field(default="subtree", description="What an AR rewrite "
+                                                             "keeps: the node's new subtree (the rest of the "
+                                                             "program stays), the whole continuation after the "
+                                                             "node's prefix (the parts after it are rewritten "
+                                                             "too), or both, as two proposals of one decode.")
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")
     max_primitives: int | None = Field(default=None, ge=1, description="Largest replacement; None: the model's "
                                        "sigma_small.")

@@ -257,6 +257,27 @@ def test_infill_rewrites_one_subtree_and_keeps_the_rest(csg_grammar: Grammar) ->
     assert again == out
 
 
+def test_infill_suffix_keeps_the_prefix_and_rewrites_everything_after_it(csg_grammar: Grammar) -> None:
+    model, vocab = _ar(csg_grammar)
+    trees = programs(csg_grammar, 3, seed=35)
+    target = observe(trees[::-1])
+    out = infill_edits(model, vocab, target, trees, 8, torch.Generator().manual_seed(8), mode="suffix")
+    assert sum(len(row) for row in out) > 3
+    for tree, row in zip(trees, out):
+        for prop in row:
+            assert prop.edit.path == () and prop.edit.replacement != tree and prop.logprob <= 0.0
+            validate(prop.edit.replacement, csg_grammar)
+    # one decode, two proposals: "both" is exactly the subtree rewrites and the continuations of the same draws
+    sub, suf, both = (infill_edits(model, vocab, target, trees, 8, torch.Generator().manual_seed(8), mode=m)
+                      for m in ("subtree", "suffix", "both"))
+    assert suf == out
+    for tree, a, b, c in zip(trees, sub, suf, both):
+        assert {p.edit for p in c} == {p.edit for p in a} | {p.edit for p in b}
+    # a continuation also rewrites what comes after the node, which no subtree rewrite of that draw does
+    spliced = {p.edit.apply(tree) for tree, row in zip(trees, sub) for p in row}
+    assert any(p.edit.replacement not in spliced for row in suf for p in row)
+
+
 def test_infill_logprob_is_the_replacements_tokens_given_the_prefix(csg_grammar: Grammar) -> None:
     model, vocab = _ar(csg_grammar)
     tree = programs(csg_grammar, 1, seed=33)[0]
