@@ -53,7 +53,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 local_step: int = 1, local_pairs: bool = False, local_swaps: bool = True,
                 keep_parents: bool = True, patience: int = 30, restart: str = "start", diverse: int = 0,
                 kick: int = 2, expand_limit: int = 0, per_position: int = 1, value_slots: int = 0,
-                ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree") -> SolveResult:
+                ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree",
+                ar_edit_temperature: float | None = None) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -81,8 +82,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     but whose structure is nearer the target (as the value network sees it) stays in the beam.
     ``ar_edits`` > 0 adds that many subtree rewrites per round, spread over the beam, written by the AR model in
     ``ar`` from each program's own prefix (:func:`~treediff.engine.models.inference.infill_edits`, sampled at
-    ``temperature`` like the denoiser's edits); ``ar_rewrite`` says what a rewrite keeps: the node's new
-    subtree, the AR model's whole continuation after the node's prefix (``"suffix"``), or both.
+    ``ar_edit_temperature``, by default ``temperature`` like the denoiser's edits); ``ar_rewrite`` says what a
+    rewrite keeps: the node's new subtree, the AR model's whole continuation after the node's prefix
+    (``"suffix"``), or both.
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
@@ -104,7 +106,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
         proposals = [propose(renderer, bundle, parents, per_node, generator, temperature, sigma, per_position)]
         if ar is not None and ar_edits > 0:
-            proposals.append(_infill(renderer, ar, parents, ar_edits, generator, temperature, ar_rewrite))
+            proposals.append(_infill(renderer, ar, parents, ar_edits, generator,
+                                     ar_edit_temperature or temperature, ar_rewrite))
         children: dict[Node, float] = {}
         for batch in proposals:  # the denoiser's edits, then the AR model's rewrites
             for parent, props in zip(parents, batch):

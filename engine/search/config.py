@@ -56,6 +56,8 @@ class BeamConfig(BaseModel):
                                                              "program stays), the whole continuation after the "
                                                              "node's prefix (the parts after it are rewritten "
                                                              "too), or both, as two proposals of one decode.")
+    ar_edit_temperature: float | None = Field(default=None, gt=0, description="Sampling temperature of the AR "
+                                              "rewrites; None: the beam's `temperature`.")
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")
     max_primitives: int | None = Field(default=None, ge=1, description="Largest replacement; None: the model's "
                                        "sigma_small.")

@@ -458,6 +458,26 @@ def test_beam_ar_edits_ask_the_ar_model_for_subtree_rewrites_within_the_budget(m
     assert renderer.calls == 0  # refused before any program is executed
 
 
+@pytest.mark.parametrize("flags, expected", [({}, (0.7, "subtree")),
+                                             ({"ar_edit_temperature": 1.3, "ar_rewrite": "suffix"}, (1.3, "suffix"))])
+def test_beam_ar_rewrites_take_their_temperature_and_mode_from_the_config(models, monkeypatch, flags, expected):
+    import treediff.engine.models.inference as inference
+
+    d, bundle, ar = models
+    seen: set = set()
+    original = inference.infill_edits
+
+    def spy(*args, **kwargs):
+        seen.add((args[6], args[7]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "infill_edits", spy)
+    config = SearchConfig().with_overrides("beam", ar_edits=4, temperature=0.7, **flags)
+    solve(d, render(d, d.test_targets(1, 86)[0]), "beam", budget=120, seed=3, bundle=bundle, ar_bundle=ar,
+          use_goal=False, config=config)
+    assert seen == {expected}
+
+
 def test_models_needed_adds_the_ar_model_for_ar_starts_and_ar_edits():
     from treediff.engine.commands.searchargs import models_needed
 

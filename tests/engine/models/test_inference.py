@@ -271,7 +271,7 @@ def test_infill_suffix_keeps_the_prefix_and_rewrites_everything_after_it(csg_gra
     sub, suf, both = (infill_edits(model, vocab, target, trees, 8, torch.Generator().manual_seed(8), mode=m)
                       for m in ("subtree", "suffix", "both"))
     assert suf == out
-    for tree, a, b, c in zip(trees, sub, suf, both):
+    for a, b, c in zip(sub, suf, both, strict=True):
         assert {p.edit for p in c} == {p.edit for p in a} | {p.edit for p in b}
     # a continuation also rewrites what comes after the node, which no subtree rewrite of that draw does
     spliced = {p.edit.apply(tree) for tree, row in zip(trees, sub) for p in row}
