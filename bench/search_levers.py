@@ -119,6 +119,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                                        "ar_edit_temperature": 0.5}),
     "ar64-infill16-e4-t1": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 16, "expansions": 4,
                                      "ar_edit_temperature": 1.0}),
+    "ar64-infill16-e4-dsites": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 16, "expansions": 4,
+                                         "ar_sites": "denoiser"}),
     "ar64-both8-e4": ("beam", {"start": "ar", "ar_samples": 64, "ar_edits": 8, "expansions": 4,
                                "ar_rewrite": "both"}),
     "mutation": ("mutation", {}),

@@ -284,7 +284,8 @@ def predict_values(value_net: ValueNet, vocab: Vocab, target: torch.Tensor, curr
 @torch.no_grad()
 def infill_edits(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, programs: Sequence[Node], n_samples: int,
                  generator: torch.Generator, temperature: float = 1.0,
-                 mode: RewriteMode = "subtree") -> list[list[ProposedEdit]]:
+                 mode: RewriteMode = "subtree",
+                 sites: Sequence[Sequence[Path]] | None = None) -> list[list[ProposedEdit]]:
     """``n_samples`` subtree rewrites per program, written by the AR model from the program's own prefix.
 
     For each sample a node is drawn uniformly; the AR model is fed the program's tokens before that node
@@ -292,7 +293,9 @@ def infill_edits(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, programs
     node's place becomes the replacement (what it writes after that is dropped), so the rest of the program is
     kept. With ``mode="suffix"`` the whole continuation is kept instead: the program becomes the prefix plus
     everything the AR model wrote after it (an edit of the root), so the parts after the node are rewritten
-    too; ``"both"`` proposes the two from each decode. The AR model sees only the target ``[1, *S]`` (or
+    too; ``"both"`` proposes the two from each decode. ``sites`` (node paths per program) replaces the uniform
+    draw: a program's rewrites go to its sites in turn (e.g. where the denoiser chose to edit; a program with
+    no sites falls back to the uniform draw). The AR model sees only the target ``[1, *S]`` (or
     ``[B, *S]``), not the current rendering: its rewrites are its reading of the target given the part of the
     program that comes first. Programs longer than ``cfg.max_program_tokens`` get none, and subtree rewrites
     that would make a program longer are dropped, as are
@@ -307,9 +310,14 @@ def infill_edits(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, programs
     for i, program in enumerate(programs):
         if n_samples < 1 or len(encoded[i]) > limit:
             continue
-        sites = vocab.node_positions(program)
-        picks = torch.randint(len(sites), (n_samples,), generator=generator, device=generator.device).tolist()
-        rows.extend((i, *sites[k]) for k in picks)
+        nodes = vocab.node_positions(program)
+        chosen = sites[i] if sites is not None else ()
+        if chosen:
+            at = {path: pos for pos, path in nodes}
+            rows.extend((i, at[chosen[k % len(chosen)]], chosen[k % len(chosen)]) for k in range(n_samples))
+            continue
+        picks = torch.randint(len(nodes), (n_samples,), generator=generator, device=generator.device).tolist()
+        rows.extend((i, *nodes[k]) for k in picks)
     if not rows:
         return [[] for _ in programs]
     table = TensorMaskTable.of(vocab, dev)

@@ -54,7 +54,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 keep_parents: bool = True, patience: int = 30, restart: str = "start", diverse: int = 0,
                 kick: int = 2, expand_limit: int = 0, per_position: int = 1, value_slots: int = 0,
                 ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree",
-                ar_edit_temperature: float | None = None) -> SolveResult:
+                ar_edit_temperature: float | None = None, ar_sites: str = "uniform") -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -84,7 +84,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     ``ar`` from each program's own prefix (:func:`~treediff.engine.models.inference.infill_edits`, sampled at
     ``ar_edit_temperature``, by default ``temperature`` like the denoiser's edits); ``ar_rewrite`` says what a
     rewrite keeps: the node's new subtree, the AR model's whole continuation after the node's prefix
-    (``"suffix"``), or both.
+    (``"suffix"``), or both; ``ar_sites="denoiser"`` puts the rewrites at the nodes the denoiser chose for its
+    edits of the same program this round instead of uniformly drawn ones.
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
@@ -106,8 +107,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
         proposals = [propose(renderer, bundle, parents, per_node, generator, temperature, sigma, per_position)]
         if ar is not None and ar_edits > 0:
+            sites = [[p.edit.path for p in row] for row in proposals[0]] if ar_sites == "denoiser" else None
             proposals.append(_infill(renderer, ar, parents, ar_edits, generator,
-                                     ar_edit_temperature or temperature, ar_rewrite))
+                                     ar_edit_temperature or temperature, ar_rewrite, sites))
         children: dict[Node, float] = {}
         for batch in proposals:  # the denoiser's edits, then the AR model's rewrites
             for parent, props in zip(parents, batch):
@@ -253,14 +255,15 @@ def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node]
 
 
 def _infill(renderer: BudgetedExecutor, ar: ModelBundle, parents: list[Node], total: int,
-            generator: torch.Generator, temperature: float, mode: RewriteMode) -> list[list[Any]]:
+            generator: torch.Generator, temperature: float, mode: RewriteMode,
+            sites: list[list[Any]] | None) -> list[list[Any]]:
     """``total`` AR subtree rewrites spread over ``parents`` (one batched AR decode), timed and counted."""
     from treediff.engine.models.inference import infill_edits, model_device
 
     model = ar.need_ar()
     with renderer.profile.section("model"):
         proposals = infill_edits(model, ar.vocab, renderer.target.to(model_device(model))[None], parents,
-                                 -(-total // len(parents)), generator, temperature, mode)
+                                 -(-total // len(parents)), generator, temperature, mode, sites)
     renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
     return proposals
 

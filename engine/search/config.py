@@ -56,6 +56,9 @@ class BeamConfig(BaseModel):
                                                              "program stays), the whole continuation after the "
                                                              "node's prefix (the parts after it are rewritten "
                                                              "too), or both, as two proposals of one decode.")
+    ar_sites: Literal["uniform", "denoiser"] = Field(default="uniform", description="Where the AR rewrites go: "
+                                                     "nodes drawn uniformly, or the nodes the denoiser chose for "
+                                                     "its edits of the same program this round.")
     ar_edit_temperature: float | None = Field(default=None, gt=0, description="Sampling temperature of the AR "
                                               "rewrites; None: the beam's `temperature`.")
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")

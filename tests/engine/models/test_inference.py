@@ -278,6 +278,17 @@ def test_infill_suffix_keeps_the_prefix_and_rewrites_everything_after_it(csg_gra
     assert any(p.edit.replacement not in spliced for row in suf for p in row)
 
 
+def test_infill_sites_put_every_rewrite_at_the_given_nodes(csg_grammar: Grammar) -> None:
+    model, vocab = _ar(csg_grammar)
+    trees = sorted(programs(csg_grammar, 12, seed=36), key=lambda t: -len(vocab.node_positions(t)))[:3]
+    deep = [max((path for _, path in vocab.node_positions(t)), key=len) for t in trees]
+    sites = [[deep[0]], [(), deep[1]], []]  # the last program has none: drawn uniformly as without sites
+    out = infill_edits(model, vocab, observe(trees), trees, 10, torch.Generator().manual_seed(9), sites=sites)
+    assert {p.edit.path for p in out[0]} == {deep[0]}
+    assert {p.edit.path for p in out[1]} <= {(), deep[1]} and len(out[1]) > 1
+    assert len({p.edit.path for p in out[2]}) > 1
+
+
 def test_infill_logprob_is_the_replacements_tokens_given_the_prefix(csg_grammar: Grammar) -> None:
     model, vocab = _ar(csg_grammar)
     tree = programs(csg_grammar, 1, seed=33)[0]
