@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "bundled" if args.bundled else f"{args.targets}" + (f"-p{args.primitives}" if args.primitives else "")
     out_path = args.out or ROOT / "bench" / "results" / f"search-levers-{args.domain}-{suffix}.json"
     write_json(out_path, {"domain": args.domain, "budget": args.budget, "seed": args.seed,
-                          "checkpoint": str(checkpoint), "bundled": args.bundled, "targets": len(targets),
+                          "checkpoint": str(checkpoint), "ar_checkpoint": str(ar_path) if ar_path else None,
+                          "bundled": args.bundled, "targets": len(targets),
                           "rank_distance": args.rank_distance,
                           "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                                       "torch_threads": 1, "note": "2-core dev machine shared with training"},
