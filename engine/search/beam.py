@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
@@ -54,7 +54,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 keep_parents: bool = True, patience: int = 30, restart: str = "start", diverse: int = 0,
                 kick: int = 2, expand_limit: int = 0, per_position: int = 1, value_slots: int = 0,
                 ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree",
-                ar_edit_temperature: float | None = None, ar_sites: str = "uniform") -> SolveResult:
+                ar_edit_temperature: float | None = None,
+                ar_sites: Literal["uniform", "denoiser"] = "uniform") -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -108,8 +109,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         proposals = [propose(renderer, bundle, parents, per_node, generator, temperature, sigma, per_position)]
         if ar is not None and ar_edits > 0:
             sites = [[p.edit.path for p in row] for row in proposals[0]] if ar_sites == "denoiser" else None
-            proposals.append(_infill(renderer, ar, parents, ar_edits, generator,
-                                     ar_edit_temperature or temperature, ar_rewrite, sites))
+            ar_temperature = temperature if ar_edit_temperature is None else ar_edit_temperature
+            proposals.append(_infill(renderer, ar, parents, ar_edits, generator, ar_temperature, ar_rewrite, sites))
         children: dict[Node, float] = {}
         for batch in proposals:  # the denoiser's edits, then the AR model's rewrites
             for parent, props in zip(parents, batch):
