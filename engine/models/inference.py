@@ -15,11 +15,9 @@ from treediff.engine.models.batch import encode_programs
 from treediff.engine.models.constraint import GrammarConstraint, TensorMaskTable
 from treediff.engine.models.denoiser import Denoiser
 from treediff.engine.models.value import ValueNet
+from treediff.engine.search.config import RewriteMode
 from treediff.engine.trees.tokens import BOS, EOS, PAD, Vocab
 from treediff.engine.trees.tree import Edit, Node, Path, get
-
-RewriteMode = Literal["subtree", "suffix", "both"]
-"""What an AR rewrite keeps of its decode: the node's new subtree, the whole continuation, or both."""
 
 NO_LIMIT = 10**6  # a primitive budget that never binds
 

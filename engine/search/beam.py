@@ -19,12 +19,13 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
+from treediff.engine.search.config import RewriteMode, RewriteSites
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
 from treediff.engine.trees.neighbours import joint_edits, local_edits, swap_edits
@@ -32,7 +33,6 @@ from treediff.engine.trees.noise import mutate
 from treediff.engine.trees.tree import Edit, Node, skeleton
 
 if TYPE_CHECKING:
-    from treediff.engine.models.inference import RewriteMode
     from treediff.engine.training.bundle import ModelBundle
 
 
@@ -55,7 +55,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 kick: int = 2, expand_limit: int = 0, per_position: int = 1, value_slots: int = 0,
                 ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree",
                 ar_edit_temperature: float | None = None,
-                ar_sites: Literal["uniform", "denoiser"] = "uniform") -> SolveResult:
+                ar_sites: RewriteSites = "uniform") -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed

@@ -25,8 +25,9 @@ from treediff.engine.trees.tree import Node
 
 Clock = Callable[[], float]
 STALL_ROUNDS = 50  # rounds in a row without a new program before a search gives up early (every method)
-# A goal match found in a batch is charged the whole batch: ``calls_at_solve`` is the number of programs
-# executed when that batch finished, not the match's position inside it.
+# ``calls_at_solve`` is the goal match's own call number, not the size of the batch it came in: the searches
+# make the same calls in the same order under any budget (the budget only truncates the last batch), so a
+# budget of exactly that many calls finds the same solution, and one call fewer does not.
 SECTIONS = ("model", "render", "python")
 
 
@@ -100,7 +101,6 @@ class BudgetedExecutor:
         self.visits: dict[Node, Visit] = {}
         self.best: Visit | None = None
         self.first_solution: Visit | None = None
-        self.calls_at_solve: int | None = None  # renderer calls spent when the solving batch finished
         self.reexecutions = 0
         self._observations: OrderedDict[Node, torch.Tensor] = OrderedDict()
 
@@ -122,6 +122,11 @@ class BudgetedExecutor:
     def out_of_time(self) -> bool:
         """Whether the wall-clock limit has passed."""
         return self.time_limit is not None and self.elapsed() >= self.time_limit
+
+    @property
+    def calls_at_solve(self) -> int | None:
+        """The call number of the first goal match (the x-coordinate of solved-vs-calls curves); None unsolved."""
+        return self.first_solution.call if self.first_solution is not None else None
 
     @property
     def solved(self) -> bool:
@@ -173,8 +178,6 @@ class BudgetedExecutor:
                 self.first_solution = visit
             if self.best is None or visit_order(visit) < visit_order(self.best):
                 self.best = visit
-        if self.first_solution is not None and self.calls_at_solve is None:
-            self.calls_at_solve = len(self.visits)
 
     def _remember(self, tree: Node, observation: torch.Tensor) -> None:
         self._observations[tree] = observation

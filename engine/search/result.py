@@ -27,9 +27,9 @@ class SolveResult:
     """What a search method returns.
 
     ``program`` is the goal match when ``solved``, otherwise the program with the lowest domain distance
-    (``None`` only when the limits allowed no execution at all). ``calls_at_solve`` is the renderer-call
-    count when the batch holding the first goal match had been executed (the whole batch is charged; the
-    x-coordinate of solved-vs-calls curves).
+    (``None`` only when the limits allowed no execution at all). ``calls_at_solve`` is the call number of the
+    first goal match: the smallest budget under which the same search finds it (the x-coordinate of
+    solved-vs-calls curves; :class:`~treediff.engine.search.budget.BudgetedExecutor`).
     ``trajectory`` holds the accepted edits from a start program to ``program``.
     """
 

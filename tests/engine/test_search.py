@@ -85,6 +85,28 @@ def test_time_limits_are_honoured(models, method):
     assert 0 < res.renderer_calls < 10_000 and res.seconds < 0.5 + 1.0  # at most one batch past the limit
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_a_solve_at_call_n_is_found_with_a_budget_of_exactly_n_calls(models, method):
+    """``calls_at_solve`` is the match's own call number (not the end of its batch): a search capped at that
+    many calls makes the same calls and finds the same program; capped one call earlier it does not."""
+    d, bundle, ar = models
+    checked = 0
+    for i, (target, start) in enumerate(easy_cases(d, 8)):
+        seeds = [] if method == "ar" else [start]
+        def run(budget: int, i: int = i, target=target, seeds=seeds):
+            return solve(d, render(d, target), method, budget=budget, seed=i, bundle=bundle, ar_bundle=ar,
+                         seeds=seeds)
+        full = run(400)
+        if not full.solved or full.calls_at_solve == 1:
+            continue
+        n = full.calls_at_solve
+        capped, short = run(n), run(n - 1)
+        assert capped.solved and capped.program == full.program and capped.calls_at_solve == n
+        assert capped.renderer_calls == n and not short.solved and short.renderer_calls == n - 1
+        checked += 1
+    assert checked >= 2
+
+
 def test_beam_search_is_deterministic_given_the_seed(models):
     d, bundle, _ = models
     target = render(d, d.test_targets(1, 79)[0])
