@@ -56,14 +56,13 @@ class BeamConfig(BaseModel):
                              "candidates among those the ranking left out (0: none).")
     ar_edits: int = Field(default=0, ge=0, description="Subtree rewrites per round written by the AR model from "
                           "each beam program's own prefix (needs an AR model; 0: none).")
-    ar_rewrite: RewriteMode = Field(default="subtree", description="What an AR rewrite "
-                                                             "keeps: the node's new subtree (the rest of the "
-                                                             "program stays), the whole continuation after the "
-                                                             "node's prefix (the parts after it are rewritten "
-                                                             "too), or both, as two proposals of one decode.")
-    ar_sites: RewriteSites = Field(default="uniform", description="Where the AR rewrites go: "
-                                                     "nodes drawn uniformly, or the nodes the denoiser chose for "
-                                                     "its edits of the same program this round.")
+    ar_rewrite: RewriteMode = Field(default="subtree", description="What an AR rewrite keeps: the node's new "
+                                    "subtree (the rest of the program stays), the whole continuation after the "
+                                    "node's prefix (the parts after it are rewritten too), or both, as two "
+                                    "proposals of one decode.")
+    ar_sites: RewriteSites = Field(default="uniform", description="Where the AR rewrites go: nodes drawn "
+                                   "uniformly, or the nodes the denoiser chose for its edits of the same program "
+                                   "this round.")
     ar_edit_temperature: float | None = Field(default=None, gt=0, description="Sampling temperature of the AR "
                                               "rewrites; None: the beam's `temperature`.")
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")
