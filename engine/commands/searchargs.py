@@ -51,9 +51,9 @@ START_KINDS = ("minimal", "random", "ar")
 
 def models_needed(methods: list[str], config: Any) -> list[str]:
     """``methods`` plus ``ar`` when beam search or rollouts start from AR samples (``start: ar``) or beam search
-    asks the AR model for subtree rewrites (``beam.ar_edits``)."""
+    asks the AR model for subtree rewrites or local-edit ordering (``beam.ar_edits``, ``beam.local_order``)."""
     starts = config.start == "ar" and any(m in ("beam", "rollout") for m in methods)
-    rewrites = config.beam.ar_edits > 0 and "beam" in methods
+    rewrites = config.beam.uses_ar and "beam" in methods
     extra = ["ar"] if starts or rewrites else []
     return list(dict.fromkeys(methods + extra))
 
@@ -151,7 +151,8 @@ def load_models(domain: Domain, registry: Registry, methods: list[str], checkpoi
     if need_ar and ar_bundle is None:
         path = ar_path
         if path is None:
-            raise CheckpointError(f"method 'ar' (or `start: ar` / `beam.ar_edits` in the search settings) needs an "
+            raise CheckpointError("method 'ar' (or `start: ar` / `beam.ar_edits` / `beam.local_order: ar` in the "
+                                  "search settings) needs an "
                                   f"autoregressive checkpoint and domain {domain.name!r} ships none; expected "
                                   "--ar-checkpoint C (from `treediff train DOMAIN --model ar`)")
         ar_bundle = load_bundle(path, domain, registry, device)

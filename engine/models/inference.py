@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from treediff.engine.models.autoregressive import ARModel
+from treediff.engine.models.autoregressive import ARModel, program_sequence
 from treediff.engine.models.backbone import DecoderCache
 from treediff.engine.models.batch import encode_programs
 from treediff.engine.models.constraint import GrammarConstraint, TensorMaskTable
@@ -277,6 +277,30 @@ def predict_values(value_net: ValueNet, vocab: Vocab, target: torch.Tensor, curr
     program = encode_programs(vocab, programs, device=dev)  # [B, L]
     b = len(programs)
     return torch.expm1(value_net.predict_log(_rows(target, b, dev), _rows(current, b, dev), program)).clamp_min(0.0)
+
+
+@torch.no_grad()
+def program_logprobs(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, programs: Sequence[Node]) -> torch.Tensor:
+    """The AR model's log-probability of each whole program (its tokens and EOS, teacher-forced) given the target
+    ``[1, *S]``: float32 ``[B]`` on the model's device. How well a program reads as the target to the AR model;
+    programs longer than ``cfg.max_program_tokens`` get ``-inf``."""
+    dev = model_device(ar_model)
+    if not programs:
+        return torch.zeros(0, device=dev)
+    limit = ar_model.cfg.max_program_tokens
+    fits = [len(vocab.encode(p)) <= limit for p in programs]
+    out = torch.full((len(programs),), -float("inf"), device=dev)
+    kept = [p for p, ok in zip(programs, fits) if ok]
+    if not kept:
+        return out
+    seq = program_sequence(encode_programs(vocab, kept, device=dev))  # [B, L+2]: BOS program EOS PAD..
+    memory, mask = ar_model.encode(target.to(dev))  # [1, T, d], [1, T]
+    b = seq.shape[0]
+    logits = ar_model.decoder(seq[:, :-1], memory.expand(b, -1, -1), mask.expand(b, -1))  # [B, L+1, V]
+    nxt = seq[:, 1:]  # [B, L+1]
+    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, nxt.clamp_min(0)[..., None])[..., 0]  # [B, L+1]
+    out[torch.tensor(fits, device=dev)] = (logp * (nxt != PAD)).sum(1)
+    return out
 
 
 @torch.no_grad()

@@ -17,7 +17,7 @@ distance) is returned even when unsolved.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ import torch
 
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
-from treediff.engine.search.config import RewriteMode, RewriteSites
+from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
 from treediff.engine.trees.neighbours import joint_edits, local_edits, swap_edits
@@ -34,6 +34,8 @@ from treediff.engine.trees.tree import Edit, Node, skeleton
 
 if TYPE_CHECKING:
     from treediff.engine.training.bundle import ModelBundle
+
+Reader = Callable[[list[Node]], list[float]]  # programs -> scores (higher reads better as the target)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 kick: int = 2, expand_limit: int = 0, per_position: int = 1, value_slots: int = 0,
                 ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree",
                 ar_edit_temperature: float | None = None,
-                ar_sites: RewriteSites = "uniform") -> SolveResult:
+                ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random") -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -86,16 +88,20 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     ``ar_edit_temperature``, by default ``temperature`` like the denoiser's edits); ``ar_rewrite`` says what a
     rewrite keeps: the node's new subtree, the AR model's whole continuation after the node's prefix
     (``"suffix"``), or both; ``ar_sites="denoiser"`` puts the rewrites at the nodes the denoiser chose for its
-    edits of the same program this round instead of uniformly drawn ones.
+    edits of the same program this round instead of uniformly drawn ones. ``local_order="ar"`` picks most of
+    each program's local edits by the AR model's log-probability of the edited program (the rest at random)
+    instead of all of them at random.
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
     if value_slots >= beam_width:
         raise ValueError(f"beam value_slots {value_slots!r}; expected fewer than beam_width={beam_width}, "
                          "so that the ranking keeps at least one place")
-    if ar_edits > 0 and ar is None:
-        raise ValueError(f"beam ar_edits {ar_edits!r} needs an autoregressive model; got none. hint: pass an AR "
-                         "checkpoint (the domain's shipped one is used when it has one) or set ar_edits: 0")
+    if (ar_edits > 0 or local_order == "ar") and ar is None:
+        what = f"ar_edits {ar_edits!r}" if ar_edits > 0 else "local_order 'ar'"
+        raise ValueError(f"beam {what} needs an autoregressive model; got none. hint: pass an AR checkpoint (the "
+                         "domain's shipped one is used when it has one) or set ar_edits: 0, local_order: random")
+    reader = _reader(renderer, ar) if local_order == "ar" and ar is not None else None
     ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0)
     # seed programs may have been executed already (AR samples are run to pick the best): keep them
     beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width, revisit=True)
@@ -119,7 +125,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                            float(prop.logprob))
         for parent in parents[:local]:
             for edit, child in _local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
-                                                      local_swaps):
+                                                local_swaps, reader):
                 _offer(renderer, lineage, children, parent, edit, child, 0.0)
         if not children:
             stalls += 1
@@ -160,18 +166,33 @@ def _next_seeds(start: str | Sequence[Node], restarts: int, width: int) -> str |
 
 
 def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random, n: int, step: int,
-                     pairs: bool, swaps: bool) -> list[tuple[Edit, Node]]:
-    """Up to ``n`` unvisited local edits of ``parent``, drawn at random: single-leaf steps and hoists (and, with
-    ``swaps``, production swaps) first; when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps
-    of one node fill the rest."""
+                     pairs: bool, swaps: bool, reader: Reader | None = None) -> list[tuple[Edit, Node]]:
+    """Up to ``n`` unvisited local edits of ``parent``: single-leaf steps and hoists (and, with ``swaps``,
+    production swaps) first; when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps of one node
+    fill the rest. Drawn at random, or, with a ``reader`` (scores of programs, higher = better), three quarters
+    of them the best-read of the edits that keep the program's size (leaf steps, swaps) and the rest at random."""
     edits = local_edits(parent, step)
     if swaps:
         edits += swap_edits(renderer.domain.grammar, parent)
     fresh = [(e, child) for e in edits if not renderer.seen(child := e.apply(parent))]
     if len(fresh) >= n or not pairs:
-        return rng.sample(fresh, min(n, len(fresh)))
+        return _pick(fresh, n, rng, reader, parent)
     ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
     return fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
+
+
+def _pick(pool: list[tuple[Edit, Node]], n: int, rng: random.Random, reader: Reader | None,
+          parent: Node) -> list[tuple[Edit, Node]]:
+    """``n`` of ``pool`` at random, or (with ``reader``) the ``3n/4`` best-read same-size children first."""
+    if reader is None or len(pool) <= n:
+        return rng.sample(pool, min(n, len(pool)))
+    size = parent.size
+    same = [i for i, (_, child) in enumerate(pool) if child.size == size]
+    scores = reader([pool[i][1] for i in same])
+    best = [same[k] for k in sorted(range(len(same)), key=lambda k: -scores[k])[:3 * n // 4]]
+    taken = set(best)
+    rest = [i for i in range(len(pool)) if i not in taken]
+    return [pool[i] for i in best + rng.sample(rest, min(n - len(best), len(rest)))]
 
 
 def _select(ranked: list[Candidate], width: int, diverse: int, value_slots: int = 0) -> list[Candidate]:
@@ -218,6 +239,20 @@ def _kicked(renderer: BudgetedExecutor, rng: random.Random, sigma: int, width: i
                 break
         out.append(tree)
     return out
+
+
+def _reader(renderer: BudgetedExecutor, ar: ModelBundle) -> Reader:
+    """Scores programs by the AR model's log-probability of them given the target (one batch per call)."""
+    from treediff.engine.models.inference import model_device, program_logprobs
+
+    model = ar.need_ar()
+    target = renderer.target.to(model_device(model))[None]
+
+    def read(trees: list[Node]) -> list[float]:
+        with renderer.profile.section("model"):
+            return program_logprobs(model, ar.vocab, target, trees).cpu().tolist()
+
+    return read
 
 
 def _best(beam: list[Candidate]) -> float:

@@ -13,6 +13,8 @@ RewriteMode = Literal["subtree", "suffix", "both"]
 """What an AR rewrite keeps: the node's new subtree, the whole continuation after its prefix, or both."""
 RewriteSites = Literal["uniform", "denoiser"]
 """Where AR rewrites go: uniformly drawn nodes, or the nodes the denoiser chose for its own edits."""
+LocalOrder = Literal["random", "ar"]
+"""Which local edits a beam program gets: drawn at random, or mostly those the AR model reads best."""
 
 
 class BeamConfig(BaseModel):
@@ -35,6 +37,9 @@ class BeamConfig(BaseModel):
                               "edits go on with steps of two leaves of one node at once.")
     local_swaps: bool = Field(default=True, description="Local edits also swap a node's production for another of "
                               "its nonterminal that keeps its children and leaves ((+ a b) -> (- a b)).")
+    local_order: LocalOrder = Field(default="random", description="Which local edits are tried: drawn at random, or "
+                                    "(ar: needs an AR model) three quarters of them the leaf steps and swaps whose "
+                                    "program the AR model finds most likely given the target, the rest at random.")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
     patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
     restart: Literal["start", "next", "random", "kick"] = Field(default="start", description="Where a stuck beam "
@@ -68,6 +73,11 @@ class BeamConfig(BaseModel):
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")
     max_primitives: int | None = Field(default=None, ge=1, description="Largest replacement; None: the model's "
                                        "sigma_small.")
+
+    @property
+    def uses_ar(self) -> bool:
+        """Whether this beam search needs the AR model (subtree rewrites or AR-ordered local edits)."""
+        return self.ar_edits > 0 or self.local_order == "ar"
 
     @model_validator(mode="after")
     def _slots_fit(self) -> BeamConfig:

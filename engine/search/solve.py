@@ -120,7 +120,7 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
     if method == "beam":
         from treediff.engine.search.beam import beam_search
 
-        ar = ar_model_for("beam", bundle, ar_bundle) if config.beam.ar_edits > 0 else None
+        ar = ar_model_for("beam", bundle, ar_bundle) if config.beam.uses_ar else None
         return beam_search(renderer, model, generator, rng, start=start, ar=ar, **config.beam.model_dump())
     from treediff.engine.search.rollout import rollout_search
     from treediff.engine.search.starts import start_programs

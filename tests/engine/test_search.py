@@ -233,6 +233,54 @@ def test_local_proposals_include_production_swaps_when_asked(csg_grammar):
     assert "(- (Circle 3 5 7) (Circle 4 5 6))" in texts(True) - texts(False)
 
 
+def test_local_proposals_ordered_by_a_reader_take_its_best_same_size_edits_first(csg_grammar):
+    import random
+
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.search.beam import _local_proposals
+
+    tree = parse(csg_grammar, "(+ (Circle 3 5 7) (Circle 4 5 6))")
+
+    class Fresh:
+        domain = type("D", (), {"grammar": csg_grammar})
+
+        def seen(self, tree):
+            return False
+
+    def reader(trees):  # reads a program better the larger its first circle's radius
+        return [float(t.children[0].children[0]) if t.children[0].production.name == "circle" else -1.0
+                for t in trees]
+
+    read = _local_proposals(Fresh(), tree, random.Random(0), 8, 1, False, True, reader)  # type: ignore[arg-type]
+    children = [c for _, c in read]
+    assert len(children) == len(set(children)) == 8
+    assert children[0].children[0].children[0] == 4  # the one leaf step that raises the radius comes first
+    assert all(c.size == tree.size for c in children[:6])  # 3/4 by the reader: size-keeping edits only
+    plain = [c for _, c in _local_proposals(Fresh(), tree, random.Random(0), 8, 1, False, True)]  # type: ignore[arg-type]
+    assert plain != children
+
+
+def test_beam_local_order_ar_reads_the_local_edits_with_the_ar_model(models, monkeypatch):
+    import treediff.engine.models.inference as inference
+
+    d, bundle, ar = models
+    read: list[int] = []
+    original = inference.program_logprobs
+
+    def spy(model, vocab, target, trees):
+        read.append(len(trees))
+        return original(model, vocab, target, trees)
+
+    monkeypatch.setattr(inference, "program_logprobs", spy)
+    config = SearchConfig().with_overrides("beam", local_order="ar", local_samples=1)
+    assert config.beam.uses_ar and not SearchConfig().beam.uses_ar
+    res = solve(d, render(d, d.test_targets(1, 88)[0]), "beam", budget=120, seed=3, bundle=bundle,
+                ar_bundle=ar, use_goal=False, config=config)
+    assert read and res.renderer_calls <= 120
+    with pytest.raises(CheckpointError, match="autoregressive"):
+        solve(d, render(d, d.test_targets(1, 88)[0]), "beam", budget=50, seed=2, bundle=bundle, config=config)
+
+
 def test_diverse_selection_keeps_other_skeletons_before_more_variants_of_the_best(csg_grammar):
     from treediff.engine.grammar.parse import parse
     from treediff.engine.search.beam import Candidate, _select
@@ -508,3 +556,4 @@ def test_models_needed_adds_the_ar_model_for_ar_starts_and_ar_edits():
     assert models_needed(["beam"], plain.with_overrides("", start="ar")) == ["beam", "ar"]
     assert models_needed(["beam"], plain.with_overrides("beam", ar_edits=4)) == ["beam", "ar"]
     assert models_needed(["mutation"], plain.with_overrides("beam", ar_edits=4)) == ["mutation"]
+    assert models_needed(["beam"], plain.with_overrides("beam", local_order="ar")) == ["beam", "ar"]
