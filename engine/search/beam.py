@@ -17,7 +17,7 @@ distance) is returned even when unsolved.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ import torch
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
 from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites
+from treediff.engine.search.reading import Reader, ar_reader, best_read, read_filter
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
 from treediff.engine.trees.neighbours import joint_edits, local_edits, swap_edits
@@ -34,8 +35,6 @@ from treediff.engine.trees.tree import Edit, Node, skeleton
 
 if TYPE_CHECKING:
     from treediff.engine.training.bundle import ModelBundle
-
-Reader = Callable[[list[Node]], list[float]]  # programs -> scores (higher reads better as the target)
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 kick: int = 2, expand_limit: int = 0, per_position: int = 1, value_slots: int = 0,
                 ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree",
                 ar_edit_temperature: float | None = None,
-                ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random") -> SolveResult:
+                ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random",
+                ar_filter: int = 1) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -90,18 +90,21 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     (``"suffix"``), or both; ``ar_sites="denoiser"`` puts the rewrites at the nodes the denoiser chose for its
     edits of the same program this round instead of uniformly drawn ones. ``local_order="ar"`` picks most of
     each program's local edits by the AR model's log-probability of the edited program (the rest at random)
-    instead of all of them at random.
+    instead of all of them at random. ``ar_filter`` > 1 samples that many times the denoiser's edits and the AR
+    rewrites and executes, of each, the best-read ``1 / ar_filter`` (by the same AR log-probability).
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
     if value_slots >= beam_width:
         raise ValueError(f"beam value_slots {value_slots!r}; expected fewer than beam_width={beam_width}, "
                          "so that the ranking keeps at least one place")
-    if (ar_edits > 0 or local_order == "ar") and ar is None:
-        what = f"ar_edits {ar_edits!r}" if ar_edits > 0 else "local_order 'ar'"
+    if (ar_edits > 0 or local_order == "ar" or ar_filter > 1) and ar is None:
+        what = f"ar_edits {ar_edits!r}" if ar_edits > 0 else "local_order 'ar'" if local_order == "ar" else \
+            f"ar_filter {ar_filter!r}"
         raise ValueError(f"beam {what} needs an autoregressive model; got none. hint: pass an AR checkpoint (the "
                          "domain's shipped one is used when it has one) or set ar_edits: 0, local_order: random")
-    reader = _reader(renderer, ar) if local_order == "ar" and ar is not None else None
+    reader = ar_reader(renderer, ar) if ar is not None and (local_order == "ar" or ar_filter > 1) else None
+    local_reader = reader if local_order == "ar" else None
     ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0)
     # seed programs may have been executed already (AR samples are run to pick the best): keep them
     beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width, revisit=True)
@@ -112,20 +115,24 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         parents = [c.tree for c in beam]
         frontier.expanded(parents)
         per_node = -(-beam_width * expansions // len(parents))  # a short beam gets more samples per node
-        proposals = [propose(renderer, bundle, parents, per_node, generator, temperature, sigma, per_position)]
+        proposals = [propose(renderer, bundle, parents, per_node * ar_filter, generator, temperature, sigma,
+                             per_position)]
         if ar is not None and ar_edits > 0:
             sites = [[p.edit.path for p in row] for row in proposals[0]] if ar_sites == "denoiser" else None
             ar_temperature = temperature if ar_edit_temperature is None else ar_edit_temperature
-            proposals.append(_infill(renderer, ar, parents, ar_edits, generator, ar_temperature, ar_rewrite, sites))
+            proposals.append(_infill(renderer, ar, parents, ar_edits * ar_filter, generator, ar_temperature,
+                                     ar_rewrite, sites))
         children: dict[Node, float] = {}
         for batch in proposals:  # the denoiser's edits, then the AR model's rewrites
-            for parent, props in zip(parents, batch):
-                for prop in props:
-                    _offer(renderer, lineage, children, parent, prop.edit, prop.edit.apply(parent),
-                           float(prop.logprob))
+            offered = [(parent, p.edit, p.edit.apply(parent), float(p.logprob)) for parent, props in zip(parents, batch)
+                       for p in props]
+            if reader is not None and ar_filter > 1:
+                offered = read_filter(offered, reader, ar_filter, renderer.seen)
+            for parent, edit, child, logprob in offered:
+                _offer(renderer, lineage, children, parent, edit, child, logprob)
         for parent in parents[:local]:
             for edit, child in _local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
-                                                local_swaps, reader):
+                                                local_swaps, local_reader):
                 _offer(renderer, lineage, children, parent, edit, child, 0.0)
         if not children:
             stalls += 1
@@ -176,23 +183,9 @@ def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Rando
         edits += swap_edits(renderer.domain.grammar, parent)
     fresh = [(e, child) for e in edits if not renderer.seen(child := e.apply(parent))]
     if len(fresh) >= n or not pairs:
-        return _pick(fresh, n, rng, reader, parent)
+        return best_read(fresh, n, rng, reader, parent.size)
     ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
     return fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
-
-
-def _pick(pool: list[tuple[Edit, Node]], n: int, rng: random.Random, reader: Reader | None,
-          parent: Node) -> list[tuple[Edit, Node]]:
-    """``n`` of ``pool`` at random, or (with ``reader``) the ``3n/4`` best-read same-size children first."""
-    if reader is None or len(pool) <= n:
-        return rng.sample(pool, min(n, len(pool)))
-    size = parent.size
-    same = [i for i, (_, child) in enumerate(pool) if child.size == size]
-    scores = reader([pool[i][1] for i in same])
-    best = [same[k] for k in sorted(range(len(same)), key=lambda k: -scores[k])[:3 * n // 4]]
-    taken = set(best)
-    rest = [i for i in range(len(pool)) if i not in taken]
-    return [pool[i] for i in best + rng.sample(rest, min(n - len(best), len(rest)))]
 
 
 def _select(ranked: list[Candidate], width: int, diverse: int, value_slots: int = 0) -> list[Candidate]:
@@ -239,20 +232,6 @@ def _kicked(renderer: BudgetedExecutor, rng: random.Random, sigma: int, width: i
                 break
         out.append(tree)
     return out
-
-
-def _reader(renderer: BudgetedExecutor, ar: ModelBundle) -> Reader:
-    """Scores programs by the AR model's log-probability of them given the target (one batch per call)."""
-    from treediff.engine.models.inference import model_device, program_logprobs
-
-    model = ar.need_ar()
-    target = renderer.target.to(model_device(model))[None]
-
-    def read(trees: list[Node]) -> list[float]:
-        with renderer.profile.section("model"):
-            return program_logprobs(model, ar.vocab, target, trees).cpu().tolist()
-
-    return read
 
 
 def _best(beam: list[Candidate]) -> float:

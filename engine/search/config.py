@@ -40,6 +40,9 @@ class BeamConfig(BaseModel):
     local_order: LocalOrder = Field(default="random", description="Which local edits are tried: drawn at random, or "
                                     "(ar: needs an AR model) three quarters of them the leaf steps and swaps whose "
                                     "program the AR model finds most likely given the target, the rest at random.")
+    ar_filter: int = Field(default=1, ge=1, description="Sample this many times the denoiser's edits and the AR "
+                           "rewrites and execute, of each, the 1/ar_filter whose program the AR model finds most "
+                           "likely given the target (needs an AR model; 1: execute all, no filter).")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
     patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
     restart: Literal["start", "next", "random", "kick"] = Field(default="start", description="Where a stuck beam "
@@ -76,8 +79,8 @@ class BeamConfig(BaseModel):
 
     @property
     def uses_ar(self) -> bool:
-        """Whether this beam search needs the AR model (subtree rewrites or AR-ordered local edits)."""
-        return self.ar_edits > 0 or self.local_order == "ar"
+        """Whether this beam search needs the AR model (subtree rewrites, AR-ordered local edits or filtering)."""
+        return self.ar_edits > 0 or self.local_order == "ar" or self.ar_filter > 1
 
     @model_validator(mode="after")
     def _slots_fit(self) -> BeamConfig:

@@ -281,6 +281,29 @@ def test_beam_local_order_ar_reads_the_local_edits_with_the_ar_model(models, mon
         solve(d, render(d, d.test_targets(1, 88)[0]), "beam", budget=50, seed=2, bundle=bundle, config=config)
 
 
+def test_beam_ar_filter_samples_more_proposals_and_executes_the_best_read_share(models, monkeypatch):
+    import treediff.engine.search.beam as beam
+
+    d, bundle, ar = models
+    shares: list[tuple[int, int]] = []
+    original = beam.read_filter
+
+    def spy(offered, reader, factor, seen):
+        kept = original(offered, reader, factor, seen)
+        fresh = len({item[2] for item in offered if not seen(item[2])})
+        shares.append((fresh, len(kept)))
+        assert factor == 3
+        return kept
+
+    monkeypatch.setattr(beam, "read_filter", spy)
+    config = SearchConfig().with_overrides("beam", ar_filter=3, ar_edits=4, local=0)
+    res = solve(d, render(d, d.test_targets(1, 89)[0]), "beam", budget=150, seed=3, bundle=bundle, ar_bundle=ar,
+                use_goal=False, config=config)
+    assert shares and res.renderer_calls <= 150
+    assert all(kept == -(-fresh // 3) for fresh, kept in shares)
+    assert any(fresh >= 3 for fresh, _ in shares)
+
+
 def test_diverse_selection_keeps_other_skeletons_before_more_variants_of_the_best(csg_grammar):
     from treediff.engine.grammar.parse import parse
     from treediff.engine.search.beam import Candidate, _select
@@ -557,3 +580,4 @@ def test_models_needed_adds_the_ar_model_for_ar_starts_and_ar_edits():
     assert models_needed(["beam"], plain.with_overrides("beam", ar_edits=4)) == ["beam", "ar"]
     assert models_needed(["mutation"], plain.with_overrides("beam", ar_edits=4)) == ["mutation"]
     assert models_needed(["beam"], plain.with_overrides("beam", local_order="ar")) == ["beam", "ar"]
+    assert models_needed(["beam"], plain.with_overrides("beam", ar_filter=2)) == ["beam", "ar"]

@@ -1,0 +1,68 @@
+"""Programs read by the AR model: its log-probability of a whole program given the target, used to choose
+which of many cheap proposals a search spends renderer calls on.
+
+The AR model reads only the target, so its reading of a program is a second opinion next to the executed
+distance: a program whose tokens the model finds likely for this target is more often on the way to it. Model
+calls are not renderer calls, so proposals can be over-sampled and filtered by reading at no cost in budget.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from treediff.engine.trees.tree import Node
+
+if TYPE_CHECKING:
+    from treediff.engine.search.budget import BudgetedExecutor
+    from treediff.engine.training.bundle import ModelBundle
+
+Reader = Callable[[list[Node]], list[float]]
+"""Programs -> scores, higher = read more like the target."""
+
+T = TypeVar("T", bound=tuple[Any, ...])
+
+
+def ar_reader(renderer: BudgetedExecutor, ar: ModelBundle) -> Reader:
+    """A reader scoring programs by ``ar``'s log-probability of them given ``renderer``'s target (one batch per
+    call, timed as model time in the renderer's profile)."""
+    from treediff.engine.models.inference import model_device, program_logprobs
+
+    model = ar.need_ar()
+    target = renderer.target.to(model_device(model))[None]
+
+    def read(trees: list[Node]) -> list[float]:
+        with renderer.profile.section("model"):
+            return program_logprobs(model, ar.vocab, target, trees).cpu().tolist()
+
+    return read
+
+
+def best_read(pool: list[T], n: int, rng: random.Random, reader: Reader | None, size: int) -> list[T]:
+    """``n`` of ``pool`` (tuples whose last item is the program) at random; with a ``reader``, first the ``3n/4``
+    best-read programs of ``size`` nodes (edits that keep the program's size compare fairly: a shorter program
+    has fewer tokens to pay for), then the rest at random."""
+    if reader is None or len(pool) <= n:
+        return rng.sample(pool, min(n, len(pool)))
+    same = [i for i, item in enumerate(pool) if item[-1].size == size]
+    scores = reader([pool[i][-1] for i in same])
+    best = [same[k] for k in sorted(range(len(same)), key=lambda k: -scores[k])[:3 * n // 4]]
+    taken = set(best)
+    rest = [i for i in range(len(pool)) if i not in taken]
+    return [pool[i] for i in best + rng.sample(rest, min(n - len(best), len(rest)))]
+
+
+def read_filter(offered: list[T], reader: Reader, factor: int, seen: Callable[[Node], bool]) -> list[T]:
+    """The best-read ``1 / factor`` of ``offered`` (tuples whose third item is the program), among those not
+    ``seen`` and not repeated, in their original order."""
+    fresh: dict[Node, int] = {}
+    for i, item in enumerate(offered):
+        if not seen(item[2]) and item[2] not in fresh:
+            fresh[item[2]] = i
+    keep = math.ceil(len(fresh) / factor)
+    trees = list(fresh)
+    scores = reader(trees)
+    chosen = sorted(range(len(trees)), key=lambda k: -scores[k])[:keep]
+    return [offered[fresh[trees[k]]] for k in sorted(chosen, key=lambda k: fresh[trees[k]])]
