@@ -11,7 +11,7 @@ import torch
 
 from treediff.engine.models.autoregressive import ARModel, program_sequence
 from treediff.engine.models.backbone import DecoderCache
-from treediff.engine.models.batch import encode_programs
+from treediff.engine.models.batch import encode_programs, pad_sequences
 from treediff.engine.models.constraint import GrammarConstraint, TensorMaskTable
 from treediff.engine.models.denoiser import Denoiser
 from treediff.engine.models.value import ValueNet
@@ -288,12 +288,13 @@ def program_logprobs(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, prog
     if not programs:
         return torch.zeros(0, device=dev)
     limit = ar_model.cfg.max_program_tokens
-    fits = [len(vocab.encode(p)) <= limit for p in programs]
+    encoded = [vocab.encode(p) for p in programs]
+    fits = [len(ids) <= limit for ids in encoded]
     out = torch.full((len(programs),), -float("inf"), device=dev)
-    kept = [p for p, ok in zip(programs, fits) if ok]
+    kept = [ids for ids, ok in zip(encoded, fits) if ok]
     if not kept:
         return out
-    seq = program_sequence(encode_programs(vocab, kept, device=dev))  # [B, L+2]: BOS program EOS PAD..
+    seq = program_sequence(pad_sequences(kept, device=dev))  # [B, L+2]: BOS program EOS PAD..
     memory, mask = ar_model.encode(target.to(dev))  # [1, T, d], [1, T]
     b = seq.shape[0]
     logits = ar_model.decoder(seq[:, :-1], memory.expand(b, -1, -1), mask.expand(b, -1))  # [B, L+1, V]

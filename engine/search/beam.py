@@ -102,7 +102,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         what = f"ar_edits {ar_edits!r}" if ar_edits > 0 else "local_order 'ar'" if local_order == "ar" else \
             f"ar_filter {ar_filter!r}"
         raise ValueError(f"beam {what} needs an autoregressive model; got none. hint: pass an AR checkpoint (the "
-                         "domain's shipped one is used when it has one) or set ar_edits: 0, local_order: random")
+                         "domain's shipped one is used when it has one) or set ar_edits: 0, local_order: random, "
+                         "ar_filter: 1")
     reader = ar_reader(renderer, ar) if ar is not None and (local_order == "ar" or ar_filter > 1) else None
     local_reader = reader if local_order == "ar" else None
     ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0)

@@ -213,6 +213,18 @@ def test_local_proposals_move_on_to_two_leaf_steps_when_single_steps_are_used_up
     assert {c for _, c in only} == set(left)
 
 
+def _unvisited(grammar):
+    """A stand-in renderer for local proposals: the domain's grammar, and nothing executed yet."""
+
+    class Fresh:
+        domain = type("D", (), {"grammar": grammar})
+
+        def seen(self, tree):
+            return False
+
+    return Fresh
+
+
 def test_local_proposals_include_production_swaps_when_asked(csg_grammar):
     import random
 
@@ -220,12 +232,7 @@ def test_local_proposals_include_production_swaps_when_asked(csg_grammar):
     from treediff.engine.search.beam import _local_proposals
 
     tree = parse(csg_grammar, "(+ (Circle 3 5 7) (Circle 4 5 6))")
-
-    class Fresh:
-        domain = type("D", (), {"grammar": csg_grammar})
-
-        def seen(self, tree):
-            return False
+    Fresh = _unvisited(csg_grammar)
 
     def texts(swaps):
         return {str(c) for _, c in _local_proposals(Fresh(), tree, random.Random(0), 10**6, 1, False, swaps)}  # type: ignore[arg-type]
@@ -240,12 +247,7 @@ def test_local_proposals_ordered_by_a_reader_take_its_best_same_size_edits_first
     from treediff.engine.search.beam import _local_proposals
 
     tree = parse(csg_grammar, "(+ (Circle 3 5 7) (Circle 4 5 6))")
-
-    class Fresh:
-        domain = type("D", (), {"grammar": csg_grammar})
-
-        def seen(self, tree):
-            return False
+    Fresh = _unvisited(csg_grammar)
 
     def reader(trees):  # reads a program better the larger its first circle's radius
         return [float(t.children[0].children[0]) if t.children[0].production.name == "circle" else -1.0
