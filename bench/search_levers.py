@@ -157,13 +157,12 @@ def multiscale(name: str, scales: tuple[int, ...] = (1, 2, 4, 8, 16)) -> Any:
 
 
 def config_of(method: str, options: dict[str, Any]) -> SearchConfig:
-    """The SearchConfig of a variant: ``options`` applied to the method's section (``start`` and ``ar_samples`` at
-    the top)."""
-    options = dict(options)
-    config = SearchConfig().with_overrides("", start=options.pop("start", None),
-                                           ar_samples=options.pop("ar_samples", None),
-                                           ar_temperature=options.pop("ar_temperature", None))
-    return config.with_overrides("beam" if method == "beam" else method, **options)
+    """The SearchConfig of a variant: ``options`` applied to the method's section (the top-level settings such as
+    ``start``, ``ar_samples`` and ``ar_order`` at the top)."""
+    sections = {"beam", "rollout", "mutation"}
+    top = {k: options[k] for k in options if k in SearchConfig.model_fields and k not in sections}
+    config = SearchConfig().with_overrides("", **top)
+    return config.with_overrides(method, **{k: v for k, v in options.items() if k not in top})
 
 
 def run_variant(domain: Any, bundle: Any, targets: list[Any], executor: Any, method: str,

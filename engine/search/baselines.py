@@ -120,12 +120,14 @@ def _restart(domain: Domain, renderer: BudgetedExecutor, rng: random.Random, lin
 
 
 def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int,
-                generator: torch.Generator, temperature: float = 1.0) -> list[Node]:
+                generator: torch.Generator, temperature: float = 1.0, likely_first: bool = False) -> list[Node]:
     """``samples`` whole programs sampled (at ``temperature``) from the AR model for the renderer's target,
     executed and ranked.
 
-    Every distinct sample is executed (counted as a renderer call, within the budget); the executed ones are
-    returned best first: a goal match, then lower distance, then the earlier sample.
+    Every distinct sample is executed (counted as a renderer call, within the budget), in sampling order or,
+    with ``likely_first``, the highest sampling log-probability first (so a budget smaller than the samples runs
+    the likeliest); the executed ones are returned best first: a goal match, then lower distance, then the
+    earlier executed.
     """
     from treediff.engine.models.inference import model_device, sample_programs
 
@@ -135,6 +137,8 @@ def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int
         drawn = sample_programs(ar, ar_bundle.vocab, renderer.target.to(device)[None], samples,
                                 generator, temperature=temperature)[0]
     renderer.profile.count("programs_sampled", len(drawn))
+    if likely_first:
+        drawn = sorted(drawn, key=lambda sample: -float(sample[1]))
     trees = list(dict.fromkeys(tree for tree, _ in drawn))
     visits = renderer.run(trees)
     ranked = sorted((v for v in visits if v is not None), key=visit_order)

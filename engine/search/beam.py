@@ -25,7 +25,7 @@ import torch
 
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
-from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites
+from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, beam_needs_ar
 from treediff.engine.search.reading import Reader, ar_reader, best_read, read_filter
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
@@ -57,7 +57,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree",
                 ar_edit_temperature: float | None = None,
                 ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random",
-                ar_filter: int = 1) -> SolveResult:
+                ar_filter: int = 1, round_order: RoundOrder = "proposed") -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -92,19 +92,22 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     each program's local edits by the AR model's log-probability of the edited program (the rest at random)
     instead of all of them at random. ``ar_filter`` > 1 samples that many times the denoiser's edits and the AR
     rewrites and executes, of each, the best-read ``1 / ar_filter`` (by the same AR log-probability).
+    ``round_order="read"`` executes each round's new programs best-read first instead of as proposed: the same
+    programs run when the budget lasts the round, but one that ends mid-round has run the likeliest.
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
     if value_slots >= beam_width:
         raise ValueError(f"beam value_slots {value_slots!r}; expected fewer than beam_width={beam_width}, "
                          "so that the ranking keeps at least one place")
-    if (ar_edits > 0 or local_order == "ar" or ar_filter > 1) and ar is None:
+    if beam_needs_ar(ar_edits, local_order, ar_filter, round_order) and ar is None:
         what = f"ar_edits {ar_edits!r}" if ar_edits > 0 else "local_order 'ar'" if local_order == "ar" else \
-            f"ar_filter {ar_filter!r}"
+            f"ar_filter {ar_filter!r}" if ar_filter > 1 else "round_order 'read'"
         raise ValueError(f"beam {what} needs an autoregressive model; got none. hint: pass an AR checkpoint (the "
                          "domain's shipped one is used when it has one) or set ar_edits: 0, local_order: random, "
-                         "ar_filter: 1")
-    reader = ar_reader(renderer, ar) if ar is not None and (local_order == "ar" or ar_filter > 1) else None
+                         "ar_filter: 1, round_order: proposed")
+    reader = ar_reader(renderer, ar) if ar is not None and beam_needs_ar(0, local_order, ar_filter, round_order) \
+        else None
     local_reader = reader if local_order == "ar" else None
     ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0)
     # seed programs may have been executed already (AR samples are run to pick the best): keep them
@@ -142,6 +145,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
             continue
         stalls = 0
         trees = list(children)
+        if round_order == "read" and reader is not None:
+            trees = _read_first(trees, reader)
         visits = renderer.run(trees)
         done = [Candidate(t, v, children[t]) for t, v in zip(trees, visits) if v is not None]
         if renderer.done() or not done:  # no value-network batch after the goal, the budget or the time
@@ -159,6 +164,12 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
             frontier.reset(beam)
             best = _best(beam)
     return finish("beam", renderer, lineage)
+
+
+def _read_first(trees: list[Node], reader: Reader) -> list[Node]:
+    """``trees`` best-read first (a stable sort: equally read programs keep their order)."""
+    scores = reader(trees)
+    return [trees[k] for k in sorted(range(len(trees)), key=lambda k: -scores[k])]
 
 
 def _next_seeds(start: str | Sequence[Node], restarts: int, width: int) -> str | list[Node]:

@@ -15,6 +15,17 @@ RewriteSites = Literal["uniform", "denoiser"]
 """Where AR rewrites go: uniformly drawn nodes, or the nodes the denoiser chose for its own edits."""
 LocalOrder = Literal["random", "ar"]
 """Which local edits a beam program gets: drawn at random, or mostly those the AR model reads best."""
+RoundOrder = Literal["proposed", "read"]
+"""In which order a beam round's new programs are executed: as proposed, or the ones the AR model reads best first."""
+SampleOrder = Literal["sampled", "likely"]
+"""In which order AR start programs are executed: as sampled, or the most likely first."""
+
+
+def beam_needs_ar(ar_edits: int = 0, local_order: str = "random", ar_filter: int = 1,
+                  round_order: str = "proposed") -> bool:
+    """Whether beam search with these settings needs the AR model (subtree rewrites, AR-ordered local edits,
+    filtering or execution order)."""
+    return ar_edits > 0 or local_order == "ar" or ar_filter > 1 or round_order == "read"
 
 
 class BeamConfig(BaseModel):
@@ -43,6 +54,11 @@ class BeamConfig(BaseModel):
     ar_filter: int = Field(default=1, ge=1, description="Sample this many times the denoiser's edits and the AR "
                            "rewrites and execute, of each, the 1/ar_filter whose program the AR model finds most "
                            "likely given the target (needs an AR model; 1: execute all, no filter).")
+    round_order: RoundOrder = Field(default="proposed", description="In which order each round's new programs are "
+                                    "executed: as proposed (the denoiser's edits, the AR rewrites, the local "
+                                    "edits), or (read: needs an AR model) the ones whose program the AR model finds "
+                                    "most likely given the target first, so that a budget ending mid-round spends "
+                                    "its last calls on the likeliest.")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
     patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
     restart: Literal["start", "next", "random", "kick"] = Field(default="start", description="Where a stuck beam "
@@ -79,8 +95,9 @@ class BeamConfig(BaseModel):
 
     @property
     def uses_ar(self) -> bool:
-        """Whether this beam search needs the AR model (subtree rewrites, AR-ordered local edits or filtering)."""
-        return self.ar_edits > 0 or self.local_order == "ar" or self.ar_filter > 1
+        """Whether this beam search needs the AR model (subtree rewrites, AR-ordered local edits, filtering or
+        execution order)."""
+        return beam_needs_ar(self.ar_edits, self.local_order, self.ar_filter, self.round_order)
 
     @model_validator(mode="after")
     def _slots_fit(self) -> BeamConfig:
@@ -131,6 +148,9 @@ class SearchConfig(BaseModel):
                             "starts from the best of them.")
     ar_temperature: float = Field(default=1.0, gt=0, description="With start: ar, the sampling temperature of the "
                                   "AR model's programs (below 1: nearer its most likely reading of the target).")
+    ar_order: SampleOrder = Field(default="sampled", description="With start: ar, in which order the sampled "
+                                  "programs are executed: as sampled, or the most likely (by their sampling "
+                                  "log-probability) first, so that a small budget runs the likeliest.")
     beam: BeamConfig = Field(default_factory=BeamConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     mutation: MutationConfig = Field(default_factory=MutationConfig)

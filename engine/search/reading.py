@@ -27,15 +27,19 @@ T = TypeVar("T", bound=tuple[Any, ...])
 
 def ar_reader(renderer: BudgetedExecutor, ar: ModelBundle) -> Reader:
     """A reader scoring programs by ``ar``'s log-probability of them given ``renderer``'s target (one batch per
-    call, timed as model time in the renderer's profile)."""
+    call for the programs it has not read before, timed as model time in the renderer's profile)."""
     from treediff.engine.models.inference import model_device, program_logprobs
 
     model = ar.need_ar()
     target = renderer.target.to(model_device(model))[None]
+    known: dict[Node, float] = {}  # one search reads a program again when it orders the round it was chosen for
 
     def read(trees: list[Node]) -> list[float]:
-        with renderer.profile.section("model"):
-            return program_logprobs(model, ar.vocab, target, trees).cpu().tolist()
+        new = list(dict.fromkeys(t for t in trees if t not in known))
+        if new:
+            with renderer.profile.section("model"):
+                known.update(zip(new, program_logprobs(model, ar.vocab, target, new).cpu().tolist()))
+        return [known[t] for t in trees]
 
     return read
 

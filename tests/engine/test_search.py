@@ -306,6 +306,44 @@ def test_beam_ar_filter_samples_more_proposals_and_executes_the_best_read_share(
     assert any(fresh >= 3 for fresh, _ in shares)
 
 
+def test_beam_round_order_read_executes_each_round_best_read_first_and_reads_each_program_once(models,
+                                                                                                 monkeypatch):
+    import treediff.engine.models.inference as inference
+    from treediff.engine.search.budget import BudgetedExecutor
+
+    d, bundle, ar = models
+    scores: dict = {}
+    batches: list[list] = []
+    original_read, original_run = inference.program_logprobs, BudgetedExecutor.run
+
+    def read(model, vocab, target, trees):
+        out = original_read(model, vocab, target, trees)
+        assert not any(t in scores for t in trees)  # the reader remembers what it read
+        scores.update(zip(trees, out.tolist()))
+        return out
+
+    def run(self, trees):
+        batches.append(list(trees))
+        return original_run(self, trees)
+
+    monkeypatch.setattr(inference, "program_logprobs", read)
+    monkeypatch.setattr(BudgetedExecutor, "run", run)
+
+    def rounds(order):
+        scores.clear(), batches.clear()
+        config = SearchConfig().with_overrides("beam", round_order=order, local_order="ar")
+        solve(d, render(d, d.test_targets(1, 90)[0]), "beam", budget=200, seed=3, bundle=bundle, ar_bundle=ar,
+              use_goal=False, config=config)
+        return [b for b in batches if len(b) > 1]
+
+    ordered = rounds("read")
+    assert len(ordered) >= 2 and all([scores[t] for t in b] == sorted((scores[t] for t in b), reverse=True)
+                                     for b in ordered)
+    first = rounds("proposed")[0]
+    assert set(first) == set(ordered[0]) and first != ordered[0]  # the same round, executed as proposed
+    assert SearchConfig().with_overrides("beam", round_order="read").beam.uses_ar
+
+
 def test_diverse_selection_keeps_other_skeletons_before_more_variants_of_the_best(csg_grammar):
     from treediff.engine.grammar.parse import parse
     from treediff.engine.search.beam import Candidate, _select
@@ -442,6 +480,38 @@ def test_ar_start_programs_are_all_samples_best_first_and_every_sample_is_counte
     assert ranked == [v.tree for v in visits]  # best first
     again = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=1000)
     assert ar_programs(again, ar, 40, torch.Generator().manual_seed(0)) == ranked  # seeded
+
+
+def test_ar_programs_likely_first_execute_the_samples_in_falling_log_probability(models, monkeypatch):
+    import torch
+
+    import treediff.engine.models.inference as inference
+    from treediff.engine.search.baselines import ar_programs
+    from treediff.engine.search.budget import BudgetedExecutor
+
+    d, _, ar = models
+    target = render(d, d.test_targets(1, 84)[0])
+    drawn: dict = {}
+    original = inference.sample_programs
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        for tree, logprob in out[0]:
+            drawn.setdefault(tree, float(logprob))
+        return out
+
+    monkeypatch.setattr(inference, "sample_programs", spy)
+
+    def executed(likely_first):
+        drawn.clear()
+        renderer = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=1000)
+        ar_programs(renderer, ar, 40, torch.Generator().manual_seed(0), likely_first=likely_first)
+        return [v.tree for v in sorted(renderer.visits.values(), key=lambda v: v.call)], dict(drawn)
+
+    likely, logprobs = executed(True)
+    assert len(likely) > 3 and [logprobs[t] for t in likely] == sorted(logprobs.values(), reverse=True)
+    sampled, _ = executed(False)
+    assert set(sampled) == set(likely) and sampled != likely  # the same programs, in sampling order
 
 
 def test_ar_programs_sample_at_the_given_temperature(models):
@@ -583,3 +653,4 @@ def test_models_needed_adds_the_ar_model_for_ar_starts_and_ar_edits():
     assert models_needed(["mutation"], plain.with_overrides("beam", ar_edits=4)) == ["mutation"]
     assert models_needed(["beam"], plain.with_overrides("beam", local_order="ar")) == ["beam", "ar"]
     assert models_needed(["beam"], plain.with_overrides("beam", ar_filter=2)) == ["beam", "ar"]
+    assert models_needed(["beam"], plain.with_overrides("beam", round_order="read")) == ["beam", "ar"]
