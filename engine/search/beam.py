@@ -26,7 +26,7 @@ import torch
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
 from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, beam_needs_ar
-from treediff.engine.search.reading import Reader, ar_reader, best_read, read_filter
+from treediff.engine.search.reading import Reader, ar_reader, best_read, best_read_left, read_filter
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
 from treediff.engine.trees.neighbours import joint_edits, local_edits, swap_edits
@@ -57,7 +57,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree",
                 ar_edit_temperature: float | None = None,
                 ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random",
-                ar_filter: int = 1, round_order: RoundOrder = "proposed") -> SolveResult:
+                ar_filter: int = 1, round_order: RoundOrder = "proposed", read_slots: int = 0) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -94,20 +94,22 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     rewrites and executes, of each, the best-read ``1 / ar_filter`` (by the same AR log-probability).
     ``round_order="read"`` executes each round's new programs best-read first instead of as proposed: the same
     programs run when the budget lasts the round, but one that ends mid-round has run the likeliest.
+    ``read_slots`` > 0 gives that many beam places to the best-read candidates the ranking left out.
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
-    if value_slots >= beam_width:
-        raise ValueError(f"beam value_slots {value_slots!r}; expected fewer than beam_width={beam_width}, "
-                         "so that the ranking keeps at least one place")
-    if beam_needs_ar(ar_edits, local_order, ar_filter, round_order) and ar is None:
+    if value_slots + read_slots >= beam_width:
+        raise ValueError(f"beam value_slots {value_slots!r} and read_slots {read_slots!r}; expected fewer together "
+                         f"than beam_width={beam_width}, so that the ranking keeps at least one place")
+    if beam_needs_ar(ar_edits, local_order, ar_filter, round_order, read_slots) and ar is None:
         what = f"ar_edits {ar_edits!r}" if ar_edits > 0 else "local_order 'ar'" if local_order == "ar" else \
-            f"ar_filter {ar_filter!r}" if ar_filter > 1 else "round_order 'read'"
+            f"ar_filter {ar_filter!r}" if ar_filter > 1 else "round_order 'read'" if round_order == "read" else \
+            f"read_slots {read_slots!r}"
         raise ValueError(f"beam {what} needs an autoregressive model; got none. hint: pass an AR checkpoint (the "
                          "domain's shipped one is used when it has one) or set ar_edits: 0, local_order: random, "
-                         "ar_filter: 1, round_order: proposed")
-    reader = ar_reader(renderer, ar) if ar is not None and beam_needs_ar(0, local_order, ar_filter, round_order) \
-        else None
+                         "ar_filter: 1, round_order: proposed, read_slots: 0")
+    reader = ar_reader(renderer, ar) if ar is not None and \
+        beam_needs_ar(0, local_order, ar_filter, round_order, read_slots) else None
     local_reader = reader if local_order == "ar" else None
     ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0)
     # seed programs may have been executed already (AR samples are run to pick the best): keep them
@@ -151,7 +153,10 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         done = [Candidate(t, v, children[t]) for t, v in zip(trees, visits) if v is not None]
         if renderer.done() or not done:  # no value-network batch after the goal, the budget or the time
             break
-        beam = _select(ranker.rank(frontier.pool(ranker.score(done), beam)), beam_width, diverse, value_slots)
+        ranked = ranker.rank(frontier.pool(ranker.score(done), beam))
+        beam = _select(ranked, beam_width - read_slots, diverse, value_slots)
+        if read_slots > 0 and reader is not None:
+            beam += best_read_left(ranked, beam, reader, read_slots, lambda c: c.tree)
         round_best = _best(beam)
         stale = 0 if round_best < best else stale + 1
         best = min(best, round_best)

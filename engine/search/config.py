@@ -22,10 +22,10 @@ SampleOrder = Literal["sampled", "likely"]
 
 
 def beam_needs_ar(ar_edits: int = 0, local_order: str = "random", ar_filter: int = 1,
-                  round_order: str = "proposed") -> bool:
+                  round_order: str = "proposed", read_slots: int = 0) -> bool:
     """Whether beam search with these settings needs the AR model (subtree rewrites, AR-ordered local edits,
-    filtering or execution order)."""
-    return ar_edits > 0 or local_order == "ar" or ar_filter > 1 or round_order == "read"
+    filtering, execution order or beam places by reading)."""
+    return ar_edits > 0 or local_order == "ar" or ar_filter > 1 or round_order == "read" or read_slots > 0
 
 
 class BeamConfig(BaseModel):
@@ -59,6 +59,9 @@ class BeamConfig(BaseModel):
                                     "edits), or (read: needs an AR model) the ones whose program the AR model finds "
                                     "most likely given the target first, so that a budget ending mid-round spends "
                                     "its last calls on the likeliest.")
+    read_slots: int = Field(default=0, ge=0, description="Beam places given to the candidates the AR model reads "
+                            "best (its log-probability of the program given the target) among those the ranking "
+                            "left out (needs an AR model; 0: none).")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
     patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
     restart: Literal["start", "next", "random", "kick"] = Field(default="start", description="Where a stuck beam "
@@ -95,15 +98,15 @@ class BeamConfig(BaseModel):
 
     @property
     def uses_ar(self) -> bool:
-        """Whether this beam search needs the AR model (subtree rewrites, AR-ordered local edits, filtering or
-        execution order)."""
-        return beam_needs_ar(self.ar_edits, self.local_order, self.ar_filter, self.round_order)
+        """Whether this beam search needs the AR model (subtree rewrites, AR-ordered local edits, filtering,
+        execution order or beam places by reading)."""
+        return beam_needs_ar(self.ar_edits, self.local_order, self.ar_filter, self.round_order, self.read_slots)
 
     @model_validator(mode="after")
     def _slots_fit(self) -> BeamConfig:
-        if self.value_slots >= self.beam_width:
-            raise ValueError(f"value_slots={self.value_slots} leaves no beam place to the ranking; expected fewer "
-                             f"than beam_width={self.beam_width}")
+        if self.value_slots + self.read_slots >= self.beam_width:
+            raise ValueError(f"value_slots={self.value_slots} and read_slots={self.read_slots} leave no beam place "
+                             f"to the ranking; expected fewer together than beam_width={self.beam_width}")
         return self
 
 

@@ -23,6 +23,7 @@ Reader = Callable[[list[Node]], list[float]]
 """Programs -> scores, higher = read more like the target."""
 
 T = TypeVar("T", bound=tuple[Any, ...])
+X = TypeVar("X")
 
 
 def ar_reader(renderer: BudgetedExecutor, ar: ModelBundle) -> Reader:
@@ -70,3 +71,15 @@ def read_filter(offered: list[T], reader: Reader, factor: int, seen: Callable[[N
     scores = reader(trees)
     chosen = sorted(range(len(trees)), key=lambda k: -scores[k])[:keep]
     return [offered[fresh[trees[k]]] for k in sorted(chosen, key=lambda k: fresh[trees[k]])]
+
+
+
+def best_read_left(ranked: list[X], chosen: list[X], reader: Reader, k: int, tree: Callable[[X], Node]) -> list[X]:
+    """The ``k`` best-read of ``ranked`` not in ``chosen`` (``tree`` gives an item's program): the beam places
+    kept for programs the AR model finds likely although their execution ranks them lower."""
+    taken = {id(c) for c in chosen}
+    left = [c for c in ranked if id(c) not in taken]
+    if k <= 0 or not left:
+        return []
+    scores = reader([tree(c) for c in left])
+    return [left[i] for i in sorted(range(len(left)), key=lambda i: -scores[i])[:k]]

@@ -6,7 +6,7 @@ import random
 
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.grammar.parse import parse
-from treediff.engine.search.reading import best_read, read_filter
+from treediff.engine.search.reading import best_read, best_read_left, read_filter
 
 
 def _circles(grammar: Grammar, radii: list[int]) -> list:
@@ -43,3 +43,12 @@ def test_best_read_takes_three_quarters_by_reading_among_same_size_programs(csg_
     assert best_read(pool, 4, random.Random(1), None, size) == random.Random(1).sample(pool, 4)
     assert sorted(map(str, (t for _, t in best_read(pool[:3], 4, random.Random(0), _by_radius, size)))) == \
         sorted(str(t) for _, t in pool[:3])
+
+
+def test_best_read_left_takes_the_best_read_of_what_the_ranking_left_out(csg_grammar: Grammar) -> None:
+    ranked = [("c", t) for t in _circles(csg_grammar, [2, 9, 4, 7, 1])]
+    chosen = ranked[:2]
+    picked = best_read_left(ranked, chosen, _by_radius, 2, lambda c: c[1])
+    assert [float(c[1].children[0]) for c in picked] == [7, 4]  # 9 is already in the beam
+    assert best_read_left(ranked, chosen, _by_radius, 0, lambda c: c[1]) == []
+    assert best_read_left(ranked, ranked, _by_radius, 2, lambda c: c[1]) == []

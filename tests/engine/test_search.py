@@ -344,6 +344,30 @@ def test_beam_round_order_read_executes_each_round_best_read_first_and_reads_eac
     assert SearchConfig().with_overrides("beam", round_order="read").beam.uses_ar
 
 
+def test_beam_read_slots_keep_the_best_read_candidates_the_ranking_left_out(models, monkeypatch):
+    import treediff.engine.search.beam as beam
+
+    d, bundle, ar = models
+    calls: list[tuple[int, int]] = []
+    original = beam.best_read_left
+
+    def spy(ranked, chosen, reader, k, tree):
+        picked = original(ranked, chosen, reader, k, tree)
+        calls.append((len(chosen), len(picked)))
+        assert not {id(c) for c in picked} & {id(c) for c in chosen}
+        return picked
+
+    monkeypatch.setattr(beam, "best_read_left", spy)
+    config = SearchConfig().with_overrides("beam", read_slots=1)
+    assert config.beam.uses_ar
+    res = solve(d, render(d, d.test_targets(1, 91)[0]), "beam", budget=150, seed=3, bundle=bundle, ar_bundle=ar,
+                use_goal=False, config=config)
+    assert calls and res.renderer_calls <= 150
+    assert all(chosen == 3 and picked == 1 for chosen, picked in calls)  # beam_width 4: 3 by rank, 1 by reading
+    with pytest.raises(InputError, match="value_slots=2 and read_slots=2"):
+        SearchConfig().with_overrides("beam", value_slots=2, read_slots=2)
+
+
 def test_diverse_selection_keeps_other_skeletons_before_more_variants_of_the_best(csg_grammar):
     from treediff.engine.grammar.parse import parse
     from treediff.engine.search.beam import Candidate, _select
