@@ -26,7 +26,7 @@ import torch
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
 from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, beam_needs_ar
-from treediff.engine.search.reading import Reader, ar_reader, best_read, best_read_left, read_filter
+from treediff.engine.search.reading import Reader, ar_reader, best_read, best_read_left, read_filter, read_first
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
 from treediff.engine.trees.neighbours import joint_edits, local_edits, swap_edits
@@ -148,7 +148,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         stalls = 0
         trees = list(children)
         if round_order == "read" and reader is not None:
-            trees = _read_first(trees, reader)
+            trees = read_first(trees, reader)
         visits = renderer.run(trees)
         done = [Candidate(t, v, children[t]) for t, v in zip(trees, visits) if v is not None]
         if renderer.done() or not done:  # no value-network batch after the goal, the budget or the time
@@ -169,12 +169,6 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
             frontier.reset(beam)
             best = _best(beam)
     return finish("beam", renderer, lineage)
-
-
-def _read_first(trees: list[Node], reader: Reader) -> list[Node]:
-    """``trees`` best-read first (a stable sort: equally read programs keep their order)."""
-    scores = reader(trees)
-    return [trees[k] for k in sorted(range(len(trees)), key=lambda k: -scores[k])]
 
 
 def _next_seeds(start: str | Sequence[Node], restarts: int, width: int) -> str | list[Node]:

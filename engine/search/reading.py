@@ -26,6 +26,11 @@ T = TypeVar("T", bound=tuple[Any, ...])
 X = TypeVar("X")
 
 
+def best_first(scores: list[float]) -> list[int]:
+    """Indices of ``scores`` from the highest score down (a stable sort: equal scores keep their order)."""
+    return sorted(range(len(scores)), key=lambda k: -scores[k])
+
+
 def ar_reader(renderer: BudgetedExecutor, ar: ModelBundle) -> Reader:
     """A reader scoring programs by ``ar``'s log-probability of them given ``renderer``'s target (one batch per
     call for the programs it has not read before, timed as model time in the renderer's profile)."""
@@ -53,7 +58,7 @@ def best_read(pool: list[T], n: int, rng: random.Random, reader: Reader | None, 
         return rng.sample(pool, min(n, len(pool)))
     same = [i for i, item in enumerate(pool) if item[-1].size == size]
     scores = reader([pool[i][-1] for i in same])
-    best = [same[k] for k in sorted(range(len(same)), key=lambda k: -scores[k])[:3 * n // 4]]
+    best = [same[k] for k in best_first(scores)[:3 * n // 4]]
     taken = set(best)
     rest = [i for i in range(len(pool)) if i not in taken]
     return [pool[i] for i in best + rng.sample(rest, min(n - len(best), len(rest)))]
@@ -69,9 +74,13 @@ def read_filter(offered: list[T], reader: Reader, factor: int, seen: Callable[[N
     keep = math.ceil(len(fresh) / factor)
     trees = list(fresh)
     scores = reader(trees)
-    chosen = sorted(range(len(trees)), key=lambda k: -scores[k])[:keep]
+    chosen = best_first(scores)[:keep]
     return [offered[fresh[trees[k]]] for k in sorted(chosen, key=lambda k: fresh[trees[k]])]
 
+
+def read_first(trees: list[Node], reader: Reader) -> list[Node]:
+    """``trees`` best-read first (equally read programs keep their order)."""
+    return [trees[k] for k in best_first(reader(trees))]
 
 
 def best_read_left(ranked: list[X], chosen: list[X], reader: Reader, k: int, tree: Callable[[X], Node]) -> list[X]:
@@ -82,4 +91,4 @@ def best_read_left(ranked: list[X], chosen: list[X], reader: Reader, k: int, tre
     if k <= 0 or not left:
         return []
     scores = reader([tree(c) for c in left])
-    return [left[i] for i in sorted(range(len(left)), key=lambda i: -scores[i])[:k]]
+    return [left[i] for i in best_first(scores)[:k]]
