@@ -26,7 +26,15 @@ import torch
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
 from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, beam_needs_ar
-from treediff.engine.search.reading import Reader, ar_reader, best_read, best_read_left, read_filter, read_first
+from treediff.engine.search.reading import (
+    Reader,
+    ar_reader,
+    best_read,
+    best_read_left,
+    read_filter,
+    read_first,
+    surprise_sites,
+)
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
 from treediff.engine.trees.neighbours import joint_edits, local_edits, swap_edits
@@ -57,7 +65,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 ar_edits: int = 0, ar: ModelBundle | None = None, ar_rewrite: RewriteMode = "subtree",
                 ar_edit_temperature: float | None = None,
                 ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random",
-                ar_filter: int = 1, round_order: RoundOrder = "proposed", read_slots: int = 0) -> SolveResult:
+                ar_filter: int = 1, round_order: RoundOrder = "proposed", read_slots: int = 0,
+                ar_site_floor: float = 0.5) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -88,10 +97,13 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     ``ar_edit_temperature``, by default ``temperature`` like the denoiser's edits); ``ar_rewrite`` says what a
     rewrite keeps: the node's new subtree, the AR model's whole continuation after the node's prefix
     (``"suffix"``), or both; ``ar_sites="denoiser"`` puts the rewrites at the nodes the denoiser chose for its
-    edits of the same program this round instead of uniformly drawn ones. ``local_order="ar"`` picks most of
-    each program's local edits by the AR model's log-probability of the edited program (the rest at random)
-    instead of all of them at random. ``ar_filter`` > 1 samples that many times the denoiser's edits and the AR
-    rewrites and executes, of each, the best-read ``1 / ar_filter`` (by the same AR log-probability).
+    edits of the same program this round instead of uniformly drawn ones, ``ar_sites="surprise"`` draws them
+    where the AR model reads the program as least like the target
+    (:func:`~treediff.engine.search.reading.surprise_sites`, with ``ar_site_floor`` of the uniform draw).
+    ``local_order="ar"`` picks most of each program's local edits by the AR model's log-probability of the
+    edited program (the rest at random) instead of all of them at random. ``ar_filter`` > 1 samples that many
+    times the denoiser's edits and the AR rewrites and executes, of each, the best-read ``1 / ar_filter`` (by the
+    same AR log-probability).
     ``round_order="read"`` executes each round's new programs best-read first instead of as proposed: the same
     programs run when the budget lasts the round, but one that ends mid-round has run the likeliest.
     ``read_slots`` > 0 gives that many beam places to the best-read candidates the ranking left out.
@@ -124,7 +136,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         proposals = [propose(renderer, bundle, parents, per_node * ar_filter, generator, temperature, sigma,
                              per_position)]
         if ar is not None and ar_edits > 0:
-            sites = [[p.edit.path for p in row] for row in proposals[0]] if ar_sites == "denoiser" else None
+            sites = [[p.edit.path for p in row] for row in proposals[0]] if ar_sites == "denoiser" else \
+                surprise_sites(renderer, ar, parents, -(-ar_edits * ar_filter // len(parents)), generator,
+                               ar_site_floor) if ar_sites == "surprise" else None
             ar_temperature = temperature if ar_edit_temperature is None else ar_edit_temperature
             proposals.append(_infill(renderer, ar, parents, ar_edits * ar_filter, generator, ar_temperature,
                                      ar_rewrite, sites))

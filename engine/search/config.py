@@ -11,7 +11,7 @@ from treediff.engine.configfile import load_config, validated
 
 RewriteMode = Literal["subtree", "suffix", "both"]
 """What an AR rewrite keeps: the node's new subtree, the whole continuation after its prefix, or both."""
-RewriteSites = Literal["uniform", "denoiser"]
+RewriteSites = Literal["uniform", "denoiser", "surprise"]
 """Where AR rewrites go: uniformly drawn nodes, or the nodes the denoiser chose for its own edits."""
 LocalOrder = Literal["random", "ar"]
 """Which local edits a beam program gets: drawn at random, or mostly those the AR model reads best."""
@@ -88,8 +88,12 @@ class BeamConfig(BaseModel):
                                     "node's prefix (the parts after it are rewritten too), or both, as two "
                                     "proposals of one decode.")
     ar_sites: RewriteSites = Field(default="uniform", description="Where the AR rewrites go: nodes drawn "
-                                   "uniformly, or the nodes the denoiser chose for its edits of the same program "
-                                   "this round.")
+                                   "uniformly, the nodes the denoiser chose for its edits of the same program "
+                                   "this round, or nodes drawn where the AR model reads the program as least "
+                                   "like the target (surprise: the probability it would write other tokens "
+                                   "for the node, mixed with the uniform draw at `ar_site_floor`).")
+    ar_site_floor: float = Field(default=0.5, ge=0, le=1, description="With ar_sites: surprise, the share of "
+                                 "the uniform draw in the sites' distribution.")
     ar_edit_temperature: float | None = Field(default=None, gt=0, description="Sampling temperature of the AR "
                                               "rewrites; None: the beam's `temperature`.")
     value_resolution: float = Field(default=0.1, ge=0, description="Value estimates are rounded to this step.")

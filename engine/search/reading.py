@@ -13,9 +13,11 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from treediff.engine.trees.tree import Node
+from treediff.engine.trees.tree import Node, Path
 
 if TYPE_CHECKING:
+    import torch
+
     from treediff.engine.search.budget import BudgetedExecutor
     from treediff.engine.training.bundle import ModelBundle
 
@@ -92,3 +94,31 @@ def best_read_left(ranked: list[X], chosen: list[X], reader: Reader, k: int, tre
         return []
     scores = reader([tree(c) for c in left])
     return [left[i] for i in best_first(scores)[:k]]
+
+
+def surprise_sites(renderer: BudgetedExecutor, ar: ModelBundle, programs: list[Node], n: int,
+                   generator: torch.Generator, floor: float = 0.5) -> list[list[Path]]:
+    """``n`` node paths per program where AR rewrites should go, drawn where the AR model reads the program as
+    least like the target: a node's weight is the probability that the model, fed the program up to the node,
+    would have written something other than the node's own tokens (its production and leaf values), mixed with
+    the uniform draw at ``floor`` (so that every node stays reachable). One batched teacher-forced read of
+    ``programs``; programs the model cannot read (too long) get the uniform draw."""
+    import torch
+
+    from treediff.engine.models.inference import model_device, token_logprobs
+
+    model = ar.need_ar()
+    with renderer.profile.section("model"):
+        logps = token_logprobs(model, ar.vocab, renderer.target.to(model_device(model))[None], programs)
+    out: list[list[Path]] = []
+    for program, logp in zip(programs, logps):
+        nodes = ar.vocab.node_tokens(program)
+        uniform = torch.full((len(nodes),), 1.0 / len(nodes), dtype=torch.float64)
+        weight = torch.tensor([1.0 - math.exp(sum(logp[k] for k in own)) for _, own in nodes],
+                              dtype=torch.float64) if logp else torch.zeros(len(nodes), dtype=torch.float64)
+        total = float(weight.sum())
+        probs = uniform if total <= 0 else floor * uniform + (1.0 - floor) * weight / total
+        picks = torch.multinomial(probs.to(generator.device), n, replacement=True,
+                                  generator=generator).tolist() if n > 0 else []
+        out.append([nodes[k][0] for k in picks])
+    return out

@@ -291,20 +291,27 @@ class Vocab:
 
     def node_positions(self, tree: Node) -> list[tuple[int, Path]]:
         """(token index of the node's production token, node path) for every node, in prefix order."""
-        out: list[tuple[int, Path]] = []
+        return [(own[0], path) for path, own in self.node_tokens(tree)]
+
+    def node_tokens(self, tree: Node) -> list[tuple[Path, list[int]]]:
+        """Each node's path and the token indices it owns, in prefix order: its production token, then those of
+        its leaf values (its child nodes own theirs). What a node's own choices are in the token sequence."""
+        out: list[tuple[Path, list[int]]] = []
         counter = 0
-        stack: list[tuple[Node, Path] | None] = [(tree, ())]  # None: a leaf value (one token)
+        stack: list[tuple[Node, Path] | int] = [(tree, ())]  # an int: a leaf value owned by out[int]
         while stack:  # iterative: any depth
             item = stack.pop()
-            if item is None:
+            if isinstance(item, int):
+                out[item][1].append(counter)
                 counter += 1
                 continue
             node, path = item
-            out.append((counter, path))
+            out.append((path, [counter]))
+            owner = len(out) - 1
             counter += 1
             kids = node.children
             for i in range(len(kids) - 1, -1, -1):
-                stack.append((kids[i], path + (i,)) if type(kids[i]) is Node else None)  # type: ignore[arg-type]
+                stack.append((kids[i], path + (i,)) if type(kids[i]) is Node else owner)  # type: ignore[arg-type]
         return out
 
     def subtree_end(self, ids: list[int] | tuple[int, ...], position: int) -> int:
