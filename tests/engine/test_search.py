@@ -678,3 +678,64 @@ def test_models_needed_adds_the_ar_model_for_ar_starts_and_ar_edits():
     assert models_needed(["beam"], plain.with_overrides("beam", local_order="ar")) == ["beam", "ar"]
     assert models_needed(["beam"], plain.with_overrides("beam", ar_filter=2)) == ["beam", "ar"]
     assert models_needed(["beam"], plain.with_overrides("beam", round_order="read")) == ["beam", "ar"]
+
+
+def _surprise_setup(models, monkeypatch, node: int):
+    """A renderer on one target and a stand-in AR reading that is sure of every token except those of the
+    ``node``-th node of each program (prefix order), which it finds unlikely."""
+    import treediff.engine.models.inference as inference
+    from treediff.engine.search.budget import BudgetedExecutor
+
+    d, _, ar = models
+
+    def reading(model, vocab, target, programs):
+        rows = []
+        for program in programs:
+            row = [0.0] * len(vocab.encode(program))
+            for k in vocab.node_tokens(program)[node][1]:
+                row[k] = -20.0
+            rows.append(row)
+        return rows
+
+    monkeypatch.setattr(inference, "token_logprobs", reading)
+    target = render(d, d.test_targets(1, 88)[0])
+    return d, ar, BudgetedExecutor(d, d.make_executor("cpu"), target, budget=10)
+
+
+def test_surprise_sites_go_where_the_ar_model_reads_other_tokens(models, monkeypatch):
+    import torch
+
+    from treediff.engine.search.reading import surprise_sites
+
+    d, ar, renderer = _surprise_setup(models, monkeypatch, node=1)
+    trees = [t for t in d.test_targets(20, 89) if len(ar.vocab.node_tokens(t)) >= 3][:3]
+    assert trees
+    sure = surprise_sites(renderer, ar, trees, 50, torch.Generator().manual_seed(0), floor=0.0)
+    assert sure == [[ar.vocab.node_tokens(t)[1][0]] * 50 for t in trees]  # all at the unlikely node
+    mixed = surprise_sites(renderer, ar, trees, 400, torch.Generator().manual_seed(0), floor=0.5)
+    for tree, sites in zip(trees, mixed):
+        paths = [path for path, _ in ar.vocab.node_tokens(tree)]
+        share = sites.count(paths[1]) / len(sites)
+        assert set(sites) == set(paths)  # the uniform half reaches every node
+        assert 0.5 < share < 0.5 + 0.5 / len(paths) + 0.1
+    again = surprise_sites(renderer, ar, trees, 400, torch.Generator().manual_seed(0), floor=0.5)
+    assert again == mixed and renderer.calls == 0  # seeded; reading costs no renderer calls
+
+
+def test_beam_surprise_sites_put_the_ar_rewrites_at_the_unlikely_nodes(models, monkeypatch):
+    import treediff.engine.models.inference as inference
+
+    d, ar, _ = _surprise_setup(models, monkeypatch, node=0)
+    bundle = models[1]
+    sites: list = []
+    original = inference.infill_edits
+
+    def spy(*args, **kwargs):
+        sites.append(args[8])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "infill_edits", spy)
+    target = render(d, d.test_targets(1, 90)[0])
+    config = SearchConfig().with_overrides("beam", ar_edits=8, ar_sites="surprise", ar_site_floor=0.0)
+    solve(d, target, "beam", budget=120, seed=3, bundle=bundle, ar_bundle=ar, use_goal=False, config=config)
+    assert sites and all(row and set(row) == {()} for per_round in sites for row in per_round)  # all at the root

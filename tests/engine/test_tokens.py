@@ -64,6 +64,13 @@ def test_round_trip_and_positions(vocab: Vocab) -> None:
             assert vocab.decode(ids, nt) == tree
             positions = vocab.node_positions(tree)
             assert [p for _, p in positions] == [p for p, _ in walk(tree)]
+            owned = vocab.node_tokens(tree)
+            assert sorted(k for _, own in owned for k in own) == list(range(len(ids)))  # each token has one owner
+            for (pos, path), (own_path, own) in zip(positions, owned):
+                node = get(tree, path)
+                values = [c for c in node.children if type(c) is not Node]
+                assert own_path == path and own[0] == pos
+                assert [vocab.token_value(ids[k])[1] for k in own[1:]] == values  # its leaf values, in order
             for pos, path in positions:
                 sub = get(tree, path)
                 assert ids[pos] == vocab.production_token(sub.production)

@@ -23,6 +23,7 @@ from treediff.engine.models.inference import (
     program_logprobs,
     propose_edits,
     sample_programs,
+    token_logprobs,
 )
 from treediff.engine.models.value import ValueNet
 from treediff.engine.trees.tokens import BOS, EOS, Vocab, encode_edit
@@ -338,6 +339,24 @@ def test_program_logprobs_are_the_teacher_forced_tokens_and_eos(csg_grammar: Gra
                 token = torch.tensor([tok])
         assert score == pytest.approx(total, abs=1e-3)
     assert program_logprobs(model, vocab, target, []).shape == (0,)
+
+
+def test_token_logprobs_are_each_token_given_the_ones_before_it(csg_grammar: Grammar) -> None:
+    model, vocab = _ar(csg_grammar)
+    trees = sorted(programs(csg_grammar, 4, seed=37), key=lambda t: len(vocab.encode(t)))
+    target = observe(trees[:1])
+    model.cfg = CFG.model_copy(update={"max_program_tokens": len(vocab.encode(trees[-1])) - 1})
+    rows = token_logprobs(model, vocab, target, trees)
+    assert rows[-1] == []  # too long for the model: not read
+    for tree, row in zip(trees[:-1], rows):
+        expected, token = [], torch.tensor([BOS])
+        with torch.no_grad():
+            cache = model.start_decoding(target)
+            for tok in vocab.encode(tree):
+                expected.append(float(torch.log_softmax(model.decode_step(cache, token), -1)[0, tok]))
+                token = torch.tensor([tok])
+        assert row == pytest.approx(expected, abs=1e-3)
+    assert token_logprobs(model, vocab, target, []) == []
 
 
 def test_program_logprobs_of_programs_longer_than_the_model_reads_are_minus_infinity(csg_grammar: Grammar) -> None:
