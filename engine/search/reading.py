@@ -36,7 +36,8 @@ def best_first(scores: list[float]) -> list[int]:
 def ar_reader(renderer: BudgetedExecutor, ar: ModelBundle) -> Reader:
     """A reader scoring programs by ``ar``'s log-probability of them given ``renderer``'s target (one batch per
     call for the programs it has not read before, timed as model time in the renderer's profile)."""
-    from treediff.engine.models.inference import model_device, program_logprobs
+    from treediff.engine.models.inference import model_device
+    from treediff.engine.models.likelihood import program_logprobs
 
     model = ar.need_ar()
     target = renderer.target.to(model_device(model))[None]
@@ -105,7 +106,8 @@ def surprise_sites(renderer: BudgetedExecutor, ar: ModelBundle, programs: list[N
     ``programs``; programs the model cannot read (too long) get the uniform draw."""
     import torch
 
-    from treediff.engine.models.inference import model_device, token_logprobs
+    from treediff.engine.models.inference import model_device
+    from treediff.engine.models.likelihood import token_logprobs
 
     model = ar.need_ar()
     with renderer.profile.section("model"):

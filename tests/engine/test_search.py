@@ -263,17 +263,17 @@ def test_local_proposals_ordered_by_a_reader_take_its_best_same_size_edits_first
 
 
 def test_beam_local_order_ar_reads_the_local_edits_with_the_ar_model(models, monkeypatch):
-    import treediff.engine.models.inference as inference
+    import treediff.engine.models.likelihood as likelihood
 
     d, bundle, ar = models
     read: list[int] = []
-    original = inference.program_logprobs
+    original = likelihood.program_logprobs
 
     def spy(model, vocab, target, trees):
         read.append(len(trees))
         return original(model, vocab, target, trees)
 
-    monkeypatch.setattr(inference, "program_logprobs", spy)
+    monkeypatch.setattr(likelihood, "program_logprobs", spy)
     config = SearchConfig().with_overrides("beam", local_order="ar", local_samples=1)
     assert config.beam.uses_ar and not SearchConfig().beam.uses_ar
     res = solve(d, render(d, d.test_targets(1, 88)[0]), "beam", budget=120, seed=3, bundle=bundle,
@@ -308,13 +308,13 @@ def test_beam_ar_filter_samples_more_proposals_and_executes_the_best_read_share(
 
 def test_beam_round_order_read_executes_each_round_best_read_first_and_reads_each_program_once(models,
                                                                                                  monkeypatch):
-    import treediff.engine.models.inference as inference
+    import treediff.engine.models.likelihood as likelihood
     from treediff.engine.search.budget import BudgetedExecutor
 
     d, bundle, ar = models
     scores: dict = {}
     batches: list[list] = []
-    original_read, original_run = inference.program_logprobs, BudgetedExecutor.run
+    original_read, original_run = likelihood.program_logprobs, BudgetedExecutor.run
 
     def read(model, vocab, target, trees):
         out = original_read(model, vocab, target, trees)
@@ -326,7 +326,7 @@ def test_beam_round_order_read_executes_each_round_best_read_first_and_reads_eac
         batches.append(list(trees))
         return original_run(self, trees)
 
-    monkeypatch.setattr(inference, "program_logprobs", read)
+    monkeypatch.setattr(likelihood, "program_logprobs", read)
     monkeypatch.setattr(BudgetedExecutor, "run", run)
 
     def rounds(order):
@@ -683,7 +683,7 @@ def test_models_needed_adds_the_ar_model_for_ar_starts_and_ar_edits():
 def _surprise_setup(models, monkeypatch, node: int):
     """A renderer on one target and a stand-in AR reading that is sure of every token except those of the
     ``node``-th node of each program (prefix order), which it finds unlikely."""
-    import treediff.engine.models.inference as inference
+    import treediff.engine.models.likelihood as likelihood
     from treediff.engine.search.budget import BudgetedExecutor
 
     d, _, ar = models
@@ -697,7 +697,7 @@ def _surprise_setup(models, monkeypatch, node: int):
             rows.append(row)
         return rows
 
-    monkeypatch.setattr(inference, "token_logprobs", reading)
+    monkeypatch.setattr(likelihood, "token_logprobs", reading)
     target = render(d, d.test_targets(1, 88)[0])
     return d, ar, BudgetedExecutor(d, d.make_executor("cpu"), target, budget=10)
 

@@ -20,10 +20,8 @@ from treediff.engine.models.inference import (
     _sample_positions,
     infill_edits,
     predict_values,
-    program_logprobs,
     propose_edits,
     sample_programs,
-    token_logprobs,
 )
 from treediff.engine.models.value import ValueNet
 from treediff.engine.trees.tokens import BOS, EOS, Vocab, encode_edit
@@ -323,49 +321,3 @@ def test_infill_skips_programs_longer_than_the_model_reads(csg_grammar: Grammar)
     model.cfg = short
     out = infill_edits(model, vocab, observe(trees), trees[:1], 4, torch.Generator().manual_seed(7))
     assert out == [[]]
-
-
-def test_program_logprobs_are_the_teacher_forced_tokens_and_eos(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
-    trees = programs(csg_grammar, 3, seed=35)
-    target = observe(trees[:1])
-    scores = program_logprobs(model, vocab, target, trees)
-    for tree, score in zip(trees, scores.tolist()):
-        total, token = 0.0, torch.tensor([BOS])
-        with torch.no_grad():
-            cache = model.start_decoding(target)
-            for tok in [*vocab.encode(tree), EOS]:  # every token given the ones before it, unmasked, then EOS
-                total += float(torch.log_softmax(model.decode_step(cache, token), -1)[0, tok])
-                token = torch.tensor([tok])
-        assert score == pytest.approx(total, abs=1e-3)
-    assert program_logprobs(model, vocab, target, []).shape == (0,)
-
-
-def test_token_logprobs_are_each_token_given_the_ones_before_it(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
-    trees = sorted(programs(csg_grammar, 4, seed=37), key=lambda t: len(vocab.encode(t)))
-    target = observe(trees[:1])
-    model.cfg = CFG.model_copy(update={"max_program_tokens": len(vocab.encode(trees[-1])) - 1})
-    rows = token_logprobs(model, vocab, target, trees)
-    assert rows[-1] == []  # too long for the model: not read
-    for tree, row in zip(trees[:-1], rows):
-        expected, token = [], torch.tensor([BOS])
-        with torch.no_grad():
-            cache = model.start_decoding(target)
-            for tok in vocab.encode(tree):
-                expected.append(float(torch.log_softmax(model.decode_step(cache, token), -1)[0, tok]))
-                token = torch.tensor([tok])
-        assert row == pytest.approx(expected, abs=1e-3)
-    assert token_logprobs(model, vocab, target, []) == []
-
-
-def test_program_logprobs_of_programs_longer_than_the_model_reads_are_minus_infinity(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
-    trees = sorted(programs(csg_grammar, 6, seed=36), key=lambda t: len(vocab.encode(t)))
-    longest = len(vocab.encode(trees[-1]))
-    assert len(vocab.encode(trees[0])) < longest
-    model.cfg = CFG.model_copy(update={"max_program_tokens": longest - 1})
-    scores = program_logprobs(model, vocab, observe(trees[:1]), trees).tolist()
-    for tree, score in zip(trees, scores):
-        fits = len(vocab.encode(tree)) < longest
-        assert (score == float("-inf")) != fits and score < 0
