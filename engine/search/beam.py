@@ -66,7 +66,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 ar_edit_temperature: float | None = None,
                 ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random",
                 ar_filter: int = 1, round_order: RoundOrder = "proposed", read_slots: int = 0,
-                ar_site_floor: float = 0.5) -> SolveResult:
+                ar_site_floor: float = 0.5, read_mix: float = 0.0) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -107,23 +107,26 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     ``round_order="read"`` executes each round's new programs best-read first instead of as proposed: the same
     programs run when the budget lasts the round, but one that ends mid-round has run the likeliest.
     ``read_slots`` > 0 gives that many beam places to the best-read candidates the ranking left out.
+    ``read_mix`` > 0 ranks by that weight of the candidates' rank by reading against ``1 - read_mix`` of the
+    distance-and-value rank above.
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
     if value_slots + read_slots >= beam_width:
         raise ValueError(f"beam value_slots {value_slots!r} and read_slots {read_slots!r}; expected fewer together "
                          f"than beam_width={beam_width}, so that the ranking keeps at least one place")
-    if beam_needs_ar(ar_edits, local_order, ar_filter, round_order, read_slots) and ar is None:
+    if beam_needs_ar(ar_edits, local_order, ar_filter, round_order, read_slots, read_mix) and ar is None:
         what = f"ar_edits {ar_edits!r}" if ar_edits > 0 else "local_order 'ar'" if local_order == "ar" else \
             f"ar_filter {ar_filter!r}" if ar_filter > 1 else "round_order 'read'" if round_order == "read" else \
-            f"read_slots {read_slots!r}"
+            f"read_slots {read_slots!r}" if read_slots > 0 else f"read_mix {read_mix!r}"
         raise ValueError(f"beam {what} needs an autoregressive model; got none. hint: pass an AR checkpoint (the "
                          "domain's shipped one is used when it has one) or set ar_edits: 0, local_order: random, "
-                         "ar_filter: 1, round_order: proposed, read_slots: 0")
+                         "ar_filter: 1, round_order: proposed, read_slots: 0, read_mix: 0")
     reader = ar_reader(renderer, ar) if ar is not None and \
-        beam_needs_ar(0, local_order, ar_filter, round_order, read_slots) else None
+        beam_needs_ar(0, local_order, ar_filter, round_order, read_slots, read_mix) else None
     local_reader = reader if local_order == "ar" else None
-    ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0)
+    ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0,
+                     reader if read_mix > 0 else None, read_mix)
     # seed programs may have been executed already (AR samples are run to pick the best): keep them
     beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width, revisit=True)
     frontier = _Frontier(expand_limit, keep_parents, beam)
@@ -355,13 +358,14 @@ class _Ranker:
     """Orders candidates by a mix of executed distance and the value network's remaining-edit estimate."""
 
     def __init__(self, renderer: BudgetedExecutor, bundle: ModelBundle, mix: float, resolution: float,
-                 values: bool = False) -> None:
+                 values: bool = False, reader: Reader | None = None, read_mix: float = 0.0) -> None:
         if not 0.0 <= mix <= 1.0:
             raise ValueError(f"beam mix {mix!r}; expected a weight between 0 (value only) and 1 (distance only)")
         self.renderer, self.bundle = renderer, bundle
         self.mix = mix if bundle.value is not None else 1.0
         self.values = (values or self.mix < 1.0) and bundle.value is not None  # whether score() asks the network
         self.step = resolution if resolution > 0 else 1e-12
+        self.reader, self.read_mix = reader, read_mix if reader is not None else 0.0
 
     def score(self, cands: list[Candidate]) -> list[Candidate]:
         """``cands`` with their value estimates filled in (one batched value-network call)."""
@@ -385,6 +389,9 @@ class _Ranker:
         by_distance = _ranks([c.visit.distance for c in cands])
         by_value = _ranks([c.value for c in cands]) if self.mix < 1.0 else [0.0] * n
         key = [self.mix * by_distance[i] + (1.0 - self.mix) * by_value[i] for i in range(n)]
+        if self.reader is not None and self.read_mix > 0 and cands:
+            by_read = _ranks([-s for s in self.reader([c.tree for c in cands])])  # best-read first
+            key = [(1.0 - self.read_mix) * key[i] + self.read_mix * by_read[i] for i in range(n)]
         order = sorted(range(n), key=lambda i: (key[i], cands[i].visit.distance, cands[i].tree.sigma,
                                                 -cands[i].logprob, i))
         return [cands[i] for i in order]

@@ -22,10 +22,11 @@ SampleOrder = Literal["sampled", "likely"]
 
 
 def beam_needs_ar(ar_edits: int = 0, local_order: str = "random", ar_filter: int = 1,
-                  round_order: str = "proposed", read_slots: int = 0) -> bool:
+                  round_order: str = "proposed", read_slots: int = 0, read_mix: float = 0.0) -> bool:
     """Whether beam search with these settings needs the AR model (subtree rewrites, AR-ordered local edits,
-    filtering, execution order or beam places by reading)."""
-    return ar_edits > 0 or local_order == "ar" or ar_filter > 1 or round_order == "read" or read_slots > 0
+    filtering, execution order, beam places or ranking by reading)."""
+    return ar_edits > 0 or local_order == "ar" or ar_filter > 1 or round_order == "read" or read_slots > 0 or \
+        read_mix > 0
 
 
 class BeamConfig(BaseModel):
@@ -62,6 +63,9 @@ class BeamConfig(BaseModel):
     read_slots: int = Field(default=0, ge=0, description="Beam places given to the candidates the AR model reads "
                             "best (its log-probability of the program given the target) among those the ranking "
                             "left out (needs an AR model; 0: none).")
+    read_mix: float = Field(default=0.0, ge=0, le=1, description="Weight of the AR model's reading in the beam's "
+                            "ranking (its rank by log-probability of the program given the target) against the "
+                            "rank by `mix` of distance and value (needs an AR model when > 0; 0: not read).")
     keep_parents: bool = Field(default=True, description="Choose the next beam from parents and children together.")
     patience: int = Field(default=30, ge=1, description="Rounds without a better beam before restarting.")
     restart: Literal["start", "next", "random", "kick"] = Field(default="start", description="Where a stuck beam "
@@ -103,8 +107,9 @@ class BeamConfig(BaseModel):
     @property
     def uses_ar(self) -> bool:
         """Whether this beam search needs the AR model (subtree rewrites, AR-ordered local edits, filtering,
-        execution order or beam places by reading)."""
-        return beam_needs_ar(self.ar_edits, self.local_order, self.ar_filter, self.round_order, self.read_slots)
+        execution order, beam places or ranking by reading)."""
+        return beam_needs_ar(self.ar_edits, self.local_order, self.ar_filter, self.round_order, self.read_slots,
+                             self.read_mix)
 
     @model_validator(mode="after")
     def _slots_fit(self) -> BeamConfig:

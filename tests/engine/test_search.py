@@ -739,3 +739,48 @@ def test_beam_surprise_sites_put_the_ar_rewrites_at_the_unlikely_nodes(models, m
     config = SearchConfig().with_overrides("beam", ar_edits=8, ar_sites="surprise", ar_site_floor=0.0)
     solve(d, target, "beam", budget=120, seed=3, bundle=bundle, ar_bundle=ar, use_goal=False, config=config)
     assert sites and all(row and set(row) == {()} for per_round in sites for row in per_round)  # all at the root
+
+
+def test_read_mix_weighs_the_rank_by_reading_against_the_rank_by_distance(models, csg_grammar):
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.search.beam import Candidate, _Ranker
+    from treediff.engine.search.budget import Visit
+
+    texts = ["(Circle 3 5 7)", "(Circle 3 5 8)", "(Circle 3 5 9)", "(Circle 3 5 10)"]
+    trees = [parse(csg_grammar, x) for x in texts]
+    cands = [Candidate(t, Visit(t, False, 0.1 * i, i + 1), 0.0) for i, t in enumerate(trees)]
+    reads = {trees[0]: -9.0, trees[1]: -8.0, trees[2]: -7.0, trees[3]: -1.0}  # the farthest reads best
+    asked: list[int] = []
+
+    def reader(batch):
+        asked.append(len(batch))
+        return [reads[t] for t in batch]
+
+    bundle = models[1]
+    plain = _Ranker(None, bundle, 1.0, 0.1)  # type: ignore[arg-type]
+    assert plain.rank(cands[::-1]) == cands  # by distance alone; nothing read
+    by_read = _Ranker(None, bundle, 1.0, 0.1, reader=reader, read_mix=1.0)  # type: ignore[arg-type]
+    assert by_read.rank(cands) == cands[::-1] and asked == [4]
+    half = _Ranker(None, bundle, 1.0, 0.1, reader=reader, read_mix=0.5)  # type: ignore[arg-type]
+    # rank sums 0+3, 1+2, 2+1, 3+0 tie: then the nearer program first
+    assert half.rank(cands[::-1]) == cands
+    reads.update({trees[1]: -1.0, trees[3]: -10.0})  # the second nearest reads best: 1+0 beats 0+2
+    assert half.rank(cands[::-1]) == [cands[1], cands[0], cands[2], cands[3]]
+    assert SearchConfig().with_overrides("beam", read_mix=0.3).beam.uses_ar
+    with pytest.raises(InputError, match="read_mix"):
+        SearchConfig().with_overrides("beam", read_mix=1.5)
+
+
+def test_beam_read_mix_needs_an_ar_model(models):
+    import random
+
+    import torch
+
+    from treediff.engine.search.beam import beam_search
+    from treediff.engine.search.budget import BudgetedExecutor
+
+    d, bundle, _ = models
+    renderer = BudgetedExecutor(d, d.make_executor("cpu"), render(d, d.test_targets(1, 92)[0]), budget=50)
+    with pytest.raises(ValueError, match="read_mix 0.5 needs an autoregressive model"):
+        beam_search(renderer, bundle, torch.Generator(), random.Random(0), read_mix=0.5)
+    assert renderer.calls == 0
