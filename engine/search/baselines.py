@@ -14,7 +14,7 @@ import torch
 
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import InputError, TreeError
-from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, visit_order
+from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import random_program
 from treediff.engine.trees.noise import SIGMA_SMALL, mutate
@@ -127,7 +127,8 @@ def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int
     Every distinct sample is executed (counted as a renderer call, within the budget), in sampling order or,
     with ``likely_first``, the highest sampling log-probability first (so a budget smaller than the samples runs
     the likeliest); the executed ones are returned best first: a goal match, then lower distance, then the
-    earlier executed.
+    earlier sampled. The ranking does not depend on the execution order, so ``likely_first`` changes only when
+    a sample that solves the target is run, never which programs a search goes on from.
     """
     from treediff.engine.models.inference import model_device, sample_programs
 
@@ -137,11 +138,13 @@ def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int
         drawn = sample_programs(ar, ar_bundle.vocab, renderer.target.to(device)[None], samples,
                                 generator, temperature=temperature)[0]
     renderer.profile.count("programs_sampled", len(drawn))
-    if likely_first:
-        drawn = sorted(drawn, key=lambda sample: -float(sample[1]))
     trees = list(dict.fromkeys(tree for tree, _ in drawn))
+    sampled = {tree: i for i, tree in enumerate(trees)}
+    if likely_first:
+        logprob = {tree: float(lp) for tree, lp in reversed(drawn)}  # a repeated sample: its first draw's
+        trees = sorted(trees, key=lambda tree: -logprob[tree])
     visits = renderer.run(trees)
-    ranked = sorted((v for v in visits if v is not None), key=visit_order)
+    ranked = sorted((v for v in visits if v is not None), key=lambda v: (not v.solved, v.distance, sampled[v.tree]))
     return [v.tree for v in ranked]
 
 

@@ -105,7 +105,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     times the denoiser's edits and the AR rewrites and executes, of each, the best-read ``1 / ar_filter`` (by the
     same AR log-probability).
     ``round_order="read"`` executes each round's new programs best-read first instead of as proposed: the same
-    programs run when the budget lasts the round, but one that ends mid-round has run the likeliest.
+    programs run when the budget lasts the round, but one that ends mid-round has run the likeliest. The next
+    beam is chosen as if they ran as proposed (ties are broken the same way), so a search that outlasts a round
+    goes on from the same beam in either order: the order changes when a solving program runs, not the search.
     ``read_slots`` > 0 gives that many beam places to the best-read candidates the ranking left out.
     ``read_mix`` > 0 ranks by that weight of the candidates' rank by reading against ``1 - read_mix`` of the
     distance-and-value rank above.
@@ -163,11 +165,10 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
             frontier.reset(beam)
             continue
         stalls = 0
-        trees = list(children)
-        if round_order == "read" and reader is not None:
-            trees = read_first(trees, reader)
-        visits = renderer.run(trees)
-        done = [Candidate(t, v, children[t]) for t, v in zip(trees, visits) if v is not None]
+        trees = list(children)  # proposed order: the next beam is chosen in it whatever the execution order
+        order = read_first(trees, reader) if round_order == "read" and reader is not None else trees
+        ran = dict(zip(order, renderer.run(order)))
+        done = [Candidate(t, v, children[t]) for t in trees if (v := ran[t]) is not None]
         if renderer.done() or not done:  # no value-network batch after the goal, the budget or the time
             break
         ranked = ranker.rank(frontier.pool(ranker.score(done), beam))
