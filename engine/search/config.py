@@ -12,7 +12,8 @@ from treediff.engine.configfile import load_config, validated
 RewriteMode = Literal["subtree", "suffix", "both"]
 """What an AR rewrite keeps: the node's new subtree, the whole continuation after its prefix, or both."""
 RewriteSites = Literal["uniform", "denoiser", "surprise"]
-"""Where AR rewrites go: uniformly drawn nodes, or the nodes the denoiser chose for its own edits."""
+"""Where AR rewrites go: uniformly drawn nodes, the nodes the denoiser chose for its own edits, or nodes drawn
+where the AR model reads the program least like the target."""
 LocalOrder = Literal["random", "ar"]
 """Which local edits a beam program gets: drawn at random, or mostly those the AR model reads best."""
 RoundOrder = Literal["proposed", "read"]
