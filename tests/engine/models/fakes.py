@@ -1,4 +1,4 @@
-"""Test helpers for the model tests: a tiny config, a fake executor and edit batches on toy grammars."""
+"""Test helpers for the model tests: a tiny config and AR model, a fake executor and edit batches on toy grammars."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from random import Random
 import torch
 
 from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.models.autoregressive import ARModel
 from treediff.engine.models.batch import EditBatch, make_edit_batch
 from treediff.engine.models.config import PRESETS, ModelConfig
+from treediff.engine.models.encoders import grid_encoder
 from treediff.engine.trees.derivation import sample_tree
 from treediff.engine.trees.noise import forward, reverse_path
 from treediff.engine.trees.tokens import Vocab
@@ -28,6 +30,13 @@ def observe(trees: Sequence[Node]) -> torch.Tensor:
         seed = int.from_bytes(hashlib.sha256(str(tree).encode()).digest()[:8], "little") >> 1
         out.append(torch.rand(SHAPE, generator=torch.Generator().manual_seed(seed)))
     return torch.stack(out) if out else torch.zeros(0, *SHAPE)
+
+
+def tiny_ar(grammar: Grammar) -> tuple[ARModel, Vocab]:
+    """An untrained AR model of the tiny config on ``grammar`` (weights seeded with 0, eval mode) and its vocab."""
+    torch.manual_seed(0)
+    vocab = Vocab(grammar)
+    return ARModel(CFG, vocab, SHAPE, grid_encoder).eval(), vocab
 
 
 def programs(grammar: Grammar, n: int, seed: int, max_primitives: int = 5) -> list[Node]:

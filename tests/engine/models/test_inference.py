@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.engine.models.fakes import CFG, SHAPE, observe, programs
+from tests.engine.models.fakes import CFG, SHAPE, observe, programs, tiny_ar
 from tests.engine.models.reference_decoding import ReferenceState
 from tests.toys import GRAMMAR_DIR
 from treediff.engine.grammar.grammar import Grammar
-from treediff.engine.models.autoregressive import ARModel
 from treediff.engine.models.batch import encode_programs, make_edit_batch
 from treediff.engine.models.constraint import GrammarConstraint, TensorMaskTable
 from treediff.engine.models.denoiser import Denoiser
@@ -173,9 +172,7 @@ def test_empty_inputs(csg_grammar: Grammar) -> None:
 
 
 def test_sample_programs_valid_and_bounded(toy_grammar: Grammar) -> None:
-    torch.manual_seed(0)
-    vocab = Vocab(toy_grammar)
-    model = ARModel(CFG, vocab, SHAPE, grid_encoder).eval()
+    model, vocab = tiny_ar(toy_grammar)
     target = observe(programs(toy_grammar, 3, seed=17))
     out = sample_programs(model, vocab, target, 40, torch.Generator().manual_seed(1), max_tokens=20)
     assert len(out) == 3 and all(len(row) == 40 for row in out)
@@ -209,14 +206,8 @@ def test_single_target_is_broadcast(csg_grammar: Grammar) -> None:
     assert a == b
 
 
-def _ar(grammar: Grammar) -> tuple[ARModel, Vocab]:
-    torch.manual_seed(0)
-    vocab = Vocab(grammar)
-    return ARModel(CFG, vocab, SHAPE, grid_encoder).eval(), vocab
-
-
 def test_forced_tokens_are_fed_as_given_and_not_counted(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
+    model, vocab = tiny_ar(csg_grammar)
     tree = programs(csg_grammar, 1, seed=31)[0]
     ids = vocab.encode(tree)
     table = TensorMaskTable.of(vocab, "cpu")
@@ -240,7 +231,7 @@ def test_forced_tokens_are_fed_as_given_and_not_counted(csg_grammar: Grammar) ->
 
 
 def test_infill_rewrites_one_subtree_and_keeps_the_rest(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
+    model, vocab = tiny_ar(csg_grammar)
     trees = programs(csg_grammar, 4, seed=32)
     out = infill_edits(model, vocab, observe(trees[::-1]), trees, 12, torch.Generator().manual_seed(5))
     assert len(out) == 4 and sum(len(row) for row in out) > 12
@@ -258,7 +249,7 @@ def test_infill_rewrites_one_subtree_and_keeps_the_rest(csg_grammar: Grammar) ->
 
 
 def test_infill_suffix_keeps_the_prefix_and_rewrites_everything_after_it(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
+    model, vocab = tiny_ar(csg_grammar)
     trees = programs(csg_grammar, 3, seed=35)
     target = observe(trees[::-1])
     out = infill_edits(model, vocab, target, trees, 8, torch.Generator().manual_seed(8), mode="suffix")
@@ -279,7 +270,7 @@ def test_infill_suffix_keeps_the_prefix_and_rewrites_everything_after_it(csg_gra
 
 
 def test_infill_sites_put_every_rewrite_at_the_given_nodes(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
+    model, vocab = tiny_ar(csg_grammar)
     trees = sorted(programs(csg_grammar, 12, seed=36), key=lambda t: -len(vocab.node_positions(t)))[:3]
     deep = [max((path for _, path in vocab.node_positions(t)), key=len) for t in trees]
     sites = [[deep[0]], [(), deep[1]], []]  # the last program has none: drawn uniformly as without sites
@@ -290,7 +281,7 @@ def test_infill_sites_put_every_rewrite_at_the_given_nodes(csg_grammar: Grammar)
 
 
 def test_infill_logprob_is_the_replacements_tokens_given_the_prefix(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
+    model, vocab = tiny_ar(csg_grammar)
     tree = programs(csg_grammar, 1, seed=33)[0]
     target = observe([tree])
     prop = infill_edits(model, vocab, target, [tree], 4, torch.Generator().manual_seed(6))[0][0]
@@ -315,7 +306,7 @@ def test_infill_logprob_is_the_replacements_tokens_given_the_prefix(csg_grammar:
 
 
 def test_infill_skips_programs_longer_than_the_model_reads(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
+    model, vocab = tiny_ar(csg_grammar)
     trees = programs(csg_grammar, 2, seed=34)
     short = CFG.model_copy(update={"max_program_tokens": len(vocab.encode(trees[0])) - 1})
     model.cfg = short

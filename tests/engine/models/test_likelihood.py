@@ -6,22 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.engine.models.fakes import CFG, SHAPE, observe, programs
+from tests.engine.models.fakes import CFG, observe, programs, tiny_ar
 from treediff.engine.grammar.grammar import Grammar
-from treediff.engine.models.autoregressive import ARModel
-from treediff.engine.models.encoders import grid_encoder
 from treediff.engine.models.likelihood import program_logprobs, token_logprobs
-from treediff.engine.trees.tokens import BOS, EOS, Vocab
-
-
-def _ar(grammar: Grammar) -> tuple[ARModel, Vocab]:
-    torch.manual_seed(0)
-    vocab = Vocab(grammar)
-    return ARModel(CFG, vocab, SHAPE, grid_encoder).eval(), vocab
+from treediff.engine.trees.tokens import BOS, EOS
 
 
 def test_program_logprobs_are_the_teacher_forced_tokens_and_eos(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
+    model, vocab = tiny_ar(csg_grammar)
     trees = programs(csg_grammar, 3, seed=35)
     target = observe(trees[:1])
     scores = program_logprobs(model, vocab, target, trees)
@@ -37,7 +29,7 @@ def test_program_logprobs_are_the_teacher_forced_tokens_and_eos(csg_grammar: Gra
 
 
 def test_token_logprobs_are_each_token_given_the_ones_before_it(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
+    model, vocab = tiny_ar(csg_grammar)
     trees = sorted(programs(csg_grammar, 4, seed=37), key=lambda t: len(vocab.encode(t)))
     target = observe(trees[:1])
     model.cfg = CFG.model_copy(update={"max_program_tokens": len(vocab.encode(trees[-1])) - 1})
@@ -55,7 +47,7 @@ def test_token_logprobs_are_each_token_given_the_ones_before_it(csg_grammar: Gra
 
 
 def test_program_logprobs_of_programs_longer_than_the_model_reads_are_minus_infinity(csg_grammar: Grammar) -> None:
-    model, vocab = _ar(csg_grammar)
+    model, vocab = tiny_ar(csg_grammar)
     trees = sorted(programs(csg_grammar, 6, seed=36), key=lambda t: len(vocab.encode(t)))
     longest = len(vocab.encode(trees[-1]))
     assert len(vocab.encode(trees[0])) < longest
