@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _failures() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_failures", ROOT / "bench" / "failures.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.benchkit import bench_script
 
 ONE = "(Circle 3 8 8)"
 TWO = "(+ (Circle 3 8 8) (Quad 8 8 12 8 0))"
@@ -36,7 +25,7 @@ def test_by_size_groups_by_target_primitives_and_measures_only_unsolved_ends() -
     grammar = load_registry().domain("csg2d").grammar
     rows = [_row(TWO, TWO, True, 0.0, 0), _row(TWO, ONE, False, 0.2, 4), _row(THREE, ONE, False, 0.4, 9),
             _row(THREE, TWO, False, 0.2, 5)]
-    table = _failures().by_size(rows, grammar)
+    table = bench_script("failures").by_size(rows, grammar)
     assert list(table) == [2, 3]
     assert table[2] == {"targets": 2, "solved": 1, "unsolved_end_size": 1.0, "unsolved_score": 0.2,
                         "unsolved_ted": 4.0}
@@ -48,9 +37,9 @@ def test_main_reads_one_method_and_writes_json(tmp_path: Path, capsys: pytest.Ca
     rows = [_row(TWO, TWO, True, 0.0, 0), _row(TWO, ONE, False, 0.3, 4, method="mutation")]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "eval.json").write_text(json.dumps({"domain": "csg2d"}))
-    assert _failures().main([str(tmp_path), "--method", "mutation"]) == 0
+    assert bench_script("failures").main([str(tmp_path), "--method", "mutation"]) == 0
     saved = json.loads((tmp_path / "failures-mutation.json").read_text())
     assert saved["by_target_size"] == {"2": {"targets": 1, "solved": 0, "unsolved_end_size": 1.0,
                                              "unsolved_score": 0.3, "unsolved_ted": 4.0}}
-    assert _failures().main([str(tmp_path / "missing")]) == 2
+    assert bench_script("failures").main([str(tmp_path / "missing")]) == 2
     assert "results.jsonl not found" in capsys.readouterr().err

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _gap() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_reading_gap", ROOT / "bench" / "reading_gap.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.benchkit import bench_script
 
 ONE = "(Circle 3 8 8)"
 TWO = "(+ (Circle 3 8 8) (Quad 8 8 12 8 0))"
@@ -39,13 +28,13 @@ def test_gaps_compare_the_target_with_the_program_found_and_summary_counts_the_u
         return [reads[p] for p in programs]
 
     rows = [_row("a", TWO, TWO, True), _row("b", TWO, THREE, False), _row("c", THREE, ONE, False)]
-    table = _gap().gaps(rows, read)
+    table = bench_script("reading_gap").gaps(rows, read)
     assert asked == [TWO, TWO, THREE]  # each row read against its own target
     assert [(r["target_logprob"], r["found_logprob"], r["target_reads_better"]) for r in table] == \
         [(-9.0, -9.0, False), (-9.0, -20.0, True), (-20.0, -5.0, False)]
-    assert _gap().summary(table) == {"rows": 3, "unsolved": 2, "unsolved_target_reads_better": 1,
+    assert bench_script("reading_gap").summary(table) == {"rows": 3, "unsolved": 2, "unsolved_target_reads_better": 1,
                                      "mean_gap_where_better": 11.0}
-    assert _gap().summary(table[:1])["mean_gap_where_better"] is None
+    assert bench_script("reading_gap").summary(table[:1])["mean_gap_where_better"] is None
 
 
 def test_main_reads_with_the_shipped_ar_model_and_writes_json(tmp_path: Path,
@@ -53,12 +42,12 @@ def test_main_reads_with_the_shipped_ar_model_and_writes_json(tmp_path: Path,
     rows = [_row("t0", TWO, TWO, True), _row("t1", THREE, ONE, False), _row("t2", TWO, ONE, False, "mutation")]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "eval.json").write_text(json.dumps({"domain": "csg2d"}))
-    assert _gap().main([str(tmp_path)]) == 0
+    assert bench_script("reading_gap").main([str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "reading-gap-beam.json").read_text())
     first, second = saved["rows"]
     assert first["target_logprob"] == pytest.approx(first["found_logprob"])  # the same program read twice
     assert all(r["target_logprob"] < 0 and r["found_logprob"] < 0 for r in saved["rows"])
     assert saved["summary"]["unsolved"] == 1 and saved["ar"].endswith("model_ar")
     assert "reads the target better" in capsys.readouterr().out
-    assert _gap().main([str(tmp_path / "missing")]) == 2
+    assert bench_script("reading_gap").main([str(tmp_path / "missing")]) == 2
     assert "results.jsonl not found" in capsys.readouterr().err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ import pytest
 import torch
 
 import treediff.engine.evaluation.edit_quality as eq
+from tests.benchkit import bench_script
 from tests.engine.blocks_domain import make_domain
 from tests.engine.trainkit import FAST
 from treediff.engine.evaluation.edit_quality import (
@@ -34,8 +34,6 @@ from treediff.engine.trees.noise import path_length, reverse_path
 from treediff.engine.trees.ted import tree_edit_distance
 from treediff.engine.trees.tokens import Vocab
 from treediff.engine.trees.tree import Edit, Node, get
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bundle(with_value: bool = True) -> ModelBundle:
@@ -216,10 +214,7 @@ def test_without_a_value_network_value_fields_are_null() -> None:
 
 
 def test_bench_script_writes_json(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("bench_edit_quality", ROOT / "bench" / "edit_quality.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = bench_script("edit_quality")
     out = tmp_path / "eq.json"
     assert module.main(["--domain", "csg2d", "--n", "5", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
