@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from treediff.engine.domains.registry import load_registry
+from treediff.engine.errors import InputError
+from treediff.engine.evaluation.harness import RESULTS, method_records
 from treediff.engine.files import write_json
 from treediff.engine.grammar.parse import parse
 
@@ -55,15 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="beam")
     p.add_argument("--out", type=Path, default=None, help="default: EVAL_DIR/failures-METHOD.json")
     args = p.parse_args(argv)
-    results = args.eval_dir / "results.jsonl"
-    if not results.is_file():
-        print(f"error: {results} not found; expected the output folder of `treediff eval ... --out DIR`",
-              file=sys.stderr)
+    results = args.eval_dir / RESULTS
+    try:
+        rows = method_records(args.eval_dir, args.method)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     domain_name = args.domain or json.loads((args.eval_dir / "eval.json").read_text())["domain"]
     grammar = load_registry().domain(domain_name).grammar
-    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r["method"] == args.method]
     table = by_size(rows, grammar)
     print(f"{domain_name}, {args.method}: {len(rows)} targets from {results}")
     print(f"{'target size':>11} {'targets':>8} {'solved':>7} {'unsolved: end size':>19} {'score':>7} {'TED':>6}")

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from treediff.engine.errors import InputError
+from treediff.engine.evaluation.harness import RESULTS, method_records
 from treediff.engine.files import write_json
 
 Reader = Callable[[str, list[str]], list[float]]
@@ -73,15 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="beam")
     p.add_argument("--out", type=Path, default=None, help="default: EVAL_DIR/reading-gap-METHOD.json")
     args = p.parse_args(argv)
-    results = args.eval_dir / "results.jsonl"
-    if not results.is_file():
-        print(f"error: {results} not found; expected the output folder of `treediff eval ... --out DIR`",
-              file=sys.stderr)
+    results = args.eval_dir / RESULTS
+    try:
+        rows = method_records(args.eval_dir, args.method)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     domain_name = json.loads((args.eval_dir / "eval.json").read_text())["domain"]
     ar_dir = args.ar or Path(__file__).resolve().parent.parent / "plugins" / domain_name / "model_ar"
-    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    table = gaps([r for r in rows if r["method"] == args.method], ar_reader(domain_name, ar_dir))
+    table = gaps(rows, ar_reader(domain_name, ar_dir))
     print(f"{'target':>8} {'solved':>6} {'score':>6} {'target lp':>9} {'found lp':>9}")
     for r in table:
         print(f"{r['target']:>8} {str(r['solved']):>6} {r['score']:>6.3f} {r['target_logprob']:>9.1f} "

@@ -14,9 +14,10 @@ TWO = "(+ (Circle 3 8 8) (Quad 8 8 12 8 0))"
 THREE = "(+ (Circle 3 8 8) (+ (Quad 8 8 12 8 0) (Circle 2 4 4)))"
 
 
-def _row(target: str, program: str, solved: bool, score: float, ted: int, method: str = "beam") -> dict:
-    return {"method": method, "target_program": target, "program": program, "solved": solved, "score": score,
-            "ted": ted}
+def _row(target: str, program: str, solved: bool, score: float, ted: int, method: str = "beam",
+         name: str = "t0") -> dict:
+    return {"method": method, "target": name, "target_program": target, "program": program, "solved": solved,
+            "score": score, "ted": ted}
 
 
 def test_by_size_groups_by_target_primitives_and_measures_only_unsolved_ends() -> None:

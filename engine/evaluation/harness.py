@@ -131,6 +131,15 @@ def load_records(out: Path) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
+def method_records(out: Path, method: str) -> list[dict[str, Any]]:
+    """The records of ``method`` in the eval output folder ``out`` (as :func:`load_records` reads them), for tools
+    that analyse a finished evaluation; :class:`InputError` naming the file when ``out`` holds no results."""
+    path = Path(out) / RESULTS
+    if not path.is_file():
+        raise InputError(f"{path} not found; expected the output folder of `treediff eval ... --out DIR`")
+    return [r for r in load_records(out) if r["method"] == method]
+
+
 def check_output(out: Path, resume: bool) -> None:
     """Create ``out``; refuse to mix a fresh run into old results unless resuming.
 

@@ -17,6 +17,7 @@ from treediff.engine.evaluation.harness import (
     evaluate,
     generated_targets,
     load_records,
+    method_records,
     pair_seed,
     prepare_output,
     shard,
@@ -151,3 +152,13 @@ def test_targets_without_programs_have_no_ted(tmp_path):
     target = Target("x", render(d, parse(d.grammar, "(box 1 1 1)")))
     (rec,) = run(d, [target], tmp_path, budget=300)
     assert rec["ted"] is None and rec["target_program"] is None and rec["solved"]
+
+
+def test_method_records_read_one_method_of_a_finished_eval_and_name_a_missing_file(tmp_path):
+    rows = [{"target": "t0", "method": "beam", "solved": True}, {"target": "t0", "method": "ar", "solved": False},
+            {"target": "t1", "method": "beam", "solved": False}]
+    (tmp_path / RESULTS).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert method_records(tmp_path, "beam") == [rows[0], rows[2]]
+    assert method_records(tmp_path, "mutation") == []
+    with pytest.raises(InputError, match="missing.results.jsonl not found; expected the output folder"):
+        method_records(tmp_path / "missing", "beam")
