@@ -14,18 +14,23 @@ from treediff.engine.trees.tokens import PAD, Vocab
 from treediff.engine.trees.tree import Node
 
 
-def _teacher_forced(ar_model: ARModel, target: torch.Tensor,
-                    kept: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Log-probabilities ``[B, L+1]`` of each token of ``kept`` (encoded programs) and then EOS, fed in
-    teacher-forced after the target ``[1, *S]``, with the mask ``[B, L+1]`` of the real (non-pad) ones."""
+def _teacher_forced(ar_model: ARModel, vocab: Vocab, target: torch.Tensor,
+                    programs: Sequence[Node]) -> tuple[list[list[int]], list[int], torch.Tensor, torch.Tensor]:
+    """``programs`` encoded, the indices of the ``K`` of them within ``cfg.max_program_tokens``, and for those
+    the log-probability ``[K, L+1]`` of each token and then EOS, fed in teacher-forced after the target
+    ``[1, *S]``, with the mask ``[K, L+1]`` of the real (non-pad) ones (one batch; none when ``K`` is 0)."""
     dev = model_device(ar_model)
-    seq = program_sequence(pad_sequences(kept, device=dev))  # [B, L+2]: BOS program EOS PAD..
+    encoded = [vocab.encode(p) for p in programs]
+    kept = [i for i, ids in enumerate(encoded) if len(ids) <= ar_model.cfg.max_program_tokens]
+    if not kept:
+        return encoded, kept, torch.zeros(0, 0, device=dev), torch.zeros(0, 0, dtype=torch.bool, device=dev)
+    seq = program_sequence(pad_sequences([encoded[i] for i in kept], device=dev))  # [K, L+2]: BOS program EOS PAD..
     memory, mask = ar_model.encode(target.to(dev))  # [1, T, d], [1, T]
     b = seq.shape[0]
-    logits = ar_model.decoder(seq[:, :-1], memory.expand(b, -1, -1), mask.expand(b, -1))  # [B, L+1, V]
-    nxt = seq[:, 1:]  # [B, L+1]
-    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, nxt.clamp_min(0)[..., None])[..., 0]  # [B, L+1]
-    return logp, nxt != PAD
+    logits = ar_model.decoder(seq[:, :-1], memory.expand(b, -1, -1), mask.expand(b, -1))  # [K, L+1, V]
+    nxt = seq[:, 1:]  # [K, L+1]
+    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, nxt.clamp_min(0)[..., None])[..., 0]  # [K, L+1]
+    return encoded, kept, logp, nxt != PAD
 
 
 @torch.no_grad()
@@ -33,18 +38,9 @@ def program_logprobs(ar_model: ARModel, vocab: Vocab, target: torch.Tensor, prog
     """The AR model's log-probability of each whole program (its tokens and EOS, teacher-forced) given the target
     ``[1, *S]``: float32 ``[B]`` on the model's device. How well a program reads as the target to the AR model;
     programs longer than ``cfg.max_program_tokens`` get ``-inf``."""
-    dev = model_device(ar_model)
-    if not programs:
-        return torch.zeros(0, device=dev)
-    limit = ar_model.cfg.max_program_tokens
-    encoded = [vocab.encode(p) for p in programs]
-    fits = [len(ids) <= limit for ids in encoded]
-    out = torch.full((len(programs),), -float("inf"), device=dev)
-    kept = [ids for ids, ok in zip(encoded, fits) if ok]
-    if not kept:
-        return out
-    logp, real = _teacher_forced(ar_model, target, kept)  # [B, L+1] each
-    out[torch.tensor(fits, device=dev)] = (logp * real).sum(1)
+    _, kept, logp, real = _teacher_forced(ar_model, vocab, target, programs)  # [K, L+1] each
+    out = torch.full((len(programs),), -float("inf"), device=model_device(ar_model))
+    out[torch.tensor(kept, dtype=torch.long, device=out.device)] = (logp * real).sum(1)
     return out
 
 
@@ -54,14 +50,8 @@ def token_logprobs(ar_model: ARModel, vocab: Vocab, target: torch.Tensor,
     """The AR model's log-probability of each token of each program given the target ``[1, *S]`` and the tokens
     before it (teacher-forced; EOS not included): one list per program, in :meth:`Vocab.encode` order, empty for
     programs longer than ``cfg.max_program_tokens``. Where a program reads least like the target."""
-    limit = ar_model.cfg.max_program_tokens
-    encoded = [vocab.encode(p) for p in programs]
-    kept = [i for i, ids in enumerate(encoded) if len(ids) <= limit]
+    encoded, kept, logp, _ = _teacher_forced(ar_model, vocab, target, programs)  # [K, L+1]
     out: list[list[float]] = [[] for _ in programs]
-    if not kept:
-        return out
-    logp, _ = _teacher_forced(ar_model, target, [encoded[i] for i in kept])  # [B, L+1]
-    rows = logp.cpu().tolist()
-    for row, i in zip(rows, kept):
+    for row, i in zip(logp.cpu().tolist(), kept):
         out[i] = row[:len(encoded[i])]
     return out
