@@ -25,7 +25,7 @@ import torch
 
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
-from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, beam_needs_ar
+from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, ar_settings, beam_needs_ar
 from treediff.engine.search.reading import (
     Reader,
     ar_reader,
@@ -117,11 +117,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     if value_slots + read_slots >= beam_width:
         raise ValueError(f"beam value_slots {value_slots!r} and read_slots {read_slots!r}; expected fewer together "
                          f"than beam_width={beam_width}, so that the ranking keeps at least one place")
-    if beam_needs_ar(ar_edits, local_order, ar_filter, round_order, read_slots, read_mix) and ar is None:
-        what = f"ar_edits {ar_edits!r}" if ar_edits > 0 else "local_order 'ar'" if local_order == "ar" else \
-            f"ar_filter {ar_filter!r}" if ar_filter > 1 else "round_order 'read'" if round_order == "read" else \
-            f"read_slots {read_slots!r}" if read_slots > 0 else f"read_mix {read_mix!r}"
-        raise ValueError(f"beam {what} needs an autoregressive model; got none. hint: pass an AR checkpoint (the "
+    needs = ar_settings(ar_edits, local_order, ar_filter, round_order, read_slots, read_mix)
+    if needs and ar is None:
+        raise ValueError(f"beam {needs[0]} needs an autoregressive model; got none. hint: pass an AR checkpoint (the "
                          "domain's shipped one is used when it has one) or set ar_edits: 0, local_order: random, "
                          "ar_filter: 1, round_order: proposed, read_slots: 0, read_mix: 0")
     reader = ar_reader(renderer, ar) if ar is not None and \

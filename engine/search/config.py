@@ -22,12 +22,20 @@ SampleOrder = Literal["sampled", "likely"]
 """In which order AR start programs are executed: as sampled, or the most likely first."""
 
 
+def ar_settings(ar_edits: int = 0, local_order: str = "random", ar_filter: int = 1,
+                round_order: str = "proposed", read_slots: int = 0, read_mix: float = 0.0) -> list[str]:
+    """Which of these beam settings need the AR model (subtree rewrites, AR-ordered local edits, filtering,
+    execution order, beam places or ranking by reading), each as ``name value`` for messages; empty: none."""
+    named = [(ar_edits > 0, f"ar_edits {ar_edits!r}"), (local_order == "ar", "local_order 'ar'"),
+             (ar_filter > 1, f"ar_filter {ar_filter!r}"), (round_order == "read", "round_order 'read'"),
+             (read_slots > 0, f"read_slots {read_slots!r}"), (read_mix > 0, f"read_mix {read_mix!r}")]
+    return [text for on, text in named if on]
+
+
 def beam_needs_ar(ar_edits: int = 0, local_order: str = "random", ar_filter: int = 1,
                   round_order: str = "proposed", read_slots: int = 0, read_mix: float = 0.0) -> bool:
-    """Whether beam search with these settings needs the AR model (subtree rewrites, AR-ordered local edits,
-    filtering, execution order, beam places or ranking by reading)."""
-    return ar_edits > 0 or local_order == "ar" or ar_filter > 1 or round_order == "read" or read_slots > 0 or \
-        read_mix > 0
+    """Whether beam search with these settings needs the AR model (see :func:`ar_settings`)."""
+    return bool(ar_settings(ar_edits, local_order, ar_filter, round_order, read_slots, read_mix))
 
 
 class BeamConfig(BaseModel):
