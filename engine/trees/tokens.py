@@ -314,6 +314,23 @@ class Vocab:
                 stack.append((kids[i], path + (i,)) if type(kids[i]) is Node else owner)  # type: ignore[arg-type]
         return out
 
+    def token_fields(self, tree: Node) -> list[str]:
+        """What each token of :meth:`encode` chooses, in its order: ``<symbol>`` for a production token (the
+        nonterminal it expands) and ``production.field`` for a leaf value (e.g. ``arrange.gap``). Groups a
+        model's per-token readings by what they decide."""
+        out: list[str] = []
+        stack: list[Node | str] = [tree]  # a str: the field of a leaf value, already labelled
+        while stack:  # iterative: any depth
+            item = stack.pop()
+            if isinstance(item, str):
+                out.append(item)
+                continue
+            prod = item.production
+            out.append(f"<{prod.lhs}>")
+            for slot, child in zip(reversed(prod.slots), reversed(item.children), strict=True):
+                stack.append(child if slot.terminal is None else f"{prod.name}.{slot.field}")  # type: ignore[arg-type]
+        return out
+
     def subtree_end(self, ids: list[int] | tuple[int, ...], position: int) -> int:
         """The index just past the subtree whose production token is at ``position`` in ``ids``."""
         if not 0 <= position < len(ids) or self.token_kind(ids[position]) != "production":

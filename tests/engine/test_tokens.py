@@ -78,6 +78,26 @@ def test_round_trip_and_positions(vocab: Vocab) -> None:
                 assert ids[pos:end] == vocab.encode(sub)
 
 
+def test_token_fields_name_what_each_token_chooses(vocab: Vocab) -> None:
+    g, rng = vocab.grammar, random.Random(11)
+    for nt in g.nonterminals:
+        for _ in range(30):
+            tree = random_tree(g, rng, nt)
+            ids, fields = vocab.encode(tree), vocab.token_fields(tree)
+            assert len(fields) == len(ids)
+            for path, own in vocab.node_tokens(tree):
+                node = get(tree, path)
+                leaf_slots = [s for s in node.production.slots if s.terminal is not None]
+                assert fields[own[0]] == f"<{node.production.lhs}>"
+                assert [fields[k] for k in own[1:]] == [f"{node.production.name}.{s.field}" for s in leaf_slots]
+
+
+def test_token_fields_of_a_written_program(csg: Vocab) -> None:
+    from treediff.engine.grammar.parse import parse
+    tree = parse(csg.grammar, "(+ (Circle 3 8 8) (Quad 8 8 12 8 0))")
+    assert csg.token_fields(tree)[:5] == ["<shape>", "<shape>", "circle.r", "circle.x", "circle.y"]
+
+
 def test_round_trip_on_sampled_trees(vocab: Vocab) -> None:
     sample = pytest.importorskip("treediff.engine.trees.derivation")
     rng = random.Random(3)

@@ -8,7 +8,7 @@ import torch
 
 from tests.engine.models.fakes import CFG, observe, programs, tiny_ar
 from treediff.engine.grammar.grammar import Grammar
-from treediff.engine.models.likelihood import program_logprobs, token_logprobs
+from treediff.engine.models.likelihood import program_logprobs, token_logprobs, token_readings
 from treediff.engine.trees.tokens import BOS, EOS
 
 
@@ -56,3 +56,22 @@ def test_program_logprobs_of_programs_longer_than_the_model_reads_are_minus_infi
     for tree, score in zip(trees, scores):
         fits = len(vocab.encode(tree)) < longest
         assert (score == float("-inf")) != fits and score < 0
+
+
+def test_token_readings_flag_the_tokens_the_model_would_have_chosen_itself(csg_grammar: Grammar) -> None:
+    model, vocab = tiny_ar(csg_grammar)
+    trees = programs(csg_grammar, 3, seed=38)
+    target = observe(trees[:1])
+    readings = token_readings(model, vocab, target, trees)
+    assert [[lp for lp, _ in row] for row in readings] == token_logprobs(model, vocab, target, trees)
+    hits = 0
+    for tree, row in zip(trees, readings):
+        token = torch.tensor([BOS])
+        with torch.no_grad():
+            cache = model.start_decoding(target)
+            for tok, (_, top) in zip(vocab.encode(tree), row, strict=True):
+                logits = model.decode_step(cache, token)[0]
+                assert top == (int(logits.argmax()) == tok)
+                hits += top
+                token = torch.tensor([tok])
+    assert 0 < hits < sum(len(r) for r in readings)  # the untrained model gets some right, not all

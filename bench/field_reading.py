@@ -1,0 +1,97 @@
+"""What the AR model reads well and what it guesses: its teacher-forced accuracy on each field of the grammar.
+
+Every token of a program decides one thing: which production expands a nonterminal (``<scene>``) or one leaf
+value of one production (``arrange.gap``, ``ellipse.w``; ``Vocab.token_fields``). For generated targets (the
+domain's complexity-filtered test-like set, development seed 1 by default) this reads each target program
+teacher-forced after its own observation and groups the tokens by field: how often the token was the model's
+most likely one, its mean negative log-likelihood, and the chance level (uniform over the field's choices).
+A field near chance is one the model cannot read from the observation, which the search then has to find by
+executing programs. Prints a table and writes JSON.
+
+    python bench/field_reading.py tinysvg [--ar plugins/tinysvg/model_ar] [-n 200] [--seed 1] [--out F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from treediff.engine.errors import TreediffError
+from treediff.engine.files import write_json
+from treediff.engine.grammar.grammar import Grammar
+
+Reading = tuple[str, float, bool]
+"""(field, log-probability of the true token, whether it was the model's most likely token)."""
+
+
+def chance_nll(grammar: Grammar) -> dict[str, float]:
+    """Per field of ``grammar``: the negative log-likelihood of a uniform guess among its choices."""
+    out = {f"<{symbol}>": math.log(len(prods)) for symbol, prods in grammar.rules.items()}
+    for prod in grammar.productions:
+        for slot in prod.slots:
+            if slot.terminal is not None:
+                out[f"{prod.name}.{slot.field}"] = math.log(slot.terminal.size)
+    return out
+
+
+def field_table(readings: Iterable[Reading], chance: dict[str, float]) -> list[dict[str, Any]]:
+    """One row per field read (sorted by name): tokens, top-1 accuracy, mean NLL and the chance NLL."""
+    groups: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for field, logprob, top in readings:
+        groups[field].append((logprob, top))
+    return [{"field": field, "tokens": len(rows), "accuracy": sum(top for _, top in rows) / len(rows),
+             "nll": -sum(lp for lp, _ in rows) / len(rows), "chance_nll": chance[field]}
+            for field, rows in sorted(groups.items())]
+
+
+def read_fields(domain_name: str, ar_dir: Path, n: int, seed: int) -> tuple[Grammar, list[Reading]]:
+    """The readings of every token of ``n`` generated targets of ``domain_name`` by the AR model in ``ar_dir``."""
+    from treediff.engine.domains.registry import load_registry
+    from treediff.engine.evaluation.harness import generated_targets
+    from treediff.engine.models.likelihood import token_readings
+    from treediff.engine.training.bundle import load_bundle
+
+    registry = load_registry()
+    domain = registry.domain(domain_name)
+    bundle = load_bundle(ar_dir, domain, registry)
+    targets = generated_targets(domain, n, seed, domain.make_executor("cpu"))
+    out: list[Reading] = []
+    for target in targets:
+        assert target.program is not None  # generated targets carry their program
+        row = token_readings(bundle.need_ar(), bundle.vocab, target.observation[None], [target.program])[0]
+        out += [(f, lp, top) for f, (lp, top) in zip(bundle.vocab.token_fields(target.program), row)]
+    return domain.grammar, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("domain")
+    p.add_argument("--ar", type=Path, default=None, help="AR model folder (default: plugins/DOMAIN/model_ar)")
+    p.add_argument("-n", type=int, default=200, help="generated targets read (default 200)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the generated targets (default 1, not the eval's 0)")
+    p.add_argument("--out", type=Path, default=None, help="default: bench/results/field-reading-DOMAIN.json")
+    args = p.parse_args(argv)
+    ar_dir = args.ar or Path(__file__).resolve().parent.parent / "plugins" / args.domain / "model_ar"
+    try:
+        grammar, readings = read_fields(args.domain, ar_dir, args.n, args.seed)
+    except TreediffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = field_table(readings, chance_nll(grammar))
+    print(f"{'field':>16} {'tokens':>6} {'top-1':>6} {'nll':>6} {'chance':>6}")
+    for r in table:
+        print(f"{r['field']:>16} {r['tokens']:>6} {r['accuracy']:>6.3f} {r['nll']:>6.3f} {r['chance_nll']:>6.3f}")
+    out = args.out or Path(__file__).resolve().parent / "results" / f"field-reading-{args.domain}.json"
+    write_json(out, {"domain": args.domain, "ar": str(ar_dir), "targets": args.n, "seed": args.seed,
+                     "fields": table})
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
