@@ -35,10 +35,14 @@ class GridEncoder(nn.Module):
     Options left out are derived from the grid and the model width (see :func:`grid_defaults`): a 128x128
     image gives 8x8 tokens below ``d_model`` 256 and 16x16 from 256 on; a small grid keeps at least 4x4
     tokens where it has that many cells (an 8x8 board gives 16 tokens, never one).
+
+    ``fine_channels`` > 0 adds a second stem at full resolution (stride 1, that many channels) whose own
+    patchify convolution covers each token's whole ``s`` x ``s`` cell and is added to the first stem's: the
+    tokens then see every cell exactly, at little cost, where the strided stem blurs single-cell offsets.
     """
 
     def __init__(self, observation_shape: tuple[int, ...], d_model: int, patch_size: int | None = None,
-                 stem_channels: int | None = None, stem_stride: int | None = None) -> None:
+                 stem_channels: int | None = None, stem_stride: int | None = None, fine_channels: int = 0) -> None:
         super().__init__()
         if len(observation_shape) != 3 or min(observation_shape) < 1:
             raise DomainError(f"the 'grid' observation encoder got observation shape {tuple(observation_shape)}; "
@@ -48,9 +52,10 @@ class GridEncoder(nn.Module):
         patch_size = auto["patch_size"] if patch_size is None else patch_size
         stem_channels = auto["stem_channels"] if stem_channels is None else stem_channels
         stem_stride = auto["stem_stride"] if stem_stride is None else stem_stride
-        if patch_size < 1 or stem_stride < 1 or stem_channels < 1:
+        if patch_size < 1 or stem_stride < 1 or stem_channels < 1 or fine_channels < 0:
             raise DomainError(f"grid encoder options patch_size={patch_size}, stem_stride={stem_stride}, "
-                              f"stem_channels={stem_channels}; expected positive integers")
+                              f"stem_channels={stem_channels}, fine_channels={fine_channels}; expected positive "
+                              "integers (fine_channels: 0 for none)")
         self.observation_shape = tuple(observation_shape)
         channels, height, width = observation_shape
         self.patch_size = patch_size
@@ -60,6 +65,11 @@ class GridEncoder(nn.Module):
         self.stem_hw = (math.ceil(height / stem_stride), math.ceil(width / stem_stride))
         self.grid_hw = (math.ceil(self.stem_hw[0] / patch_size), math.ceil(self.stem_hw[1] / patch_size))
         self.patchify = nn.Conv2d(stem_channels, d_model, patch_size, stride=patch_size)
+        self.cell = stem_stride * patch_size  # cells per token side
+        self.fine = nn.Sequential(
+            nn.Conv2d(channels, fine_channels, 3, padding=1), nn.GELU(),
+            nn.Conv2d(fine_channels, fine_channels, 3, padding=1), nn.GELU()) if fine_channels else None
+        self.fine_patchify = nn.Conv2d(fine_channels, d_model, self.cell, stride=self.cell) if fine_channels else None
         self.row = nn.Parameter(torch.randn(self.grid_hw[0], 1, d_model) * 0.02)
         self.col = nn.Parameter(torch.randn(1, self.grid_hw[1], d_model) * 0.02)
         self.norm = nn.LayerNorm(d_model)
@@ -79,6 +89,10 @@ class GridEncoder(nn.Module):
         if pad_h or pad_w:
             h = F.pad(h, (0, pad_w, 0, pad_h))  # [B, c, Hp*p, Wp*p]
         h = self.patchify(h)  # [B, d, Hp, Wp]
+        if self.fine is not None and self.fine_patchify is not None:
+            f = self.fine(x)  # [B, f, H, W]
+            f = F.pad(f, (0, self.grid_hw[1] * self.cell - f.shape[3], 0, self.grid_hw[0] * self.cell - f.shape[2]))
+            h = h + self.fine_patchify(f)  # [B, d, Hp, Wp]
         h = h.permute(0, 2, 3, 1) + self.row + self.col  # [B, Hp, Wp, d]
         out: torch.Tensor = self.norm(h.flatten(1, 2))  # [B, T, d]
         return out
@@ -101,8 +115,9 @@ def grid_defaults(observation_shape: tuple[int, ...], d_model: int) -> dict[str,
 
 
 def grid_encoder(observation_shape: tuple[int, ...], d_model: int, **options: Any) -> GridEncoder:
-    """Factory of the "grid" encoder; options: ``patch_size``, ``stem_channels``, ``stem_stride`` (each optional)."""
-    allowed = {"patch_size", "stem_channels", "stem_stride"}
+    """Factory of the "grid" encoder; options: ``patch_size``, ``stem_channels``, ``stem_stride``,
+    ``fine_channels`` (each optional)."""
+    allowed = {"patch_size", "stem_channels", "stem_stride", "fine_channels"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise DomainError(f"unknown 'grid' encoder option(s) {unknown}; expected some of {sorted(allowed)}")

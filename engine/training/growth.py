@@ -13,6 +13,13 @@ output path starts at zero::
     stem.2   [c, c, 3, 3]    -> [n, n, 3, 3]      [:c, c:] zero (old outputs ignore new inputs), rows c.. random
     patchify [d, c, p, p]    -> [d, n, p, p]      columns c.. zero
 
+**Fine stem** (:func:`add_fine_stem`): every ``grid`` encoder gets a second stem at full resolution
+(``fine_channels``; see ``GridEncoder``). Its convolutions are drawn at random with the first stem's scale and
+its patchify convolution, the only path from it into the tokens, starts at zero::
+
+    fine.0          [f, C_in, 3, 3]   random     fine.2 [f, f, 3, 3]   random
+    fine_patchify   [d, f, s, s]      zero       (s: cells per token side, read off the row embeddings)
+
 **Deeper** (:func:`deepen`): every context encoder (``*.context.blocks.*``) or decoder (``*.decoder.blocks.*``)
 gets ``k`` more pre-norm blocks after its last one. A new block's input projections are drawn like a fresh
 block's (normal, std 0.02) and its output projections (``attn.proj``, ``cross.proj``, ``mlp.proj``) start at
@@ -20,6 +27,7 @@ zero, so the block adds nothing to the residual stream until training moves them
 the first step).
 
 Then train with the matching ``model_overrides`` (``{encoder_options: {stem_channels: n}}``,
+``{encoder_options: {fine_channels: f}}``,
 ``{n_layers: L}``, ``{n_decoder_layers: L}``) and ``--init`` the grown copy::
 
     python -m treediff.engine.training.growth plugins/tinysvg/model runs/deep/init --add-layers 2
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +49,7 @@ from treediff.engine.files import write_json
 from treediff.engine.training.checkpoint import read_checkpoint, write_tensors
 
 STEM_IN, STEM_OUT, PATCHIFY = "stem.0.", "stem.2.", "patchify."
+FINE_IN, FINE_OUT, FINE_PATCHIFY = "fine.0.", "fine.2.", "fine_patchify."
 BLOCK_LISTS = {"n_layers": "context.blocks.", "n_decoder_layers": "decoder.blocks."}  # config field -> weights
 ZERO_OUTPUTS = ("attn.proj.", "cross.proj.", "mlp.proj.")  # what a block adds to the residual stream
 
@@ -75,6 +85,39 @@ def widen_encoder(weights: dict[str, torch.Tensor], prefix: str, channels: int,
     out.update({prefix + STEM_IN + "weight": new_w0, prefix + STEM_IN + "bias": torch.cat([b0, b0.new_zeros(n - c)]),
                 prefix + STEM_OUT + "weight": new_w2, prefix + STEM_OUT + "bias": torch.cat([b2, b2.new_zeros(n - c)]),
                 prefix + PATCHIFY + "weight": new_wp})
+    return out
+
+
+def token_cell(weights: dict[str, torch.Tensor], prefix: str, observation_shape: tuple[int, ...]) -> int:
+    """Cells per token side of the grid encoder under ``prefix`` (stem stride x patch size): the smallest stride
+    whose token grid matches the encoder's row and column embeddings. ValueError when none does."""
+    patch = int(weights[prefix + PATCHIFY + "weight"].shape[-1])
+    rows, cols = int(weights[prefix + "row"].shape[0]), int(weights[prefix + "col"].shape[1])
+    height, width = observation_shape[-2:]
+    for stride in range(1, max(height, width) + 1):
+        grid = (math.ceil(math.ceil(height / stride) / patch), math.ceil(math.ceil(width / stride) / patch))
+        if grid == (rows, cols):
+            return stride * patch
+    raise ValueError(f"its {rows}x{cols} tokens fit no stem stride for {height}x{width} cells and patch {patch}")
+
+
+def add_fine_stem(weights: dict[str, torch.Tensor], prefix: str, channels: int, observation_shape: tuple[int, ...],
+                  generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """The weights of the grid encoder under ``prefix`` with a full-resolution stem of ``channels`` channels
+    added (see the module docstring); ValueError if it has one already or ``channels`` < 1."""
+    if channels < 1:
+        raise ValueError(f"the fine stem needs at least 1 channel, got {channels}")
+    if prefix + FINE_IN + "weight" in weights:
+        raise ValueError(f"the grid encoder {prefix!r} has a fine stem already")
+    w0, w2 = weights[prefix + STEM_IN + "weight"], weights[prefix + STEM_OUT + "weight"]  # [c, Cin, k, k], [c, c, k, k]
+    d, cell = int(weights[prefix + PATCHIFY + "weight"].shape[0]), token_cell(weights, prefix, observation_shape)
+    out = dict(weights)
+    out.update({prefix + FINE_IN + "weight": _like((channels, *w0.shape[1:]), w0, generator),
+                prefix + FINE_IN + "bias": w0.new_zeros(channels),
+                prefix + FINE_OUT + "weight": _like((channels, channels, *w2.shape[2:]), w2, generator),
+                prefix + FINE_OUT + "bias": w2.new_zeros(channels),
+                prefix + FINE_PATCHIFY + "weight": w0.new_zeros((d, channels, cell, cell)),
+                prefix + FINE_PATCHIFY + "bias": w0.new_zeros(d)})
     return out
 
 
@@ -123,17 +166,17 @@ def deepen(weights: dict[str, torch.Tensor], blocks: str, add_layers: int,
 
 
 def grow_model(path: str | Path, out_dir: str | Path, stem_channels: int | None = None, add_layers: int = 0,
-               add_decoder_layers: int = 0, seed: int = 0) -> Path:
+               add_decoder_layers: int = 0, seed: int = 0, fine_channels: int | None = None) -> Path:
     """Write ``out_dir/model.{safetensors,json}``: the model at ``path`` with every grid encoder widened to
-    ``stem_channels`` stem channels (if given), ``add_layers`` blocks added to every context encoder and
-    ``add_decoder_layers`` to every decoder, its config updated to match and the growth recorded
-    (``widened_from``, ``deepened_from``). Returns the JSON path. InputError if the model lacks the part to
-    grow or would not grow."""
+    ``stem_channels`` stem channels (if given) and given a fine stem of ``fine_channels`` (if given),
+    ``add_layers`` blocks added to every context encoder and ``add_decoder_layers`` to every decoder, its config
+    updated to match and the growth recorded (``widened_from``, ``fine_from``, ``deepened_from``). Returns the
+    JSON path. InputError if the model lacks the part to grow or would not grow."""
     ckpt = read_checkpoint(path)
     added = {"n_layers": add_layers, "n_decoder_layers": add_decoder_layers}
-    if stem_channels is None and not any(added.values()):
-        raise InputError(f"nothing to grow in model {str(ckpt.path)!r}; expected --stem-channels N, --add-layers K "
-                         "or --add-decoder-layers K")
+    if stem_channels is None and fine_channels is None and not any(added.values()):
+        raise InputError(f"nothing to grow in model {str(ckpt.path)!r}; expected --stem-channels N, "
+                         "--fine-channels N, --add-layers K or --add-decoder-layers K")
     generator = torch.Generator().manual_seed(seed)
     weights = dict(ckpt.weights)
     meta: dict[str, Any] = {k: copy.deepcopy(v) for k, v in ckpt.meta.items() if k != "train_state"}
@@ -143,6 +186,10 @@ def grow_model(path: str | Path, out_dir: str | Path, stem_channels: int | None 
         old = int(ckpt.weights[encoder_prefixes(weights)[0] + STEM_IN + "weight"].shape[0])
         config["encoder_options"] = {**config.get("encoder_options", {}), "stem_channels": stem_channels}
         meta["widened_from"] = {"path": str(ckpt.path), "stem_channels": old, "seed": seed}
+    if fine_channels is not None:
+        weights = _with_fine_stem(weights, ckpt.path, meta, fine_channels, generator)
+        config["encoder_options"] = {**config.get("encoder_options", {}), "fine_channels": fine_channels}
+        meta["fine_from"] = {"path": str(ckpt.path), "seed": seed}
     for field, k in added.items():
         if not k:
             continue
@@ -175,25 +222,42 @@ def _widened(weights: dict[str, torch.Tensor], path: Path, encoder: Any, channel
     return weights
 
 
+def _with_fine_stem(weights: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], channels: int,
+                    generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Every grid encoder of ``weights`` given a fine stem (:func:`add_fine_stem`), or InputError naming the model."""
+    prefixes = encoder_prefixes(weights)
+    if not prefixes:
+        raise InputError(f"model {str(path)!r} has no grid observation encoder (encoder "
+                         f"{meta.get('encoder')!r}); expected a model of an image or grid domain")
+    try:
+        for prefix in prefixes:
+            weights = add_fine_stem(weights, prefix, channels, tuple(meta["observation_shape"]), generator)
+    except ValueError as exc:
+        raise InputError(f"cannot add a fine stem to model {str(path)!r}: {exc}") from None
+    return weights
+
+
 def widen_stem(path: str | Path, out_dir: str | Path, channels: int, seed: int = 0) -> Path:
     """:func:`grow_model` with a wider stem only."""
     return grow_model(path, out_dir, stem_channels=channels, seed=seed)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m treediff.engine.training.growth MODEL OUT_DIR [--stem-channels N] [--add-layers K] [--seed S]``."""
+    """``python -m treediff.engine.training.growth MODEL OUT_DIR [--stem-channels N] [--fine-channels N]
+    [--add-layers K] [--add-decoder-layers K] [--seed S]``."""
     p = argparse.ArgumentParser(prog="python -m treediff.engine.training.growth",
                                 description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("model", help="an exported model folder, model.json or checkpoint")
     p.add_argument("out_dir", help="folder for the grown model.safetensors and model.json")
     p.add_argument("--stem-channels", type=int, help="widen every grid encoder stem to N channels")
+    p.add_argument("--fine-channels", type=int, help="give every grid encoder a full-resolution stem of N channels")
     p.add_argument("--add-layers", type=int, default=0, help="append K blocks to every context encoder")
     p.add_argument("--add-decoder-layers", type=int, default=0, help="append K blocks to every decoder")
     p.add_argument("--seed", type=int, default=0, help="seeds the new weights")
     args = p.parse_args(argv)
     try:
         written = grow_model(args.model, args.out_dir, args.stem_channels, args.add_layers,
-                             args.add_decoder_layers, args.seed)
+                             args.add_decoder_layers, args.seed, args.fine_channels)
     except TreediffError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

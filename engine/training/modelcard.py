@@ -43,7 +43,7 @@ def run_record(meta: Mapping[str, Any]) -> dict[str, Any]:
             "targets": cfg.get("targets", "random"), "p_states": cfg.get("p_states", 0.0),
             "states": cfg.get("states"),
             "sigma_small": cfg.get("sigma_small"), "kind": meta.get("kind", "diffusion"),
-            "widened": _widened(meta), "deepened": _deepened(meta)}
+            "widened": _widened(meta), "fine": _fine(meta), "deepened": _deepened(meta)}
 
 
 def _widened(meta: Mapping[str, Any]) -> str | None:
@@ -53,6 +53,14 @@ def _widened(meta: Mapping[str, Any]) -> str | None:
         return None
     now = (meta.get("model_config") or {}).get("encoder_options", {}).get("stem_channels")
     return f"{source.get('stem_channels')}->{now}"
+
+
+def _fine(meta: Mapping[str, Any]) -> int | None:
+    """The fine stem's channels when one was added after this run (:mod:`~treediff.engine.training.growth`)."""
+    if not isinstance(meta.get("fine_from"), dict):
+        return None
+    channels = (meta.get("model_config") or {}).get("encoder_options", {}).get("fine_channels")
+    return int(channels) if isinstance(channels, int) else None
 
 
 def _deepened(meta: Mapping[str, Any]) -> str | None:
@@ -71,6 +79,7 @@ def _labels(run: Mapping[str, Any]) -> str:
     """How a run labelled the denoiser's pointer (an autoregressive model has no pointer: its target is the
     whole program)."""
     grown = ((f"; then grid stem widened {run['widened']} channels" if run.get("widened") else "")
+             + (f"; then a full-resolution stem of {run['fine']} channels added" if run.get("fine") else "")
              + (f"; then deepened: {run['deepened']}" if run.get("deepened") else ""))
     if run.get("kind") == "ar":
         return "whole program" + (", test-like targets" if run.get("targets") == "test" else "") + grown

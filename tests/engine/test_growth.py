@@ -16,7 +16,7 @@ from treediff.engine.errors import InputError
 from treediff.engine.training.bundle import load_bundle
 from treediff.engine.training.checkpoint import read_checkpoint
 from treediff.engine.training.export import export_model
-from treediff.engine.training.growth import block_prefixes, encoder_prefixes, grow_model, main, widen_stem
+from treediff.engine.training.growth import block_prefixes, encoder_prefixes, grow_model, main, token_cell, widen_stem
 from treediff.engine.training.train import Trainer, run_training
 
 
@@ -84,6 +84,31 @@ def test_bad_widths_and_models_without_a_grid_encoder_are_refused(exported: Path
         widen_stem(no_grid, tmp_path / "out", 16)
 
 
+def test_a_fine_stem_computes_the_same_and_its_run_learns_to_read_it(exported: Path, tmp_path: Path) -> None:
+    written = grow_model(exported, tmp_path / "fine", fine_channels=5, seed=2)
+    meta = json.loads(written.read_text())
+    assert meta["model_config"]["encoder_options"]["fine_channels"] == 5 and meta["fine_from"]["seed"] == 2
+    grown = read_checkpoint(tmp_path / "fine").role_weights("denoiser")
+    prefix = "context.observation_encoder."
+    assert token_cell(read_checkpoint(exported).role_weights("denoiser"), prefix, (1, 16, 16)) == 4  # FAST: 4 x 1
+    assert grown[prefix + "fine_patchify.weight"].shape == (32, 5, 4, 4)
+    assert grown[prefix + "fine_patchify.weight"].abs().sum() == 0 and grown[prefix + "fine.0.weight"].abs().sum() > 0
+    for before, after in zip(_outputs(exported), _outputs(tmp_path / "fine")):
+        assert torch.allclose(before, after, atol=1e-6)
+    overrides = {**FAST, "encoder_options": {**FAST["encoder_options"], "fine_channels": 5}}
+    cfg = fast_config(steps=4, model_overrides=overrides, val_every=100, checkpoint_every=100)
+    trainer = Trainer(make_domain(), cfg, tmp_path / "run", registry=blocks_registry(), log_stream=io.StringIO(),
+                      init=tmp_path / "fine")
+    result = trainer.run()
+    trainer.close()
+    trained = read_checkpoint(result.checkpoint).role_weights("denoiser")  # type: ignore[arg-type]
+    assert trained[prefix + "fine_patchify.weight"].abs().sum() > 0  # the fine stem is now read
+    with pytest.raises(InputError, match="has a fine stem already"):
+        grow_model(tmp_path / "fine", tmp_path / "twice", fine_channels=5)
+    assert main([str(exported), str(tmp_path / "zero"), "--fine-channels", "0"]) == 2
+    assert not (tmp_path / "twice").exists() and not (tmp_path / "zero").exists()
+
+
 @pytest.fixture(scope="module")
 def exported_ar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("run_ar")
@@ -134,7 +159,7 @@ def test_a_deepened_run_warm_starts_and_its_new_blocks_learn(exported: Path, tmp
 
 def test_growing_nothing_or_too_little_is_refused(exported: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(InputError, match="nothing to grow in model .*expected --stem-channels N, --add-layers K"):
+    with pytest.raises(InputError, match="nothing to grow in model .*expected --stem-channels N, --fine-channels N"):
         grow_model(exported, tmp_path / "none")
     assert main([str(exported), str(tmp_path / "neg"), "--add-layers", "-1"]) == 2
     err = capsys.readouterr().err

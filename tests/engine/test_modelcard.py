@@ -115,6 +115,10 @@ def test_wider_edits_and_a_widened_stem_show_in_the_labels() -> None:
     ar = render_card({"domain": "tinysvg", "kind": "ar", "step": 7, "train_config": {**base, "targets": "test"},
                       "deepened_from": {"n_decoder_layers": 2}, "model_config": {"n_decoder_layers": 4}})
     assert "| whole program, test-like targets; then deepened: decoder 2->4 blocks |" in ar
+    fine = render_card({"domain": "tinysvg", "kind": "ar", "step": 7, "train_config": {**base, "targets": "test"},
+                        "fine_from": {"seed": 1}, "model_config": {"encoder_options": {"fine_channels": 8}}})
+    assert "| whole program, test-like targets; then a full-resolution stem of 8 channels added |" in fine
+    assert "full-resolution" not in plain
 
 
 def test_a_run_with_hoists_says_so_in_its_labels() -> None:
