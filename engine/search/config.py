@@ -54,6 +54,9 @@ class BeamConfig(BaseModel):
     local_samples: int = Field(default=64, ge=1, description="Local edits tried per such program and round.")
     local_step: int = Field(default=1, ge=1, description="Largest change of an integer leaf in a local edit "
                             "(+-1 .. +-local_step).")
+    line_steps: int = Field(default=0, ge=0, description="When one integer leaf step made a child better than its "
+                            "parent, step that leaf on in the same direction within the round while it keeps "
+                            "improving, at most this many more steps (0: off).")
     local_pairs: bool = Field(default=False, description="When a program's single-leaf steps are used up, its local "
                               "edits go on with steps of two leaves of one node at once.")
     local_swaps: bool = Field(default=True, description="Local edits also swap a node's production for another of "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from treediff.engine.grammar.grammar import Grammar, Terminal, Value
-from treediff.engine.trees.tree import Edit, Node, walk
+from treediff.engine.trees.tree import Edit, Node, get, walk
 
 MAX_ENUM_ALTERNATIVES = 12  # enum terminals with more words only try the declared neighbours
 
@@ -68,6 +68,27 @@ def neighbour_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
                 continue
             for value in leaf_steps(slot.terminal, kids[i], int_step):  # type: ignore[arg-type]
                 yield Edit(path, Node(node.production, kids[:i] + (value,) + kids[i + 1:]))
+
+
+def repeat_step(parent: Node, edit: Edit) -> Edit | None:
+    """The same integer step once more: when ``edit`` changes exactly one integer leaf of the node at its path
+    in ``parent`` (by ``d``), the edit that changes that leaf of ``edit.apply(parent)`` by ``d`` again. None
+    when ``edit`` is anything else or the next value leaves the terminal's range. Where one step of a
+    coordinate, a size or a gap made a program better, the next step in the same direction often does too."""
+    old, new = get(parent, edit.path), edit.replacement
+    if type(old) is not Node or old.production.name != new.production.name:
+        return None
+    changed = [i for i, (a, b) in enumerate(zip(old.children, new.children, strict=True)) if a != b]
+    if len(changed) != 1:
+        return None
+    i = changed[0]
+    terminal = new.production.slots[i].terminal
+    if terminal is None or terminal.kind != "int":
+        return None
+    value = 2 * new.children[i] - old.children[i]  # type: ignore[operator]
+    if not terminal.lo <= value <= terminal.hi:
+        return None
+    return Edit(edit.path, Node(new.production, new.children[:i] + (value,) + new.children[i + 1:]))
 
 
 def joint_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
