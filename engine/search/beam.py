@@ -26,6 +26,7 @@ import torch
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
 from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, ar_settings, beam_needs_ar
+from treediff.engine.search.lines import follow_lines
 from treediff.engine.search.reading import (
     Reader,
     ar_reader,
@@ -37,7 +38,7 @@ from treediff.engine.search.reading import (
 )
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
-from treediff.engine.trees.neighbours import joint_edits, local_edits, repeat_step, swap_edits
+from treediff.engine.trees.neighbours import joint_edits, local_edits, swap_edits
 from treediff.engine.trees.noise import mutate
 from treediff.engine.trees.tree import Edit, Node, skeleton
 
@@ -113,8 +114,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     distance-and-value rank above.
     ``line_steps`` > 0 follows each integer leaf step that made a child better than its beam parent (from any
     proposer) with further steps of that leaf in the same direction, run in the same round while they keep
-    improving, at most ``line_steps`` more per line (:func:`_lines`): a leaf several steps off is set in one
-    round instead of one step per round.
+    improving, at most ``line_steps`` more per line: a leaf several steps off is set in one
+    round instead of one step per round (:func:`~treediff.engine.search.lines.follow_lines`).
     """
     lineage = Lineage()
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
@@ -172,7 +173,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         ran = dict(zip(order, renderer.run(order)))
         done = [Candidate(t, v, children[t]) for t in trees if (v := ran[t]) is not None]
         if line_steps > 0 and done and not renderer.done():
-            done += _lines(renderer, lineage, done, {c.tree: c.visit.distance for c in beam}, line_steps)
+            done += [Candidate(t, v, 0.0) for t, v in follow_lines(
+                renderer, lineage, [(c.tree, c.visit.distance) for c in done], {c.tree: c.visit.distance for c in beam},
+                line_steps)]
         if renderer.done() or not done:  # no value-network batch after the goal, the budget or the time
             break
         ranked = ranker.rank(frontier.pool(ranker.score(done), beam))
@@ -219,40 +222,6 @@ def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Rando
         return best_read(fresh, n, rng, reader, parent.size)
     ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
     return fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
-
-
-def _lines(renderer: BudgetedExecutor, lineage: Lineage, done: list[Candidate], parents: dict[Node, float],
-           limit: int) -> list[Candidate]:
-    """Integer steps that paid, taken on: every child in ``done`` that one integer leaf step made better than
-    its parent (distances in ``parents``) is stepped again in the same direction (:func:`repeat_step`), and
-    on from there while each step improves, at most ``limit`` more steps per line; each step of all lines is
-    one batch. Returns the new programs executed, in the order of ``done``."""
-    lines: list[tuple[Node, Node, Edit, float]] = []  # (program, its parent, the step, its distance)
-    for cand in done:
-        parent, edit = lineage.parents.get(cand.tree, (None, None))
-        if parent in parents and edit is not None and cand.visit.distance < parents[parent]:
-            lines.append((cand.tree, parent, edit, cand.visit.distance))
-    out: list[Candidate] = []
-    for _ in range(limit):
-        steps: dict[Node, tuple[Node, Edit, float]] = {}  # the next program of each line: (program, step, distance)
-        for tree, parent, edit, distance in lines:
-            nxt = repeat_step(parent, edit)
-            if nxt is not None and not renderer.seen(child := nxt.apply(tree)) and child not in steps:
-                steps[child] = (tree, nxt, distance)
-        if not steps:
-            break
-        visits = renderer.run(list(steps))
-        lines = []
-        for (child, (tree, nxt, distance)), visit in zip(steps.items(), visits):
-            if visit is None:
-                continue
-            lineage.add(child, tree, nxt)
-            out.append(Candidate(child, visit, 0.0))
-            if visit.distance < distance:
-                lines.append((child, tree, nxt, visit.distance))
-        if renderer.done():
-            break
-    return out
 
 
 def _select(ranked: list[Candidate], width: int, diverse: int, value_slots: int = 0) -> list[Candidate]:

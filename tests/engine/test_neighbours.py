@@ -5,9 +5,10 @@ from __future__ import annotations
 from random import Random
 
 from treediff.engine.grammar.grammar import Grammar, Terminal
+from treediff.engine.grammar.parse import parse
 from treediff.engine.trees.derivation import sample_tree
-from treediff.engine.trees.neighbours import hoist_edits, leaf_steps, local_edits, neighbour_edits
-from treediff.engine.trees.tree import Node
+from treediff.engine.trees.neighbours import hoist_edits, leaf_steps, local_edits, neighbour_edits, repeat_step
+from treediff.engine.trees.tree import Edit, Node
 
 
 def _leaves(tree: Node) -> list[object]:
@@ -102,3 +103,23 @@ def test_swap_edits_change_a_production_and_keep_what_it_shares(csg_grammar: Gra
     assert by_node == {f"(+ (Quad 2 3 {w} {w} 0) (Circle 4 5 6))" for w in range(16)}
     leaf = parse(csg_grammar, "(Quad 7 8 1 2 3)")
     assert {str(e.apply(leaf)) for e in swap_edits(csg_grammar, leaf)} == {f"(Circle {r} 7 8)" for r in range(16)}
+
+
+def test_repeat_step_takes_an_integer_step_once_more_and_nothing_else(csg_grammar: Grammar) -> None:
+    tree = parse(csg_grammar, "(+ (Circle 3 8 8) (Quad 8 8 12 8 0))")
+    quad = tree.children[1]
+    assert isinstance(quad, Node)
+
+    def step(text: str) -> Edit:
+        return Edit((1,), parse(csg_grammar, text))
+
+    up = repeat_step(tree, step("(Quad 8 8 13 8 0)"))  # w 12 -> 13: next 14, at the same place
+    assert up is not None and up.path == (1,) and up.apply(step("(Quad 8 8 13 8 0)").apply(tree)) == \
+        parse(csg_grammar, "(+ (Circle 3 8 8) (Quad 8 8 14 8 0))")
+    down = repeat_step(tree, step("(Quad 8 8 10 8 0)"))  # a step of 2 goes on by 2
+    assert down is not None and down.replacement == parse(csg_grammar, "(Quad 8 8 8 8 0)")
+    assert repeat_step(tree, step("(Quad 8 8 15 8 0)")) is None  # 18 is out of range (0..15)
+    assert repeat_step(tree, step("(Quad 8 9 13 8 0)")) is None  # two leaves changed
+    assert repeat_step(tree, step("(Quad 8 8 12 8 0)")) is None  # nothing changed
+    assert repeat_step(tree, step("(Circle 3 8 8)")) is None  # another production
+    assert repeat_step(tree, Edit((), parse(csg_grammar, "(- (Circle 3 8 8) (Quad 8 8 12 8 0))"))) is None
