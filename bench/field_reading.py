@@ -4,9 +4,11 @@ Every token of a program decides one thing: which production expands a nontermin
 value of one production (``arrange.gap``, ``ellipse.w``; ``Vocab.token_fields``). For generated targets (the
 domain's complexity-filtered test-like set, development seed 1 by default) this reads each target program
 teacher-forced after its own observation and groups the tokens by field: how often the token was the model's
-most likely one, its mean negative log-likelihood, and the chance level (uniform over the field's choices).
-A field near chance is one the model cannot read from the observation, which the search then has to find by
-executing programs. Prints a table and writes JSON.
+most likely one, its mean negative log-likelihood, the chance level (uniform over the field's choices) and, for
+leaf values, how many of the field's values would leave the execution a goal match (``equal``: 1 when the
+observation pins the value down, more when other values look the same, e.g. the colour of an invisible shape).
+A field near chance whose ``equal`` is near 1 is one the model cannot read although the observation shows it,
+which the search then has to find by executing programs. Prints a table and writes JSON.
 
     python bench/field_reading.py tinysvg [--ar plugins/tinysvg/model_ar] [-n 200] [--seed 1] [--out F]
 """
@@ -17,16 +19,20 @@ import argparse
 import math
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from treediff.engine.errors import TreediffError
 from treediff.engine.files import write_json
 from treediff.engine.grammar.grammar import Grammar
+from treediff.engine.trees.tree import Node
 
-Reading = tuple[str, float, bool]
-"""(field, log-probability of the true token, whether it was the model's most likely token)."""
+Reading = tuple[str, float, bool, int | None]
+"""(field, log-probability of the true token, whether it was the model's most likely token, how many values of
+the leaf leave the execution a goal match: None for a production token)."""
 
 
 def chance_nll(grammar: Grammar) -> dict[str, float]:
@@ -41,12 +47,36 @@ def chance_nll(grammar: Grammar) -> dict[str, float]:
 
 def field_table(readings: Iterable[Reading], chance: dict[str, float]) -> list[dict[str, Any]]:
     """One row per field read (sorted by name): tokens, top-1 accuracy, mean NLL and the chance NLL."""
-    groups: dict[str, list[tuple[float, bool]]] = defaultdict(list)
-    for field, logprob, top in readings:
-        groups[field].append((logprob, top))
-    return [{"field": field, "tokens": len(rows), "accuracy": sum(top for _, top in rows) / len(rows),
-             "nll": -sum(lp for lp, _ in rows) / len(rows), "chance_nll": chance[field]}
-            for field, rows in sorted(groups.items())]
+    groups: dict[str, list[tuple[float, bool, int | None]]] = defaultdict(list)
+    for field, logprob, top, equal in readings:
+        groups[field].append((logprob, top, equal))
+    out = []
+    for field, rows in sorted(groups.items()):
+        equals = [e for _, _, e in rows if e is not None]
+        out.append({"field": field, "tokens": len(rows), "accuracy": sum(top for _, top, _ in rows) / len(rows),
+                    "nll": -sum(lp for lp, _, _ in rows) / len(rows), "chance_nll": chance[field],
+                    "equal": sum(equals) / len(equals) if equals else None})
+    return out
+
+
+def equal_values(tree: Node, execute: Callable[[list[Node]], torch.Tensor],
+                 goal: Callable[[torch.Tensor], torch.Tensor]) -> list[int | None]:
+    """Per token of ``tree`` (``Vocab.encode`` order): None for a production token; for a leaf value, how many
+    values of its terminal (its own included) make an execution that ``goal`` accepts."""
+    out: list[int | None] = []
+
+    def walk(node: Node, rebuild: Callable[[Node], Node]) -> None:
+        out.append(None)
+        for i, (slot, child) in enumerate(zip(node.production.slots, node.children, strict=True)):
+            def put(new: Any, i: int = i, node: Node = node) -> Node:
+                return rebuild(Node(node.production, node.children[:i] + (new,) + node.children[i + 1:]))
+            if slot.terminal is None:
+                walk(child, put)  # type: ignore[arg-type]
+            else:
+                out.append(int(goal(execute([put(v) for v in slot.terminal.values])).sum()))
+
+    walk(tree, lambda t: t)
+    return out
 
 
 def read_fields(domain_name: str, ar_dir: Path, n: int, seed: int) -> tuple[Grammar, list[Reading]]:
@@ -61,10 +91,13 @@ def read_fields(domain_name: str, ar_dir: Path, n: int, seed: int) -> tuple[Gram
     bundle = load_bundle(ar_dir, domain, registry)
     targets = generated_targets(domain, n, seed, domain.make_executor("cpu"))
     out: list[Reading] = []
+    executor = domain.make_executor("cpu")
     for target in targets:
         assert target.program is not None  # generated targets carry their program
         row = token_readings(bundle.need_ar(), bundle.vocab, target.observation[None], [target.program])[0]
-        out += [(f, lp, top) for f, (lp, top) in zip(bundle.vocab.token_fields(target.program), row)]
+        equal = equal_values(target.program, executor.execute, lambda o, t=target: domain.goal(o, t.observation))
+        out += [(f, lp, top, e) for f, (lp, top), e in zip(bundle.vocab.token_fields(target.program), row, equal,
+                                                          strict=True)]
     return domain.grammar, out
 
 
@@ -83,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     table = field_table(readings, chance_nll(grammar))
-    print(f"{'field':>16} {'tokens':>6} {'top-1':>6} {'nll':>6} {'chance':>6}")
+    print(f"{'field':>16} {'tokens':>6} {'top-1':>6} {'nll':>6} {'chance':>6} {'equal':>6}")
     for r in table:
-        print(f"{r['field']:>16} {r['tokens']:>6} {r['accuracy']:>6.3f} {r['nll']:>6.3f} {r['chance_nll']:>6.3f}")
+        equal = "-" if r["equal"] is None else f"{r['equal']:.2f}"
+        print(f"{r['field']:>16} {r['tokens']:>6} {r['accuracy']:>6.3f} {r['nll']:>6.3f} {r['chance_nll']:>6.3f} "
+              f"{equal:>6}")
     out = args.out or Path(__file__).resolve().parent / "results" / f"field-reading-{args.domain}.json"
     write_json(out, {"domain": args.domain, "ar": str(ar_dir), "targets": args.n, "seed": args.seed,
                      "fields": table})

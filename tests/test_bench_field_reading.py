@@ -21,12 +21,27 @@ def test_chance_is_uniform_over_each_fields_choices(csg_grammar: Grammar) -> Non
 
 
 def test_field_table_groups_readings_by_field() -> None:
-    readings = [("a.x", -0.5, True), ("a.x", -1.5, False), ("<s>", -0.1, True), ("a.x", -1.0, True)]
+    readings = [("a.x", -0.5, True, 1), ("a.x", -1.5, False, 3), ("<s>", -0.1, True, None), ("a.x", -1.0, True, 2)]
     table = bench_script("field_reading").field_table(readings, {"a.x": 2.0, "<s>": 0.7})
     assert [r["field"] for r in table] == ["<s>", "a.x"]
     s, x = table
-    assert (s["tokens"], s["accuracy"], s["nll"], s["chance_nll"]) == (1, 1.0, pytest.approx(0.1), 0.7)
-    assert (x["tokens"], x["accuracy"], x["nll"]) == (3, pytest.approx(2 / 3), pytest.approx(1.0))
+    assert (s["tokens"], s["accuracy"], s["nll"], s["chance_nll"], s["equal"]) == (1, 1.0, pytest.approx(0.1), 0.7,
+                                                                                  None)
+    assert (x["tokens"], x["accuracy"], x["nll"], x["equal"]) == (3, pytest.approx(2 / 3), pytest.approx(1.0), 2.0)
+
+
+def test_equal_values_count_the_values_of_each_leaf_that_execute_alike(csg_grammar: Grammar) -> None:
+    import torch
+
+    from treediff.engine.grammar.parse import parse
+
+    tree = parse(csg_grammar, "(+ (Circle 3 8 8) (Quad 8 8 12 8 0))")
+
+    def execute(trees: list) -> torch.Tensor:  # a stand-in execution: what a program "shows" is its radius only
+        return torch.tensor([[float(t.children[0].children[0] > 1)] for t in trees])
+
+    equal = bench_script("field_reading").equal_values(tree, execute, lambda o: o[:, 0] == 1.0)
+    assert equal == [None, None, 14, 16, 16, None, 16, 16, 16, 16, 8]  # r > 1: 14 of 16 radii; the rest free
 
 
 def test_main_reads_generated_targets_with_the_shipped_ar_model(tmp_path: Path,
@@ -37,6 +52,7 @@ def test_main_reads_generated_targets_with_the_shipped_ar_model(tmp_path: Path,
     fields = {r["field"]: r for r in saved["fields"]}
     assert "<shape>" in fields and saved["targets"] == 6 and saved["seed"] == 1
     assert all(0 <= r["accuracy"] <= 1 and r["nll"] > 0 for r in saved["fields"])
+    assert fields["<shape>"]["equal"] is None and fields["circle.r"]["equal"] >= 1
     assert "<shape>" in capsys.readouterr().out
     assert bench_script("field_reading").main(["nosuchdomain", "--out", str(out)]) == 2
     assert "nosuchdomain" in capsys.readouterr().err
