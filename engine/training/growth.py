@@ -39,6 +39,7 @@ import argparse
 import copy
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,12 +183,17 @@ def grow_model(path: str | Path, out_dir: str | Path, stem_channels: int | None 
     meta: dict[str, Any] = {k: copy.deepcopy(v) for k, v in ckpt.meta.items() if k != "train_state"}
     config = dict(meta["model_config"])
     if stem_channels is not None:
-        weights = _widened(weights, ckpt.path, ckpt.meta.get("encoder"), stem_channels, generator)
+        weights = _each_encoder(weights, ckpt.path, meta.get("encoder"),
+                                lambda w, prefix: widen_encoder(w, prefix, stem_channels, generator),
+                                "cannot widen model {model}: {reason}; hint: pass a larger --stem-channels")
         old = int(ckpt.weights[encoder_prefixes(weights)[0] + STEM_IN + "weight"].shape[0])
         config["encoder_options"] = {**config.get("encoder_options", {}), "stem_channels": stem_channels}
         meta["widened_from"] = {"path": str(ckpt.path), "stem_channels": old, "seed": seed}
     if fine_channels is not None:
-        weights = _with_fine_stem(weights, ckpt.path, meta, fine_channels, generator)
+        shape = tuple(meta["observation_shape"])
+        weights = _each_encoder(weights, ckpt.path, meta.get("encoder"),
+                                lambda w, prefix: add_fine_stem(w, prefix, fine_channels, shape, generator),
+                                "cannot add a fine stem to model {model}: {reason}")
         config["encoder_options"] = {**config.get("encoder_options", {}), "fine_channels": fine_channels}
         meta["fine_from"] = {"path": str(ckpt.path), "seed": seed}
     for field, k in added.items():
@@ -207,33 +213,20 @@ def grow_model(path: str | Path, out_dir: str | Path, stem_channels: int | None 
     return out / "model.json"
 
 
-def _widened(weights: dict[str, torch.Tensor], path: Path, encoder: Any, channels: int,
-             generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Every grid encoder of ``weights`` widened (:func:`widen_encoder`), or InputError naming the model."""
+def _each_encoder(weights: dict[str, torch.Tensor], path: Path, encoder: Any,
+                  grow: Callable[[dict[str, torch.Tensor], str], dict[str, torch.Tensor]],
+                  refused: str) -> dict[str, torch.Tensor]:
+    """``grow(weights, prefix)`` applied to every grid encoder of ``weights``; InputError naming the model when
+    it has none, or ``refused`` (formatted with ``model`` and ``reason``) when ``grow`` raises ValueError."""
     prefixes = encoder_prefixes(weights)
     if not prefixes:
         raise InputError(f"model {str(path)!r} has no grid observation encoder (encoder "
                          f"{encoder!r}); expected a model of an image or grid domain")
     try:
         for prefix in prefixes:
-            weights = widen_encoder(weights, prefix, channels, generator)
+            weights = grow(weights, prefix)
     except ValueError as exc:
-        raise InputError(f"cannot widen model {str(path)!r}: {exc}; hint: pass a larger --stem-channels") from None
-    return weights
-
-
-def _with_fine_stem(weights: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], channels: int,
-                    generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Every grid encoder of ``weights`` given a fine stem (:func:`add_fine_stem`), or InputError naming the model."""
-    prefixes = encoder_prefixes(weights)
-    if not prefixes:
-        raise InputError(f"model {str(path)!r} has no grid observation encoder (encoder "
-                         f"{meta.get('encoder')!r}); expected a model of an image or grid domain")
-    try:
-        for prefix in prefixes:
-            weights = add_fine_stem(weights, prefix, channels, tuple(meta["observation_shape"]), generator)
-    except ValueError as exc:
-        raise InputError(f"cannot add a fine stem to model {str(path)!r}: {exc}") from None
+        raise InputError(refused.format(model=repr(str(path)), reason=exc)) from None
     return weights
 
 
