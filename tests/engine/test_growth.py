@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -35,6 +36,18 @@ def _outputs(model_dir: Path, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor
             bundle.value.context.observation_encoder(x))  # type: ignore[union-attr]
 
 
+def _trained_from(grown: Path, run: Path, **overrides: Any) -> dict[str, torch.Tensor]:
+    """The denoiser's weights after a 4-step run warm-started from ``grown`` with ``overrides`` of the fast model
+    (``encoder_options`` merged into the fast ones)."""
+    options = {**FAST["encoder_options"], **overrides.pop("encoder_options", {})}
+    cfg = fast_config(steps=4, model_overrides={**FAST, **overrides, "encoder_options": options}, val_every=100,
+                      checkpoint_every=100)
+    trainer = Trainer(make_domain(), cfg, run, registry=blocks_registry(), log_stream=io.StringIO(), init=grown)
+    result = trainer.run()
+    trainer.close()
+    return read_checkpoint(result.checkpoint).role_weights("denoiser")  # type: ignore[arg-type]
+
+
 def test_widened_model_computes_the_same_and_records_its_stem(exported: Path, tmp_path: Path) -> None:
     written = widen_stem(exported, tmp_path / "wide", 12, seed=3)
     meta = json.loads(written.read_text())
@@ -54,13 +67,7 @@ def test_widened_model_computes_the_same_and_records_its_stem(exported: Path, tm
 
 def test_a_run_with_the_wider_stem_warm_starts_from_it_and_trains(exported: Path, tmp_path: Path) -> None:
     widen_stem(exported, tmp_path / "wide", 12)
-    overrides = {**FAST, "encoder_options": {**FAST["encoder_options"], "stem_channels": 12}}
-    cfg = fast_config(steps=4, model_overrides=overrides, val_every=100, checkpoint_every=100)
-    trainer = Trainer(make_domain(), cfg, tmp_path / "run", registry=blocks_registry(), log_stream=io.StringIO(),
-                      init=tmp_path / "wide")
-    result = trainer.run()
-    trainer.close()
-    trained = read_checkpoint(result.checkpoint).role_weights("denoiser")  # type: ignore[arg-type]
+    trained = _trained_from(tmp_path / "wide", tmp_path / "run", encoder_options={"stem_channels": 12})
     start = read_checkpoint(tmp_path / "wide").role_weights("denoiser")
     key = "context.observation_encoder.patchify.weight"
     assert trained[key][:, 8:].abs().sum() > 0 and start[key][:, 8:].abs().sum() == 0  # new channels now read
@@ -95,13 +102,7 @@ def test_a_fine_stem_computes_the_same_and_its_run_learns_to_read_it(exported: P
     assert grown[prefix + "fine_patchify.weight"].abs().sum() == 0 and grown[prefix + "fine.0.weight"].abs().sum() > 0
     for before, after in zip(_outputs(exported), _outputs(tmp_path / "fine")):
         assert torch.allclose(before, after, atol=1e-6)
-    overrides = {**FAST, "encoder_options": {**FAST["encoder_options"], "fine_channels": 5}}
-    cfg = fast_config(steps=4, model_overrides=overrides, val_every=100, checkpoint_every=100)
-    trainer = Trainer(make_domain(), cfg, tmp_path / "run", registry=blocks_registry(), log_stream=io.StringIO(),
-                      init=tmp_path / "fine")
-    result = trainer.run()
-    trainer.close()
-    trained = read_checkpoint(result.checkpoint).role_weights("denoiser")  # type: ignore[arg-type]
+    trained = _trained_from(tmp_path / "fine", tmp_path / "run", encoder_options={"fine_channels": 5})
     assert trained[prefix + "fine_patchify.weight"].abs().sum() > 0  # the fine stem is now read
     with pytest.raises(InputError, match="has a fine stem already"):
         grow_model(tmp_path / "fine", tmp_path / "twice", fine_channels=5)
@@ -148,12 +149,7 @@ def test_deepened_model_computes_the_same_and_records_its_depth(kind: str, expor
 
 def test_a_deepened_run_warm_starts_and_its_new_blocks_learn(exported: Path, tmp_path: Path) -> None:
     grow_model(exported, tmp_path / "deep", add_layers=1)
-    cfg = fast_config(steps=4, model_overrides={**FAST, "n_layers": 2}, val_every=100, checkpoint_every=100)
-    trainer = Trainer(make_domain(), cfg, tmp_path / "run", registry=blocks_registry(), log_stream=io.StringIO(),
-                      init=tmp_path / "deep")
-    result = trainer.run()
-    trainer.close()
-    trained = read_checkpoint(result.checkpoint).role_weights("denoiser")  # type: ignore[arg-type]
+    trained = _trained_from(tmp_path / "deep", tmp_path / "run", n_layers=2)
     assert trained["context.blocks.1.mlp.proj.weight"].abs().sum() > 0  # the zero output projection moved
 
 
