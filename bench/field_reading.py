@@ -28,7 +28,8 @@ import torch
 from treediff.engine.errors import TreediffError
 from treediff.engine.files import write_json
 from treediff.engine.grammar.grammar import Grammar
-from treediff.engine.trees.tree import Node
+from treediff.engine.trees.tokens import Vocab
+from treediff.engine.trees.tree import Edit, Node, get
 
 Reading = tuple[str, float, bool, int | None]
 """(field, log-probability of the true token, whether it was the model's most likely token, how many values of
@@ -59,23 +60,18 @@ def field_table(readings: Iterable[Reading], chance: dict[str, float]) -> list[d
     return out
 
 
-def equal_values(tree: Node, execute: Callable[[list[Node]], torch.Tensor],
+def equal_values(tree: Node, vocab: Vocab, execute: Callable[[list[Node]], torch.Tensor],
                  goal: Callable[[torch.Tensor], torch.Tensor]) -> list[int | None]:
     """Per token of ``tree`` (``Vocab.encode`` order): None for a production token; for a leaf value, how many
     values of its terminal (its own included) make an execution that ``goal`` accepts."""
-    out: list[int | None] = []
-
-    def walk(node: Node, rebuild: Callable[[Node], Node]) -> None:
-        out.append(None)
-        for i, (slot, child) in enumerate(zip(node.production.slots, node.children, strict=True)):
-            def put(new: Any, i: int = i, node: Node = node) -> Node:
-                return rebuild(Node(node.production, node.children[:i] + (new,) + node.children[i + 1:]))
-            if slot.terminal is None:
-                walk(child, put)  # type: ignore[arg-type]
-            else:
-                out.append(int(goal(execute([put(v) for v in slot.terminal.values])).sum()))
-
-    walk(tree, lambda t: t)
+    out: list[int | None] = [None] * len(vocab.encode(tree))
+    for path, own in vocab.node_tokens(tree):
+        node = get(tree, path)
+        leaves = [(i, s.terminal) for i, s in enumerate(node.production.slots) if s.terminal is not None]
+        for k, (i, terminal) in zip(own[1:], leaves, strict=True):
+            variants = [Edit(path, Node(node.production, node.children[:i] + (v,) + node.children[i + 1:])).apply(tree)
+                        for v in terminal.values]
+            out[k] = int(goal(execute(variants)).sum())
     return out
 
 
@@ -89,13 +85,14 @@ def read_fields(domain_name: str, ar_dir: Path, n: int, seed: int) -> tuple[Gram
     registry = load_registry()
     domain = registry.domain(domain_name)
     bundle = load_bundle(ar_dir, domain, registry)
-    targets = generated_targets(domain, n, seed, domain.make_executor("cpu"))
-    out: list[Reading] = []
     executor = domain.make_executor("cpu")
+    targets = generated_targets(domain, n, seed, executor)
+    out: list[Reading] = []
     for target in targets:
         assert target.program is not None  # generated targets carry their program
         row = token_readings(bundle.need_ar(), bundle.vocab, target.observation[None], [target.program])[0]
-        equal = equal_values(target.program, executor.execute, lambda o, t=target: domain.goal(o, t.observation))
+        equal = equal_values(target.program, bundle.vocab, executor.execute,
+                             lambda o, t=target: domain.goal(o, t.observation))
         out += [(f, lp, top, e) for f, (lp, top), e in zip(bundle.vocab.token_fields(target.program), row, equal,
                                                           strict=True)]
     return domain.grammar, out

@@ -23,7 +23,7 @@ from typing import Any
 from treediff.engine.errors import TreediffError
 from treediff.engine.files import write_json
 from treediff.engine.grammar.grammar import Grammar
-from treediff.engine.trees.tree import Node
+from treediff.engine.trees.tree import Edit, Node, get
 from treediff.engine.trees.tree import Path as TreePath
 
 
@@ -39,18 +39,15 @@ def field_leaves(tree: Node, field: str, at: TreePath = ()) -> list[tuple[TreePa
 
 
 def scramble(tree: Node, field: str, rng: random.Random) -> Node:
-    """``tree`` with every leaf of ``field`` set to a value drawn uniformly from its terminal."""
-
-    def rebuild(node: Node, at: TreePath) -> Node:
-        kids = list(node.children)
-        for i, (slot, child) in enumerate(zip(node.production.slots, kids, strict=True)):
-            if slot.terminal is None:
-                kids[i] = rebuild(child, (*at, i))  # type: ignore[arg-type]
-            elif slot.field == field:
-                kids[i] = rng.choice(slot.terminal.values)
-        return Node(node.production, tuple(kids))
-
-    return rebuild(tree, ())
+    """``tree`` with every leaf of ``field`` set to a value drawn uniformly from its terminal (in the order of
+    :func:`field_leaves`)."""
+    for path, i in field_leaves(tree, field):
+        node = get(tree, path)
+        terminal = node.production.slots[i].terminal
+        assert terminal is not None  # field_leaves gives leaf slots only
+        value = rng.choice(terminal.values)
+        tree = Edit(path, Node(node.production, node.children[:i] + (value,) + node.children[i + 1:])).apply(tree)
+    return tree
 
 
 def field_names(grammar: Grammar) -> set[str]:

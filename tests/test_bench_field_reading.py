@@ -34,13 +34,14 @@ def test_equal_values_count_the_values_of_each_leaf_that_execute_alike(csg_gramm
     import torch
 
     from treediff.engine.grammar.parse import parse
+    from treediff.engine.trees.tokens import Vocab
 
     tree = parse(csg_grammar, "(+ (Circle 3 8 8) (Quad 8 8 12 8 0))")
 
     def execute(trees: list) -> torch.Tensor:  # a stand-in execution: what a program "shows" is its radius only
         return torch.tensor([[float(t.children[0].children[0] > 1)] for t in trees])
 
-    equal = bench_script("field_reading").equal_values(tree, execute, lambda o: o[:, 0] == 1.0)
+    equal = bench_script("field_reading").equal_values(tree, Vocab(csg_grammar), execute, lambda o: o[:, 0] == 1.0)
     assert equal == [None, None, 14, 16, 16, None, 16, 16, 16, 16, 8]  # r > 1: 14 of 16 radii; the rest free
 
 
