@@ -16,7 +16,7 @@ from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import InputError, TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor
 from treediff.engine.search.result import Lineage, SolveResult, finish
-from treediff.engine.search.starts import random_program
+from treediff.engine.search.starts import random_program, skeleton_vote
 from treediff.engine.trees.noise import SIGMA_SMALL, mutate
 from treediff.engine.trees.tree import Edit, Node
 
@@ -120,9 +120,13 @@ def _restart(domain: Domain, renderer: BudgetedExecutor, rng: random.Random, lin
 
 
 def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int,
-                generator: torch.Generator, temperature: float = 1.0, likely_first: bool = False) -> list[Node]:
+                generator: torch.Generator, temperature: float = 1.0, likely_first: bool = False,
+                pool: int = 0) -> list[Node]:
     """``samples`` whole programs sampled (at ``temperature``) from the AR model for the renderer's target,
     executed and ranked.
+
+    With ``pool`` > ``samples``, ``pool`` programs are drawn (model time, not renderer calls) and the
+    ``samples`` programs run are chosen among them by :func:`treediff.engine.search.starts.skeleton_vote`.
 
     Every distinct sample is executed (counted as a renderer call, within the budget), in sampling order or,
     with ``likely_first``, the highest sampling log-probability first (so a budget smaller than the samples runs
@@ -135,9 +139,11 @@ def ar_programs(renderer: BudgetedExecutor, ar_bundle: ModelBundle, samples: int
     ar = ar_bundle.need_ar()
     device = model_device(ar)
     with renderer.profile.section("model"):
-        drawn = sample_programs(ar, ar_bundle.vocab, renderer.target.to(device)[None], samples,
+        drawn = sample_programs(ar, ar_bundle.vocab, renderer.target.to(device)[None], max(samples, pool),
                                 generator, temperature=temperature)[0]
     renderer.profile.count("programs_sampled", len(drawn))
+    if pool > samples:
+        drawn = skeleton_vote(drawn, samples)
     trees = list(dict.fromkeys(tree for tree, _ in drawn))
     sampled = {tree: i for i, tree in enumerate(trees)}
     if likely_first:

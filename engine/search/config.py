@@ -170,6 +170,10 @@ class SearchConfig(BaseModel):
     ar_samples: int = Field(default=64, ge=1, description="With start: ar, whole programs sampled from the AR model "
                             "per solve; every distinct one is executed (counted as a renderer call) and the search "
                             "starts from the best of them.")
+    ar_pool: int = Field(default=0, ge=0, description="With start: ar, draw this many programs from the AR model "
+                         "(model time, not renderer calls) and run ar_samples of them chosen by a vote on their "
+                         "structure: one program per skeleton, the skeletons drawn most often first, each by its "
+                         "likeliest program. 0 (or at most ar_samples): run the ar_samples programs drawn.")
     ar_temperature: float = Field(default=1.0, gt=0, description="With start: ar, the sampling temperature of the "
                                   "AR model's programs (below 1: nearer its most likely reading of the target).")
     ar_order: SampleOrder = Field(default="sampled", description="With start: ar, in which order the sampled "

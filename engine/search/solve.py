@@ -117,7 +117,7 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
 
         ar_model = ar_model_for("ar", bundle, ar_bundle)
         start = ar_programs(renderer, ar_model, config.ar_samples, _generator(ar_model, seed), config.ar_temperature,
-                            likely_first=config.ar_order == "likely")
+                            likely_first=config.ar_order == "likely", pool=config.ar_pool)
     if method == "beam":
         from treediff.engine.search.beam import beam_search
 

@@ -1,14 +1,16 @@
-"""Start programs of a search: random derivations, the grammar's minimal program, or caller-given seeds."""
+"""Start programs of a search: random derivations, the grammar's minimal program, caller-given seeds, and the
+vote that picks which of many sampled programs to run."""
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Sequence
 
 from treediff.engine.domains.domain import Domain
 from treediff.engine.errors import InputError
 from treediff.engine.trees.derivation import minimal_tree, sample_tree
-from treediff.engine.trees.tree import Node
+from treediff.engine.trees.tree import Node, skeleton
 
 START_KINDS = ("random", "minimal")
 
@@ -40,3 +42,31 @@ def start_programs(domain: Domain, start: str | Sequence[Node], count: int, rng:
         if tree not in out:
             out.append(tree)
     return out
+
+
+def skeleton_vote(drawn: Sequence[tuple[Node, float]], keep: int) -> list[tuple[Node, float]]:
+    """``keep`` of the distinct ``drawn`` programs (each with its sampling log-probability, in sampling order),
+    chosen by a vote on their structure.
+
+    Every draw (repeats included) is one vote for its :func:`~treediff.engine.trees.tree.skeleton`. The
+    skeletons drawn most often come first (ties: the one with the likelier best program, then the one drawn
+    first), each represented by its likeliest program (ties: the earlier drawn); once every skeleton has one
+    program, the other distinct programs follow in sampling order. A sampler that gets a large program's
+    structure right only some of the time still draws the right structure more often than any single wrong
+    one, so a few programs per skeleton cover more structures than as many programs taken as drawn. Each
+    program keeps its first draw's log-probability.
+    """
+    programs: dict[Node, float] = {}
+    for tree, logprob in drawn:
+        programs.setdefault(tree, logprob)
+    votes = Counter(skeleton(tree) for tree, _ in drawn)
+    best: dict[tuple[str, ...], Node] = {}
+    for tree, logprob in programs.items():  # sampling order: a tie on log-probability keeps the earlier
+        key = skeleton(tree)
+        if key not in best or logprob > programs[best[key]]:
+            best[key] = tree
+    order = sorted(best, key=lambda key: (-votes[key], -programs[best[key]]))  # stable: first drawn on ties
+    chosen = [best[key] for key in order]
+    picked = set(chosen)
+    chosen += [tree for tree in programs if tree not in picked]
+    return [(tree, programs[tree]) for tree in chosen[:keep]]

@@ -544,6 +544,32 @@ def test_ar_programs_likely_first_execute_the_samples_in_falling_log_probability
     assert ranked[0] == ranked[1]  # ranked the same way: the search goes on from the same starts
 
 
+def test_ar_programs_with_a_pool_run_only_the_voted_samples(models, monkeypatch):
+    import torch
+
+    import treediff.engine.models.inference as inference
+    from treediff.engine.search.baselines import ar_programs
+    from treediff.engine.search.budget import BudgetedExecutor
+    from treediff.engine.search.starts import skeleton_vote
+
+    d, _, ar = models
+    target = render(d, d.test_targets(1, 84)[0])
+    draws: list = []
+    original = inference.sample_programs
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        draws.append(out[0])
+        return out
+
+    monkeypatch.setattr(inference, "sample_programs", spy)
+    renderer = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=1000)
+    ranked = ar_programs(renderer, ar, 6, torch.Generator().manual_seed(0), pool=60)
+    assert len(draws) == 1 and len(draws[0]) == 60  # the pool is drawn, not executed
+    voted = [tree for tree, _ in skeleton_vote(draws[0], 6)]
+    assert renderer.calls == len(voted) == 6 and set(renderer.visits) == set(voted) == set(ranked)
+
+
 def test_ar_programs_sample_at_the_given_temperature(models):
     import torch
 
