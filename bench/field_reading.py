@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from treediff.engine.errors import TreediffError
+from treediff.engine.evaluation.probe import ModelProbe, add_probe_arguments, open_probe
 from treediff.engine.files import write_json
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.tokens import Vocab
@@ -75,51 +76,41 @@ def equal_values(tree: Node, vocab: Vocab, execute: Callable[[list[Node]], torch
     return out
 
 
-def read_fields(domain_name: str, ar_dir: Path, n: int, seed: int) -> tuple[Grammar, list[Reading]]:
-    """The readings of every token of ``n`` generated targets of ``domain_name`` by the AR model in ``ar_dir``."""
-    from treediff.engine.domains.registry import load_registry
-    from treediff.engine.evaluation.harness import generated_targets
+def read_fields(probe: ModelProbe, n: int, seed: int) -> list[Reading]:
+    """The readings of every token of ``n`` generated targets of the probe's domain by its AR model."""
     from treediff.engine.models.likelihood import token_readings
-    from treediff.engine.training.bundle import load_bundle
 
-    registry = load_registry()
-    domain = registry.domain(domain_name)
-    bundle = load_bundle(ar_dir, domain, registry)
-    executor = domain.make_executor("cpu")
-    targets = generated_targets(domain, n, seed, executor)
+    domain, bundle, executor = probe.domain, probe.bundle, probe.executor
     out: list[Reading] = []
-    for target in targets:
+    for target in probe.targets(n, seed):
         assert target.program is not None  # generated targets carry their program
         row = token_readings(bundle.need_ar(), bundle.vocab, target.observation[None], [target.program])[0]
         equal = equal_values(target.program, bundle.vocab, executor.execute,
                              lambda o, t=target: domain.goal(o, t.observation))
         out += [(f, lp, top, e) for f, (lp, top), e in zip(bundle.vocab.token_fields(target.program), row, equal,
                                                           strict=True)]
-    return domain.grammar, out
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("domain")
-    p.add_argument("--ar", type=Path, default=None, help="AR model folder (default: plugins/DOMAIN/model_ar)")
-    p.add_argument("-n", type=int, default=200, help="generated targets read (default 200)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the generated targets (default 1, not the eval's 0)")
+    add_probe_arguments(p, n=200, seed=1)
     p.add_argument("--out", type=Path, default=None, help="default: bench/results/field-reading-DOMAIN.json")
     args = p.parse_args(argv)
-    ar_dir = args.ar or Path(__file__).resolve().parent.parent / "plugins" / args.domain / "model_ar"
     try:
-        grammar, readings = read_fields(args.domain, ar_dir, args.n, args.seed)
+        probe = open_probe(args.domain, args.ar)
+        readings = read_fields(probe, args.n, args.seed)
     except TreediffError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    table = field_table(readings, chance_nll(grammar))
+    table = field_table(readings, chance_nll(probe.domain.grammar))
     print(f"{'field':>16} {'tokens':>6} {'top-1':>6} {'nll':>6} {'chance':>6} {'equal':>6}")
     for r in table:
         equal = "-" if r["equal"] is None else f"{r['equal']:.2f}"
         print(f"{r['field']:>16} {r['tokens']:>6} {r['accuracy']:>6.3f} {r['nll']:>6.3f} {r['chance_nll']:>6.3f} "
               f"{equal:>6}")
     out = args.out or Path(__file__).resolve().parent / "results" / f"field-reading-{args.domain}.json"
-    write_json(out, {"domain": args.domain, "ar": str(ar_dir), "targets": args.n, "seed": args.seed,
+    write_json(out, {"domain": args.domain, "ar": str(probe.model_dir), "targets": args.n, "seed": args.seed,
                      "fields": table})
     print(f"wrote {out}")
     return 0

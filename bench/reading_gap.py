@@ -20,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from treediff.engine.errors import InputError
+from treediff.engine.errors import InputError, TreediffError
 from treediff.engine.evaluation.harness import RESULTS, method_records
+from treediff.engine.evaluation.probe import ModelProbe, open_probe
 from treediff.engine.files import write_json
 
 Reader = Callable[[str, list[str]], list[float]]
@@ -48,42 +49,46 @@ def summary(table: list[dict[str, Any]]) -> dict[str, Any]:
             if better else None}
 
 
-def ar_reader(domain_name: str, ar_dir: Path) -> Reader:
-    """A reader backed by the AR model in ``ar_dir`` (targets rendered by the domain's executor, on the CPU)."""
-    from treediff.engine.domains.registry import load_registry
+def ar_reader(probe: ModelProbe) -> Reader:
+    """A reader backed by the probe's AR model (targets rendered by the domain's executor, on the CPU)."""
     from treediff.engine.grammar.parse import parse
     from treediff.engine.models.likelihood import program_logprobs
-    from treediff.engine.training.bundle import load_bundle
 
-    registry = load_registry()
-    domain = registry.domain(domain_name)
-    bundle = load_bundle(ar_dir, domain, registry)
-    executor = domain.make_executor("cpu")
+    grammar, bundle = probe.domain.grammar, probe.bundle
 
     def read(target: str, programs: list[str]) -> list[float]:
-        observation = executor.execute([parse(domain.grammar, target)])[:1]
-        trees = [parse(domain.grammar, p) for p in programs]
+        observation = probe.executor.execute([parse(grammar, target)])[:1]
+        trees = [parse(grammar, p) for p in programs]
         return [float(x) for x in program_logprobs(bundle.need_ar(), bundle.vocab, observation, trees).tolist()]
 
     return read
 
 
+def eval_domain(eval_dir: Path) -> str:
+    """The domain an eval folder was run on (its ``eval.json``); InputError when that is unreadable."""
+    try:
+        return str(json.loads((eval_dir / "eval.json").read_text())["domain"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{eval_dir / 'eval.json'}: {exc}; expected the eval.json that `treediff eval` writes "
+                         "beside results.jsonl") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("eval_dir", type=Path, help="an eval output folder holding results.jsonl")
-    p.add_argument("--ar", type=Path, default=None, help="AR model folder (default: plugins/DOMAIN/model_ar)")
+    p.add_argument("--ar", type=Path, default=None, help="AR model folder (default: the domain's shipped one)")
     p.add_argument("--method", default="beam")
     p.add_argument("--out", type=Path, default=None, help="default: EVAL_DIR/reading-gap-METHOD.json")
     args = p.parse_args(argv)
     results = args.eval_dir / RESULTS
     try:
         rows = method_records(args.eval_dir, args.method)
-    except InputError as exc:
+        domain_name = eval_domain(args.eval_dir)
+        probe = open_probe(domain_name, args.ar)
+    except TreediffError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    domain_name = json.loads((args.eval_dir / "eval.json").read_text())["domain"]
-    ar_dir = args.ar or Path(__file__).resolve().parent.parent / "plugins" / domain_name / "model_ar"
-    table = gaps(rows, ar_reader(domain_name, ar_dir))
+    table = gaps(rows, ar_reader(probe))
     print(f"{'target':>8} {'solved':>6} {'score':>6} {'target lp':>9} {'found lp':>9}")
     for r in table:
         print(f"{r['target']:>8} {str(r['solved']):>6} {r['score']:>6.3f} {r['target_logprob']:>9.1f} "
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unsolved: {total['unsolved']}; the AR model reads the target better than the program found in "
           f"{total['unsolved_target_reads_better']}")
     out = args.out or args.eval_dir / f"reading-gap-{args.method}.json"
-    write_json(out, {"domain": domain_name, "method": args.method, "ar": str(ar_dir), "source": str(results),
+    write_json(out, {"domain": domain_name, "method": args.method, "ar": str(probe.model_dir), "source": str(results),
                      "summary": total, "rows": table})
     print(f"wrote {out}")
     return 0

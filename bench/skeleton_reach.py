@@ -7,10 +7,12 @@ counts, for each sample count, the targets where some sample has the target prog
 sample already executes to a goal match. With ``--results`` (a ``bench/search_levers.py`` JSON of the same
 targets) it also splits the search's solved targets by whether the samples held the skeleton: when search
 almost always solves the targets whose skeleton the samples hold and seldom the others, structure is what limits
-it, not the leaf values. Prints a table by target size (primitives) and writes JSON.
+it, not the leaf values. With ``--vote`` it also counts the same hits among the first programs of the
+largest count's draws ranked by :func:`~treediff.engine.search.starts.skeleton_vote` (the order a search with
+``ar_pool`` runs its AR samples in). Prints a table by target size (primitives) and writes JSON.
 
     python bench/skeleton_reach.py tinysvg [--ar plugins/tinysvg/model_ar] [-n 64] [--seed 2]
-                                   [--samples 64,512] [--results F] [--out F]
+                                   [--samples 64,512] [--vote] [--results F] [--out F]
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from typing import Any
 import torch
 
 from treediff.engine.errors import InputError, TreediffError
+from treediff.engine.evaluation.probe import ModelProbe, add_probe_arguments, open_probe
 from treediff.engine.files import write_json
+from treediff.engine.search.starts import skeleton_vote
 from treediff.engine.trees.tree import Node, skeleton
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,28 +44,27 @@ def first_hits(samples: list[Node], program: Node, goals: list[bool]) -> tuple[i
     return skel, goal
 
 
-def reach(domain_name: str, ar_dir: Path, n: int, seed: int, samples: int) -> list[dict[str, Any]]:
+def reach(probe: ModelProbe, n: int, seed: int, samples: int, vote: bool = False) -> list[dict[str, Any]]:
     """Per generated target: its name, primitives, and the first sample with its skeleton and with a goal match
-    among ``samples`` AR samples (drawn at temperature 1 with a generator seeded 0)."""
-    from treediff.engine.domains.registry import load_registry
-    from treediff.engine.evaluation.harness import generated_targets
+    among ``samples`` AR samples (drawn at temperature 1 with a generator seeded 0); with ``vote`` also the
+    first such program in the skeleton vote's order of the same draws (``voted_skeleton_at``,
+    ``voted_goal_at``, 1-based among distinct programs)."""
     from treediff.engine.models.inference import sample_programs
-    from treediff.engine.training.bundle import load_bundle
 
-    registry = load_registry()
-    domain = registry.domain(domain_name)
-    bundle = load_bundle(ar_dir, domain, registry)
-    executor = domain.make_executor("cpu")
+    domain, ar, vocab = probe.domain, probe.bundle.need_ar(), probe.bundle.vocab
     generator = torch.Generator().manual_seed(0)
     rows = []
-    for target in generated_targets(domain, n, seed, executor):
+    for target in probe.targets(n, seed):
         assert target.program is not None  # generated targets carry their program
-        drawn = [tree for tree, _ in sample_programs(bundle.need_ar(), bundle.vocab, target.observation[None],
-                                                     samples, generator)[0]]
-        goals = domain.goal(executor.execute(drawn), target.observation).tolist() if drawn else []
-        skel, goal = first_hits(drawn, target.program, goals)
-        rows.append({"target": target.name, "primitives": target.program.sigma, "skeleton_at": skel,
-                     "goal_at": goal})
+        drawn = sample_programs(ar, vocab, target.observation[None], samples, generator)[0]
+        orders = {"": [tree for tree, _ in drawn]}
+        if vote:
+            orders["voted_"] = [tree for tree, _ in skeleton_vote(drawn, len(drawn))]
+        row: dict[str, Any] = {"target": target.name, "primitives": target.program.sigma}
+        for prefix, trees in orders.items():
+            goals = domain.goal(probe.executor.execute(trees), target.observation).tolist() if trees else []
+            row[f"{prefix}skeleton_at"], row[f"{prefix}goal_at"] = first_hits(trees, target.program, goals)
+        rows.append(row)
     return rows
 
 
@@ -77,9 +80,10 @@ def size_table(rows: list[dict[str, Any]], counts: list[int], solved: dict[str, 
     for size in sorted(groups, key=lambda s: (s == "all", int(s) if s != "all" else 0)):
         group = groups[size]
         line: dict[str, Any] = {"primitives": size, "targets": len(group)}
-        for k in counts:
-            line[f"skeleton@{k}"] = sum(r["skeleton_at"] is not None and r["skeleton_at"] <= k for r in group)
-            line[f"goal@{k}"] = sum(r["goal_at"] is not None and r["goal_at"] <= k for r in group)
+        for prefix in ("", "voted_") if "voted_skeleton_at" in group[0] else ("",):
+            for k in counts:
+                line[f"{prefix}skeleton@{k}"] = _within(group, f"{prefix}skeleton_at", k)
+                line[f"{prefix}goal@{k}"] = _within(group, f"{prefix}goal_at", k)
         if solved is not None:
             held = [r for r in group if r["skeleton_at"] is not None]
             line["search_solved_held"] = f"{sum(solved[r['target']] for r in held)}/{len(held)}"
@@ -87,6 +91,10 @@ def size_table(rows: list[dict[str, Any]], counts: list[int], solved: dict[str, 
             line["search_solved_rest"] = f"{sum(solved[r['target']] for r in rest)}/{len(rest)}"
         out.append(line)
     return out
+
+
+def _within(rows: list[dict[str, Any]], key: str, k: int) -> int:
+    return sum(r[key] is not None and r[key] <= k for r in rows)
 
 
 def search_solved(path: Path) -> dict[str, bool]:
@@ -101,21 +109,19 @@ def search_solved(path: Path) -> dict[str, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("domain")
-    p.add_argument("--ar", type=Path, default=None, help="AR model folder (default: plugins/DOMAIN/model_ar)")
-    p.add_argument("-n", type=int, default=64, help="generated targets (default 64)")
-    p.add_argument("--seed", type=int, default=2, help="seed of the generated targets (default 2, not the eval's 0)")
+    add_probe_arguments(p, n=64, seed=2)
     p.add_argument("--samples", default="64,512", help="sample counts, comma-separated (default 64,512)")
+    p.add_argument("--vote", action="store_true", help="also count hits in the skeleton vote's order")
     p.add_argument("--results", type=Path, default=None, help="search_levers JSON of the same targets")
     p.add_argument("--out", type=Path, default=None, help="default: bench/results/skeleton-reach-DOMAIN.json")
     args = p.parse_args(argv)
-    ar_dir = args.ar or ROOT / "plugins" / args.domain / "model_ar"
     try:
         counts = sorted({int(c) for c in args.samples.split(",")})
         if not counts or counts[0] < 1:
             raise InputError(f"--samples {args.samples!r}; expected positive counts such as 64,512")
         solved = search_solved(args.results) if args.results is not None else None
-        rows = reach(args.domain, ar_dir, args.n, args.seed, counts[-1])
+        probe = open_probe(args.domain, args.ar)
+        rows = reach(probe, args.n, args.seed, counts[-1], args.vote)
         if solved is not None and (missing := [r["target"] for r in rows if r["target"] not in solved]):
             raise InputError(f"--results {args.results} has no row for {missing[0]}; expected the same targets "
                              f"(-n {args.n} --seed {args.seed})")
@@ -124,13 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     table = size_table(rows, counts, solved)
     keys = list(table[0])
-    print(" ".join(f"{k:>18}" for k in keys))
+    widths = [max(len(k), 6) for k in keys]
+    print(" ".join(f"{k:>{w}}" for k, w in zip(keys, widths)))
     for line in table:
-        print(" ".join(f"{line[k]!s:>18}" for k in keys))
+        print(" ".join(f"{line[k]!s:>{w}}" for k, w in zip(keys, widths)))
     out = args.out or ROOT / "bench" / "results" / f"skeleton-reach-{args.domain}.json"
-    write_json(out, {"domain": args.domain, "ar": str(ar_dir), "targets": args.n, "seed": args.seed,
-                     "samples": counts, "results": str(args.results) if args.results else None, "sizes": table,
-                     "rows": rows})
+    write_json(out, {"domain": args.domain, "ar": str(probe.model_dir), "targets": args.n, "seed": args.seed,
+                     "samples": counts, "vote": args.vote, "results": str(args.results) if args.results else None,
+                     "sizes": table, "rows": rows})
     print(f"wrote {out}")
     return 0
 

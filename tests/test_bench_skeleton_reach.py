@@ -35,6 +35,10 @@ def test_size_table_counts_hits_within_each_sample_count_and_splits_the_search()
     assert (three["search_solved_held"], three["search_solved_rest"]) == ("0/0", "1/1")
     assert every["targets"] == 3 and every["skeleton@16"] == 2
     assert "search_solved_held" not in reach.size_table(rows, [4], None)[0]
+    assert "voted_skeleton@4" not in two
+    voted = [dict(r, voted_skeleton_at=a, voted_goal_at=b) for r, (a, b) in zip(rows, [(2, None), (3, 20), (None, 1)])]
+    line = reach.size_table(voted, [4, 16], None)[-1]
+    assert (line["voted_skeleton@4"], line["voted_goal@4"], line["voted_goal@16"]) == (2, 1, 1)
 
 
 def test_main_samples_the_shipped_ar_model_and_reports_bad_input(tmp_path: Path,
@@ -46,6 +50,13 @@ def test_main_samples_the_shipped_ar_model_and_reports_bad_input(tmp_path: Path,
     assert saved["samples"] == [2, 4] and len(saved["rows"]) == 2 and saved["sizes"][-1]["targets"] == 2
     assert all(r["skeleton_at"] is None or 1 <= r["skeleton_at"] <= 4 for r in saved["rows"])
     assert "skeleton@4" in capsys.readouterr().out
+    assert reach.main(["csg2d", "-n", "2", "--samples", "4", "--vote", "--out", str(out)]) == 0
+    voted = json.loads(out.read_text())
+    assert voted["vote"] and all(r["voted_skeleton_at"] is None or r["voted_skeleton_at"] <= 4 for r in voted["rows"])
+    # a skeleton among the draws is among the voted programs too, within the distinct ones
+    assert all((r["skeleton_at"] is None) == (r["voted_skeleton_at"] is None) for r in voted["rows"])
+    assert "voted_skeleton@4" in voted["sizes"][-1]
+    capsys.readouterr()
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     assert reach.main(["csg2d", "-n", "2", "--results", str(bad), "--out", str(out)]) == 2
