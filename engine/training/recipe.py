@@ -54,14 +54,37 @@ def training_states(domain: Domain, cfg: TrainConfig) -> tuple[StatePair, ...]:
 
 def target_source(domain: Domain, cfg: TrainConfig) -> TargetSource | None:
     """Where training targets come from: None for random programs, or the domain's ``test_targets`` generator
-    (``targets: test``); InputError when the domain has none."""
+    (``targets: test``), kept to the config's ``min_primitives``/``max_primitives`` when it sets them;
+    InputError when the domain has none."""
     if cfg.targets == "random":
         return None
     if domain.test_targets is None:
         raise InputError(f"the training config asks for targets: test, but domain {domain.name!r} declares no "
                          "test_targets generator; expected targets: random for this domain (or give the domain "
                          "a test_targets(n, seed) function)")
-    return domain.test_targets
+    if cfg.min_primitives is None and cfg.max_primitives is None:
+        return domain.test_targets
+    return sized_targets(domain.test_targets, cfg.min_primitives or domain.min_primitives,
+                         cfg.max_primitives or domain.max_primitives, domain.name)
+
+
+SIZED_TRIES = 16
+
+
+def sized_targets(source: TargetSource, low: int, high: int, name: str = "domain") -> TargetSource:
+    """``source`` kept to targets of ``low..high`` primitives: each call draws ``source`` with the seeds
+    ``seed, seed + 1, ...`` (so it stays a pure function of ``(n, seed)``) until ``n`` fit, at most
+    :data:`SIZED_TRIES` draws; InputError naming the bounds when the generator seldom makes such targets."""
+    def draw(n: int, seed: int) -> list[Any]:
+        kept: list[Any] = []
+        for i in range(SIZED_TRIES):
+            kept += [t for t in source(n, seed + i) if low <= t.sigma <= high]
+            if len(kept) >= n:
+                return kept[:n]
+        raise InputError(f"the test_targets of {name!r} gave {len(kept)} targets of {low}..{high} primitives in "
+                         f"{SIZED_TRIES} draws of {n}; expected at least {n}. hint: widen min_primitives/"
+                         "max_primitives, or use targets: random for these sizes")
+    return draw
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:

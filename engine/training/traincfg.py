@@ -71,7 +71,8 @@ class TrainConfig(BaseModel):
     targets: Literal["random", "test"] = Field(default="random", description="Training targets: random programs "
                                                "in the size bounds, or (test) each batch drawn by the domain's "
                                                "test_targets generator, the distribution treediff eval measures "
-                                               "(e.g. the visually more complex half); its sizes are the domain's.")
+                                               "(e.g. the visually more complex half), kept to "
+                                               "min_primitives..max_primitives when they are set.")
     states: str | None = Field(default=None, description="On-policy training states: a JSON-lines file of (target, "
                                "state) programs, the beam states of searches with earlier models "
                                "(`python -m treediff.engine.training.states`); a path relative to the working "

@@ -261,3 +261,24 @@ def test_targets_test_needs_a_domain_with_test_targets() -> None:
     bare = replace(domain, test_targets=None)
     with pytest.raises(InputError, match="targets: test.*no test_targets"):
         target_source(bare, TrainConfig(targets="test"))
+
+
+def test_targets_test_keep_to_the_configs_size_bounds_as_a_pure_function_of_the_seed() -> None:
+    from treediff.engine.errors import InputError
+    from treediff.engine.training.recipe import target_source
+    from treediff.engine.training.traincfg import TrainConfig
+
+    domain = make_domain()
+    sizes = [t.sigma for t in domain.test_targets(64, 3)]
+    assert min(sizes) < 3 <= max(sizes)  # the unbounded generator makes both
+    source = target_source(domain, TrainConfig(targets="test", min_primitives=3))
+    assert source is not None and source is not domain.test_targets
+    big = source(20, 3)
+    assert len(big) == 20 and all(t.sigma >= 3 for t in big)
+    assert big == source(20, 3) and big != source(20, 4)
+    small = target_source(domain, TrainConfig(targets="test", max_primitives=2))
+    assert small is not None and all(t.sigma <= 2 for t in small(10, 1))
+    never = target_source(domain, TrainConfig(targets="test", min_primitives=60))
+    assert never is not None
+    with pytest.raises(InputError, match="60..*primitives in 16 draws of 5"):
+        never(5, 0)
