@@ -14,7 +14,6 @@ Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 from treediff.engine.domains.registry import load_registry
 from treediff.engine.errors import InputError
-from treediff.engine.evaluation.harness import RESULTS, method_records
+from treediff.engine.evaluation.harness import RESULTS, eval_domain, method_records
 from treediff.engine.files import write_json
 from treediff.engine.grammar.parse import parse
 
@@ -60,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     results = args.eval_dir / RESULTS
     try:
         rows = method_records(args.eval_dir, args.method)
+        domain_name = args.domain or eval_domain(args.eval_dir)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    domain_name = args.domain or json.loads((args.eval_dir / "eval.json").read_text())["domain"]
     grammar = load_registry().domain(domain_name).grammar
     table = by_size(rows, grammar)
     print(f"{domain_name}, {args.method}: {len(rows)} targets from {results}")

@@ -14,14 +14,13 @@ better model helps. Prints a table per target and a summary, and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from treediff.engine.errors import InputError, TreediffError
-from treediff.engine.evaluation.harness import RESULTS, method_records
+from treediff.engine.errors import TreediffError
+from treediff.engine.evaluation.harness import RESULTS, eval_domain, method_records
 from treediff.engine.evaluation.probe import ModelProbe, open_probe
 from treediff.engine.files import write_json
 
@@ -62,15 +61,6 @@ def ar_reader(probe: ModelProbe) -> Reader:
         return [float(x) for x in program_logprobs(bundle.need_ar(), bundle.vocab, observation, trees).tolist()]
 
     return read
-
-
-def eval_domain(eval_dir: Path) -> str:
-    """The domain an eval folder was run on (its ``eval.json``); InputError when that is unreadable."""
-    try:
-        return str(json.loads((eval_dir / "eval.json").read_text())["domain"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{eval_dir / 'eval.json'}: {exc}; expected the eval.json that `treediff eval` writes "
-                         "beside results.jsonl") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,3 +44,6 @@ def test_main_reads_one_method_and_writes_json(tmp_path: Path, capsys: pytest.Ca
                                              "unsolved_score": 0.3, "unsolved_ted": 4.0}}
     assert bench_script("failures").main([str(tmp_path / "missing")]) == 2
     assert "results.jsonl not found" in capsys.readouterr().err
+    (tmp_path / "eval.json").unlink()
+    assert bench_script("failures").main([str(tmp_path)]) == 2
+    assert "eval.json" in capsys.readouterr().err

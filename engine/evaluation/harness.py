@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from treediff.engine.training.bundle import ModelBundle
 
 RESULTS = "results.jsonl"
+SETTINGS = "eval.json"
 PROGRAM_SUFFIXES = (".txt",)
 
 
@@ -140,6 +141,17 @@ def method_records(out: Path, method: str) -> list[dict[str, Any]]:
     return [r for r in load_records(out) if r["method"] == method]
 
 
+def eval_domain(out: Path) -> str:
+    """The domain the eval output folder ``out`` was run on (its ``eval.json``), for the same tools;
+    :class:`InputError` naming the file when it is missing or unreadable."""
+    path = Path(out) / SETTINGS
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["domain"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: {exc!r}; expected the eval.json that `treediff eval` writes beside "
+                         f"{RESULTS}") from None
+
+
 def check_output(out: Path, resume: bool) -> None:
     """Create ``out``; refuse to mix a fresh run into old results unless resuming.
 
@@ -213,8 +225,6 @@ def evaluate(domain: Domain, targets: Sequence[Target], methods: Sequence[str], 
 
 
 # -- resume and torchrun: the evaluation as the CLI runs it ----------------------------------------------
-
-SETTINGS = "eval.json"
 
 
 

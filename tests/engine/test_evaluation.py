@@ -14,6 +14,7 @@ from treediff.engine.evaluation.harness import (
     Target,
     completed,
     directory_targets,
+    eval_domain,
     evaluate,
     generated_targets,
     load_records,
@@ -162,3 +163,13 @@ def test_method_records_read_one_method_of_a_finished_eval_and_name_a_missing_fi
     assert method_records(tmp_path, "mutation") == []
     with pytest.raises(InputError, match="missing.results.jsonl not found; expected the output folder"):
         method_records(tmp_path / "missing", "beam")
+
+
+def test_eval_domain_reads_the_settings_file_and_names_it_when_it_is_bad(tmp_path):
+    (tmp_path / "eval.json").write_text(json.dumps({"domain": "csg2d", "budget": 5}))
+    assert eval_domain(tmp_path) == "csg2d"
+    (tmp_path / "eval.json").write_text("{}")
+    with pytest.raises(InputError, match="eval.json: KeyError.*expected the eval.json that `treediff eval` writes"):
+        eval_domain(tmp_path)
+    with pytest.raises(InputError, match="missing.eval.json"):
+        eval_domain(tmp_path / "missing")
