@@ -57,13 +57,15 @@ def reach(probe: ModelProbe, n: int, seed: int, samples: int, vote: bool = False
     for target in probe.targets(n, seed):
         assert target.program is not None  # generated targets carry their program
         drawn = sample_programs(ar, vocab, target.observation[None], samples, generator)[0]
-        orders = {"": [tree for tree, _ in drawn]}
-        if vote:
-            orders["voted_"] = [tree for tree, _ in skeleton_vote(drawn, len(drawn))]
+        trees = [tree for tree, _ in drawn]
+        goals = domain.goal(probe.executor.execute(trees), target.observation).tolist() if trees else []
         row: dict[str, Any] = {"target": target.name, "primitives": target.program.sigma}
-        for prefix, trees in orders.items():
-            goals = domain.goal(probe.executor.execute(trees), target.observation).tolist() if trees else []
-            row[f"{prefix}skeleton_at"], row[f"{prefix}goal_at"] = first_hits(trees, target.program, goals)
+        row["skeleton_at"], row["goal_at"] = first_hits(trees, target.program, goals)
+        if vote:  # the same programs reordered: their goals are already known
+            goal_of = dict(zip(trees, goals, strict=True))
+            voted = [tree for tree, _ in skeleton_vote(drawn, len(drawn))]
+            row["voted_skeleton_at"], row["voted_goal_at"] = first_hits(voted, target.program,
+                                                                        [goal_of[t] for t in voted])
         rows.append(row)
     return rows
 

@@ -227,7 +227,6 @@ def evaluate(domain: Domain, targets: Sequence[Target], methods: Sequence[str], 
 # -- resume and torchrun: the evaluation as the CLI runs it ----------------------------------------------
 
 
-
 def check_settings(out: Path, settings: dict[str, Any], resume: bool) -> None:
     """InputError naming each difference when resuming ``out`` with settings that change the results."""
     path = Path(out) / SETTINGS

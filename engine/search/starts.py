@@ -59,10 +59,12 @@ def skeleton_vote(drawn: Sequence[tuple[Node, float]], keep: int) -> list[tuple[
     programs: dict[Node, float] = {}
     for tree, logprob in drawn:
         programs.setdefault(tree, logprob)
-    votes = Counter(skeleton(tree) for tree, _ in drawn)
+    draws = Counter(tree for tree, _ in drawn)
+    votes: Counter[tuple[str, ...]] = Counter()
     best: dict[tuple[str, ...], Node] = {}
     for tree, logprob in programs.items():  # sampling order: a tie on log-probability keeps the earlier
-        key = skeleton(tree)
+        key = skeleton(tree)  # once per distinct program; its repeats vote through ``draws``
+        votes[key] += draws[tree]
         if key not in best or logprob > programs[best[key]]:
             best[key] = tree
     order = sorted(best, key=lambda key: (-votes[key], -programs[best[key]]))  # stable: first drawn on ties
