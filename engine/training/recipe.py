@@ -54,8 +54,8 @@ def training_states(domain: Domain, cfg: TrainConfig) -> tuple[StatePair, ...]:
 
 def target_source(domain: Domain, cfg: TrainConfig) -> TargetSource | None:
     """Where training targets come from: None for random programs, or the domain's ``test_targets`` generator
-    (``targets: test``), kept to the config's ``min_primitives``/``max_primitives`` when it sets them;
-    InputError when the domain has none."""
+    (``targets: test``), kept to the config's ``min_primitives``/``max_primitives`` when it sets them (for the
+    ``sized_share`` of each batch, the rest unbounded); InputError when the domain has none."""
     if cfg.targets == "random":
         return None
     if domain.test_targets is None:
@@ -64,8 +64,9 @@ def target_source(domain: Domain, cfg: TrainConfig) -> TargetSource | None:
                          "a test_targets(n, seed) function)")
     if cfg.min_primitives is None and cfg.max_primitives is None:
         return domain.test_targets
-    return sized_targets(domain.test_targets, cfg.min_primitives or domain.min_primitives,
-                         cfg.max_primitives or domain.max_primitives, domain.name)
+    sized = sized_targets(domain.test_targets, cfg.min_primitives or domain.min_primitives,
+                          cfg.max_primitives or domain.max_primitives, domain.name)
+    return sized if cfg.sized_share >= 1 else mixed_targets(sized, domain.test_targets, cfg.sized_share)
 
 
 SIZED_TRIES = 16
@@ -84,6 +85,16 @@ def sized_targets(source: TargetSource, low: int, high: int, name: str = "domain
         raise InputError(f"the test_targets of {name!r} gave {len(kept)} targets of {low}..{high} primitives in "
                          f"{SIZED_TRIES} draws of {n}; expected at least {n}. hint: widen min_primitives/"
                          "max_primitives, or use targets: random for these sizes")
+    return draw
+
+
+def mixed_targets(sized: TargetSource, whole: TargetSource, share: float) -> TargetSource:
+    """``round(n * share)`` targets of ``sized`` then the rest from ``whole``, drawn with the seed
+    ``seed + SIZED_TRIES`` (past the seeds ``sized`` may use, so the two parts do not repeat each other);
+    a pure function of ``(n, seed)``."""
+    def draw(n: int, seed: int) -> list[Any]:
+        k = round(n * share)
+        return list(sized(k, seed))[:k] + list(whole(n - k, seed + SIZED_TRIES))[:n - k]
     return draw
 
 

@@ -81,6 +81,10 @@ class TrainConfig(BaseModel):
                             "state edited into its target) instead of the forward process.")
     min_primitives: int | None = Field(default=None, ge=1, description="Target size bounds; None: the domain's.")
     max_primitives: int | None = Field(default=None, ge=1)
+    sized_share: float = Field(default=1.0, ge=0, le=1, description="With targets: test and size bounds: the "
+                               "share of each batch kept to min_primitives..max_primitives; the rest is drawn "
+                               "from the unbounded generator (a mixed curriculum: oversample some sizes without "
+                               "dropping the others). 1: every target in the bounds.")
     sketch: bool = Field(default=False, description="Use the domain's sketch model for target observations.")
     tensorboard: Literal["auto", "on", "off"] = Field(default="auto", description="auto: log when tensorboard is "
                                                       "installed.")
@@ -90,6 +94,11 @@ class TrainConfig(BaseModel):
         if self.min_primitives and self.max_primitives and self.min_primitives > self.max_primitives:
             raise ValueError(f"min_primitives ({self.min_primitives}) is greater than max_primitives "
                              f"({self.max_primitives}); expected min <= max")
+        bounded = self.min_primitives is not None or self.max_primitives is not None
+        if self.sized_share < 1 and (self.targets != "test" or not bounded):
+            raise ValueError(f"sized_share {self.sized_share} with targets: {self.targets}, min_primitives "
+                             f"{self.min_primitives}, max_primitives {self.max_primitives}; expected targets: test "
+                             "and a size bound (the share mixes bounded and unbounded test targets)")
         if self.p_leaf + self.p_hoist > 1:
             raise ValueError(f"p_leaf ({self.p_leaf}) + p_hoist ({self.p_hoist}) is more than 1; expected shares of "
                              "the noise steps that add up to at most 1")

@@ -282,3 +282,25 @@ def test_targets_test_keep_to_the_configs_size_bounds_as_a_pure_function_of_the_
     assert never is not None
     with pytest.raises(InputError, match="60..*primitives in 16 draws of 5"):
         never(5, 0)
+
+
+def test_sized_share_mixes_bounded_and_unbounded_targets_in_each_batch() -> None:
+    from pydantic import ValidationError
+
+    from treediff.engine.training.recipe import target_source
+    from treediff.engine.training.traincfg import TrainConfig
+
+    domain = make_domain()
+    source = target_source(domain, TrainConfig(targets="test", min_primitives=3, sized_share=0.25))
+    assert source is not None
+    batch = list(source(40, 5))
+    assert len(batch) == 40 and batch == list(source(40, 5)) and batch != list(source(40, 6))
+    assert all(t.sigma >= 3 for t in batch[:10])  # round(40 * 0.25) bounded targets first
+    assert any(t.sigma < 3 for t in batch[10:])  # the rest keeps the small sizes the bound leaves out
+    assert batch[10:] != list(domain.test_targets(30, 5))  # drawn past the bounded part's seeds
+    whole = target_source(domain, TrainConfig(targets="test", min_primitives=3, sized_share=0.0))
+    assert whole is not None and list(whole(12, 2)) == list(domain.test_targets(12, 2 + 16))
+    with pytest.raises(ValidationError, match="sized_share 0.5 with targets: random"):
+        TrainConfig(min_primitives=3, sized_share=0.5)
+    with pytest.raises(ValidationError, match="expected targets: test and a size bound"):
+        TrainConfig(targets="test", sized_share=0.5)
