@@ -5,12 +5,13 @@ Rows, all on one domain (default csg2d) with a fixed seed:
   data/DataLoader W workers the same through torch DataLoader worker processes (wall clock)
   execute                   the domain executor on targets + currents (2 programs per sample)
   train/<preset>/<kind>     forward + backward + AdamW step on executed batches
+  .../compiled              the same through torch.compile (with --compile; compilation not timed)
   trainer/<preset>          the whole loop of treediff.engine.training.train (data, execution, step) for a few steps
 Per-core figures use this process's CPU time, so they hold on a shared machine; wall figures do not.
 "16 workers" extrapolates the per-worker rate linearly, to compare with what a GPU step consumes.
 
     python bench/train.py [--domain csg2d] [--device cpu] [--threads 1] [--presets tiny default]
-                          [--seconds 3] [--out bench/results/train.json]
+                          [--seconds 3] [--compile] [--out bench/results/train.json]
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ def bench_execute(domain: Domain, cfg: TrainConfig, batch: int, device: torch.de
 
 
 def bench_step(domain: Domain, registry: Registry, preset: str, kind: str, batch: int, device: torch.device,
-               seconds: float) -> dict[str, Any]:
-    """Forward + backward + AdamW on pre-executed batches."""
+               seconds: float, compiled: bool = False) -> dict[str, Any]:
+    """Forward + backward + AdamW on pre-executed batches; with ``compiled`` through ``torch.compile`` (dynamic
+    shapes, every batch shape compiled during the untimed warm-up)."""
     cfg = TrainConfig(preset=preset, model=kind, batch_size=batch)
     mcfg = model_config(cfg)
     vocab = Vocab(domain.grammar)
@@ -98,10 +100,11 @@ def bench_step(domain: Domain, registry: Registry, preset: str, kind: str, batch
     spec = data_spec(domain, cfg, mcfg)
     batches = [mat(make_batch(domain.grammar, vocab, spec, batch, 0, 0, i)) for i in range(4)]
     amp = device.type == "cuda"
+    forward = torch.compile(module, dynamic=True) if compiled else module
 
     def step(i: int) -> int:
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-            out = module(batches[i % len(batches)])
+            out = forward(batches[i % len(batches)])
         out["loss"].backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -110,7 +113,9 @@ def bench_step(domain: Domain, registry: Registry, preset: str, kind: str, batch
         return batch
 
     params = sum(p.numel() for p in module.parameters())
-    return {"row": f"train/{preset}/{kind}", "batch": batch, "params": params, **timed(step, seconds, warmup=2)}
+    row = f"train/{preset}/{kind}" + ("/compiled" if compiled else "")
+    warmup = 2 * len(batches) if compiled else 2
+    return {"row": row, "batch": batch, "params": params, **timed(step, seconds, warmup=warmup)}
 
 
 def bench_trainer(domain: Domain, registry: Registry, preset: str, batch: int, device: str,
@@ -143,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="+", default=["tiny", "default"])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--compile", action="store_true", help="also time each model step through torch.compile")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train.json")
     args = parser.parse_args(argv)
     if args.threads:
@@ -162,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         batch = args.batch if preset == "tiny" or device.type == "cuda" else 8
         rows.append(bench_step(domain, registry, preset, "diffusion", batch, device, args.seconds))
         rows.append(bench_step(domain, registry, preset, "ar", batch, device, args.seconds))
+        if args.compile:
+            rows += [bench_step(domain, registry, preset, kind, batch, device, args.seconds, compiled=True)
+                     for kind in ("diffusion", "ar")]
     rows.append(bench_trainer(domain, registry, "tiny", args.batch, args.device, args.threads, 20))
     print(table(rows))
     report = {"domain": args.domain, "device": str(device), "threads": torch.get_num_threads(),
