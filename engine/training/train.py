@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import torch
 from torch import nn
@@ -137,6 +137,8 @@ class Trainer:
         if self.ctx.distributed:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
             self.wrapped = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+        if cfg.compile:
+            self.wrapped = cast(nn.Module, torch.compile(self.wrapped, dynamic=True))
         self.spec = data_spec(domain, cfg, self.mcfg, self.states)
         self.materialize = Materializer(domain, self.vocab, self.ctx.device, cfg.model, cfg.sketch, cfg.seed,
                                         self.ctx.rank)

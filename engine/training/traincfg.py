@@ -44,6 +44,10 @@ class TrainConfig(BaseModel):
     workers: int = Field(default=0, ge=0, description="DataLoader processes generating examples (0: in-process).")
     prefetch: int = Field(default=4, ge=1, description="Batches each worker prepares ahead.")
     amp: Literal["auto", "on", "off"] = Field(default="auto", description="bf16 autocast; auto = on for CUDA only.")
+    compile: bool = Field(default=False, description="Run the training forward through torch.compile (dynamic "
+                          "shapes): fewer Python and dispatch costs per step for small models, after a minute or "
+                          "two of compilation (bench/train.py --compile measures it); weights and checkpoints are "
+                          "the same either way.")
     checkpoint_every: int = Field(default=500, ge=1, description="Steps between checkpoints (and the last step).")
     keep_last: int = Field(default=3, ge=1, description="Checkpoints kept in RUN_DIR/checkpoints.")
     log_every: int = Field(default=10, ge=1, description="Steps between metrics.jsonl lines.")

@@ -271,3 +271,20 @@ def test_init_may_change_sigma_small_but_resume_may_not(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="same model to resume"):
         Trainer(make_domain(), wider, tmp_path / "a", resume=True, registry=blocks_registry(),
                 log_stream=io.StringIO())
+
+
+
+def test_compile_wraps_the_training_forward_and_leaves_the_saved_module_alone(tmp_path: Path) -> None:
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    for compiled in (False, True):
+        trainer = Trainer(make_domain(), fast_config(steps=4, compile=compiled), tmp_path / str(compiled),
+                          registry=blocks_registry(), log_stream=io.StringIO())
+        try:
+            assert isinstance(trainer.wrapped, OptimizedModule) is compiled
+            if compiled:  # the step runs the compiled wrapper; checkpoints and validation use the module itself
+                assert trainer.wrapped._orig_mod is trainer.module
+            else:
+                assert trainer.wrapped is trainer.module
+        finally:
+            trainer.close()
