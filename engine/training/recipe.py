@@ -62,7 +62,7 @@ def target_source(domain: Domain, cfg: TrainConfig) -> TargetSource | None:
         raise InputError(f"the training config asks for targets: test, but domain {domain.name!r} declares no "
                          "test_targets generator; expected targets: random for this domain (or give the domain "
                          "a test_targets(n, seed) function)")
-    if cfg.min_primitives is None and cfg.max_primitives is None:
+    if not cfg.size_bounded:
         return domain.test_targets
     sized = sized_targets(domain.test_targets, cfg.min_primitives or domain.min_primitives,
                           cfg.max_primitives or domain.max_primitives, domain.name)

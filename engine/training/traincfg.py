@@ -98,8 +98,7 @@ class TrainConfig(BaseModel):
         if self.min_primitives and self.max_primitives and self.min_primitives > self.max_primitives:
             raise ValueError(f"min_primitives ({self.min_primitives}) is greater than max_primitives "
                              f"({self.max_primitives}); expected min <= max")
-        bounded = self.min_primitives is not None or self.max_primitives is not None
-        if self.sized_share < 1 and (self.targets != "test" or not bounded):
+        if self.sized_share < 1 and (self.targets != "test" or not self.size_bounded):
             raise ValueError(f"sized_share {self.sized_share} with targets: {self.targets}, min_primitives "
                              f"{self.min_primitives}, max_primitives {self.max_primitives}; expected targets: test "
                              "and a size bound (the share mixes bounded and unbounded test targets)")
@@ -113,6 +112,11 @@ class TrainConfig(BaseModel):
             raise ValueError(f"states {self.states!r} given for a {self.model!r} model; expected states only for "
                              "model: diffusion (they are programs to edit)")
         return self
+
+    @property
+    def size_bounded(self) -> bool:
+        """Whether the config sets a target size bound (``min_primitives`` or ``max_primitives``)."""
+        return self.min_primitives is not None or self.max_primitives is not None
 
     def with_overrides(self, **flags: Any) -> TrainConfig:
         """A copy with every non-None flag applied (validated like the file)."""

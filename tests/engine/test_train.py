@@ -273,7 +273,6 @@ def test_init_may_change_sigma_small_but_resume_may_not(tmp_path: Path) -> None:
                 log_stream=io.StringIO())
 
 
-
 def test_compile_wraps_the_training_forward_and_leaves_the_saved_module_alone(tmp_path: Path) -> None:
     from torch._dynamo.eval_frame import OptimizedModule
 
