@@ -214,6 +214,37 @@ def check_sketch(domain: Domain, registry: Any) -> None:
                                 "deterministic given the generator")
 
 
+def check_observation_key(domain: Domain, registry: Any) -> None:
+    """observation_key, when declared, is hashable and deterministic, and programs with equal keys (random programs
+    and their one-leaf steps, hoists and production swaps) execute to the same observation."""
+    import torch
+
+    from treediff.engine.trees.neighbours import local_edits, swap_edits
+
+    key = domain.observation_key
+    if key is None:
+        raise Skip("no observation_key declared (every distinct program is executed)")
+    groups: dict[Any, list[Node]] = {}
+    for tree in programs(domain, 8, seed=6):
+        edits = local_edits(tree) + list(swap_edits(domain.grammar, tree))
+        for child in dict.fromkeys([tree] + [edit.apply(tree) for edit in edits]):
+            value = key(child)
+            try:
+                hash(value)
+            except TypeError:
+                raise ContractFailure(f"observation_key({child}) returned the unhashable {value!r}; expected a "
+                                      "hashable key (tuples, strings, numbers)") from None
+            _require(key(child) == value, f"observation_key({child}) differs between two calls; expected a "
+                                          "deterministic key")
+            groups.setdefault(value, []).append(child)
+    for trees in (t for t in groups.values() if len(t) > 1):
+        obs = _execute(domain, trees)
+        for tree, o in zip(trees[1:], obs[1:]):
+            _require(torch.allclose(o, obs[0], atol=1e-5), f"{trees[0]} and {tree} have the same observation_key "
+                     "but execute to different observations; expected equal keys only for programs that execute "
+                     "alike (a search runs one program per key and takes its result for the others)")
+
+
 CHECKS: dict[str, Callable[[Domain, Any], None]] = {
     "grammar": check_grammar,
     "executor": check_executor,
@@ -224,6 +255,7 @@ CHECKS: dict[str, Callable[[Domain, Any], None]] = {
     "test targets": check_test_targets,
     "bundled targets": check_bundled_targets,
     "sketch": check_sketch,
+    "observation key": check_observation_key,
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -148,6 +148,11 @@ class Domain:
     - ``read_program(path)``: a front-end for program files written by people (e.g. real Python read with
       tree-sitter), used by ``solve --start FILE``; it raises InputError with ``file:line:col`` for code the
       grammar cannot express. Default: the grammar's own parser on the file's text.
+    - ``observation_key(tree)``: a hashable key of what ``tree`` executes to, computed without the executor
+      (e.g. a normal form). The contract: two programs with equal keys execute to the same observation. A
+      search then executes, and counts as a renderer call, one program per key; any other program with that key
+      is a repeat of it (for example a colour change of a shape that draws nothing). Default: none, every
+      distinct tree is executed.
     """
 
     name: str
@@ -168,6 +173,7 @@ class Domain:
     ar_checkpoint: Path | None = None
     save_sheet: Callable[[torch.Tensor, Path], None] | None = None  # [B, *S] -> one overview file (storage suffix)
     read_program: Callable[[Path], Node] | None = None  # a user-written program file -> tree
+    observation_key: Callable[[Node], Hashable] | None = None  # tree -> key; equal keys, equal observations
     description: str = ""
     plugin: str = ""  # set by the registry: the plugin that registered this domain
 

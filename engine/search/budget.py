@@ -2,10 +2,13 @@
 
 Every search method executes programs only through :class:`BudgetedExecutor`. A *renderer call* is one distinct
 program executed during a solve; programs are cached by tree (``Node`` hashes by structure), so a
-re-visit is free and uncounted. The renderer never executes more than ``budget`` distinct programs and
-never starts an executor batch after the wall-clock limit has passed; big batches are split into chunks
-of ``chunk`` programs. The searches check :meth:`BudgetedExecutor.done` before every model batch too, so a solve
-ends at most one model batch plus one executor chunk after its time limit (a running batch is not cut).
+re-visit is free and uncounted. Where the domain declares an ``observation_key`` (a normal form: equal keys
+execute to the same observation), a program whose key was already executed is a *repeat*: it is not executed,
+costs no call, and its visit is the executed program's. The renderer never executes more than ``budget``
+distinct programs and never starts an executor batch after the wall-clock limit has passed; big batches are
+split into chunks of ``chunk`` programs. The searches check :meth:`BudgetedExecutor.done` before every model
+batch too, so a solve ends at most one model batch plus one executor chunk after its time limit (a running
+batch is not cut).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -76,13 +79,15 @@ class BudgetedExecutor:
     that could not be executed because the budget or the time ran out. ``observe(trees)`` returns the
     observations of visited trees; a bounded LRU keeps recent ones and evicted ones are re-executed
     without counting (they are not new programs). With ``use_goal=False`` (e.g. sketch targets) no
-    program counts as solved and the search runs to its limits.
+    program counts as solved and the search runs to its limits. With ``keyed`` (default) and a domain that
+    declares ``observation_key``, repeats of executed programs (equal keys) are seen, free, and map to the
+    executed program's visit (as a :class:`Visit` of the repeat, with the same distance and call).
     """
 
     def __init__(self, domain: Domain, executor: Executor, target: torch.Tensor, budget: int,
                  time_limit: float | None = None, *, use_goal: bool = True, chunk: int = 256,
-                 keep_observations: int = 512, profile: Profile | None = None, clock: Clock = time.perf_counter
-                 ) -> None:
+                 keep_observations: int = 512, profile: Profile | None = None, clock: Clock = time.perf_counter,
+                 keyed: bool = True) -> None:
         if budget < 1:
             raise InputError(f"renderer-call budget {budget!r}; expected a positive integer")
         if time_limit is not None and not time_limit >= 0:
@@ -102,13 +107,22 @@ class BudgetedExecutor:
         self.best: Visit | None = None
         self.first_solution: Visit | None = None
         self.reexecutions = 0
+        self._repeated: set[Node] = set()  # programs run() was given that repeat an executed one
         self._observations: OrderedDict[Node, torch.Tensor] = OrderedDict()
+        self._key: Callable[[Node], Hashable] | None = domain.observation_key if keyed else None
+        self._keys: dict[Node, Hashable] = {}  # observation keys computed so far
+        self._executed_keys: dict[Hashable, Node] = {}  # key -> the program executed for it
 
     # -- limits ---------------------------------------------------------------------------------
     @property
     def calls(self) -> int:
         """Distinct programs executed so far."""
         return len(self.visits)
+
+    @property
+    def repeats(self) -> int:
+        """Distinct programs given to :meth:`run` that were not executed because they repeat an executed one."""
+        return len(self._repeated)
 
     @property
     def remaining(self) -> int:
@@ -138,8 +152,31 @@ class BudgetedExecutor:
         return self.solved or self.remaining <= 0 or self.out_of_time()
 
     def seen(self, tree: Node) -> bool:
-        """Whether ``tree`` was already executed in this solve."""
-        return tree in self.visits
+        """Whether ``tree``, or a program with its observation key, was already executed in this solve."""
+        return self._executed(tree) is not None
+
+    def _identity(self, tree: Node) -> Hashable:
+        """What makes ``tree`` a new program: its observation key, or the tree where the domain has none."""
+        if self._key is None:
+            return tree
+        key = self._keys.get(tree)
+        if key is None:
+            key = self._keys[tree] = self._key(tree)
+        return key
+
+    def _executed(self, tree: Node) -> Node | None:
+        """The executed program ``tree`` is or repeats; None if it would be a new program."""
+        if tree in self.visits:
+            return tree
+        return None if self._key is None else self._executed_keys.get(self._identity(tree))
+
+    def _visit(self, tree: Node) -> Visit | None:
+        """``tree``'s visit: its own, a repeat's copy of the executed program's, or None if never executed."""
+        done = self._executed(tree)
+        if done is None:
+            return None
+        visit = self.visits[done]
+        return visit if done is tree or done == tree else Visit(tree, visit.solved, visit.distance, visit.call)
 
     # -- execution ------------------------------------------------------------------------------
     def run(self, trees: Sequence[Node]) -> list[Visit | None]:
@@ -149,17 +186,18 @@ class BudgetedExecutor:
         are not executed and map to ``None``. Cached trees always map to their visit.
         """
         fresh: list[Node] = []
-        pending: set[Node] = set()
+        pending: set[Hashable] = set()
         for tree in trees:
-            if tree not in self.visits and tree not in pending:
-                pending.add(tree)
+            if self._executed(tree) is None and (identity := self._identity(tree)) not in pending:
+                pending.add(identity)
                 fresh.append(tree)
         fresh = fresh[:max(0, self.remaining)]
         for start in range(0, len(fresh), self.chunk):
             if self.out_of_time():
                 break
             self._execute(fresh[start:start + self.chunk])
-        return [self.visits.get(tree) for tree in trees]
+        self._repeated.update(tree for tree in trees if tree not in self.visits and self._executed(tree) is not None)
+        return [self._visit(tree) for tree in trees]
 
     def _execute(self, batch: list[Node]) -> None:
         with self.profile.section("render"):
@@ -173,6 +211,8 @@ class BudgetedExecutor:
             distance = float(distances[i])
             visit = Visit(tree, bool(goals[i]), distance if math.isfinite(distance) else math.inf, len(self.visits) + 1)
             self.visits[tree] = visit
+            if self._key is not None:
+                self._executed_keys[self._identity(tree)] = tree
             self._remember(tree, observations[i])
             if visit.solved and self.first_solution is None:
                 self.first_solution = visit
@@ -186,7 +226,9 @@ class BudgetedExecutor:
             self._observations.popitem(last=False)
 
     def observe(self, trees: Sequence[Node]) -> torch.Tensor:
-        """Observations ``[len(trees), *S]`` of already visited trees (re-executed for free if evicted)."""
+        """Observations ``[len(trees), *S]`` of already visited trees or their repeats (re-executed for free if
+        evicted)."""
+        trees = [self._executed(tree) or tree for tree in trees]
         missing = [t for t in dict.fromkeys(trees) if t not in self._observations]
         for tree in missing:
             if tree not in self.visits:

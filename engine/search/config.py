@@ -179,6 +179,11 @@ class SearchConfig(BaseModel):
     ar_order: SampleOrder = Field(default="sampled", description="With start: ar, in which order the sampled "
                                   "programs are executed: as sampled, or the most likely (by their sampling "
                                   "log-probability) first, so that a small budget runs the likeliest.")
+    repeats: Literal["key", "tree"] = Field(default="key", description="Which programs every method treats as "
+                                            "already executed: those with the observation key of an executed one "
+                                            "(the domain's observation_key: programs that draw the same), not "
+                                            "executed and costing no renderer call; or only the same tree. "
+                                            "Domains without a key use the tree either way.")
     beam: BeamConfig = Field(default_factory=BeamConfig)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     mutation: MutationConfig = Field(default_factory=MutationConfig)

@@ -97,7 +97,8 @@ def solve(domain: Domain, target: torch.Tensor, method: str = "beam", *, budget:
     if tuple(target.shape) != expected:
         raise InputError(f"target observation has shape {tuple(target.shape)}; expected {expected} for domain "
                          f"{domain.name!r}")
-    renderer = BudgetedExecutor(domain, executor, target, budget, time_limit, use_goal=use_goal, profile=Profile())
+    renderer = BudgetedExecutor(domain, executor, target, budget, time_limit, use_goal=use_goal, profile=Profile(),
+                                keyed=config.repeats == "key")
     rng = random.Random(seed)
     if method == "mutation":
         from treediff.engine.search.baselines import mutation_search

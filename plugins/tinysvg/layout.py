@@ -95,9 +95,7 @@ def layout(trees: Sequence[Node], move_shifts_box: bool = False) -> Layout:
     table: list[list[float]] = []
     count = np.zeros(len(trees), dtype=np.int64)
     for b, tree in enumerate(trees):
-        rows: list[list[float]] = []
-        x0, y0, x1, y1 = _place(tree, rows, move_shifts_box)
-        _translate(rows, 0, CANVAS / 2 - (x0 + x1) / 2, CANVAS / 2 - (y0 + y1) / 2)
+        rows = canvas_rows(tree, move_shifts_box)
         for order, row in enumerate(rows):
             row.append(b)
             row.append(order)
@@ -107,6 +105,15 @@ def layout(trees: Sequence[Node], move_shifts_box: bool = False) -> Layout:
     ints = array[:, [0, 5, 6, 8, 9]].astype(np.int64)
     return Layout(image=ints[:, 3], order=ints[:, 4], kind=ints[:, 0], box=np.ascontiguousarray(array[:, 1:5]),
                   fill=ints[:, 1], stroke=ints[:, 2], stroke_width=np.ascontiguousarray(array[:, 7]), count=count)
+
+
+def canvas_rows(tree: Node, move_shifts_box: bool = False) -> list[list[float]]:
+    """``tree``'s shapes in paint order on the canvas (root box centred), one row each:
+    [kind, x0, y0, w, h, fill, stroke, stroke width] (px; colours as indices into ``palette.WORDS``)."""
+    rows: list[list[float]] = []
+    x0, y0, x1, y1 = _place(tree, rows, move_shifts_box)
+    _translate(rows, 0, CANVAS / 2 - (x0 + x1) / 2, CANVAS / 2 - (y0 + y1) / 2)
+    return rows
 
 
 def _place(node: Node, rows: list[list[float]], move_shifts_box: bool) -> Box:

@@ -14,6 +14,7 @@ from treediff.engine.domains.hookspecs import hookimpl
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.tree import Node
 from treediff.plugins import imaging
+from treediff.plugins.tinysvg.drawing import drawing_key
 from treediff.plugins.tinysvg.goal import goal, rmse
 from treediff.plugins.tinysvg.layout import CANVAS
 from treediff.plugins.tinysvg.render import TinySVGExecutor
@@ -92,6 +93,7 @@ def make_domain() -> Domain:
         checkpoint=CHECKPOINT_PATH if CHECKPOINT_PATH.exists() else None,
         ar_checkpoint=AR_CHECKPOINT_PATH if AR_CHECKPOINT_PATH.exists() else None,
         save_sheet=save_sheet,
+        observation_key=drawing_key,
         description="coloured rectangles and ellipses arranged by bounding boxes on a 128x128 RGB canvas",
     )
 

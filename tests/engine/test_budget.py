@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from tests.engine.blocks_domain import make_domain, render
 from treediff.engine.errors import InputError
@@ -125,3 +126,58 @@ def test_profile_breakdown_puts_the_rest_in_python():
     p.seconds["model"] = 1.0
     p.seconds["render"] = 2.0
     assert p.breakdown(5.0) == {"model": 1.0, "render": 2.0, "python": 2.0}
+
+
+def union_key(tree):
+    """A normal form of blocks scenes: a union's operands are unordered (``(+ a b)`` draws what ``(+ b a)`` does)."""
+    if tree.name == "box":
+        return str(tree)
+    a, b = union_key(tree["a"]), union_key(tree["b"])
+    return ("+", frozenset((a, b))) if tree.name == "union" else ("-", a, b)
+
+
+def keyed_domain():
+    import dataclasses
+
+    return dataclasses.replace(make_domain(), observation_key=union_key)
+
+
+def test_a_repeat_by_observation_key_is_not_executed_and_shares_the_visit():
+    d = keyed_domain()
+    ex = d.make_executor("cpu")
+    r = BudgetedExecutor(d, ex, render(d, parse(d.grammar, "(box 1 1 2)")), budget=10)
+    ab, ba, other = programs(d, ["(+ (box 0 0 1) (box 1 1 1))", "(+ (box 1 1 1) (box 0 0 1))", "(box 2 2 1)"])
+    first = r.run([ab])[0]
+    assert not r.seen(other) and r.seen(ba)  # the repeat is seen before it is ever given to run()
+    again, new = r.run([ba, other])
+    assert r.calls == 2 and ex.executed == [ab, other] and r.repeats == 1
+    assert again.tree == ba and (again.distance, again.call, again.solved) == (first.distance, 1, False)
+    assert new.call == 2 and r.remaining == 8
+    assert torch.equal(r.observe([ba, ab]), torch.stack([render(d, ab)] * 2))
+
+
+def test_repeats_within_one_batch_run_once_and_keyed_false_runs_every_tree():
+    d = keyed_domain()
+    trees = programs(d, ["(+ (box 0 0 1) (box 1 1 1))", "(+ (box 1 1 1) (box 0 0 1))", "(box 2 2 1)"])
+    target = render(d, trees[2])
+    ex = d.make_executor("cpu")
+    r = BudgetedExecutor(d, ex, target, budget=10)
+    visits = r.run(trees)
+    assert r.calls == 2 and ex.executed == [trees[0], trees[2]] and visits[1].call == 1
+    assert r.solved and r.calls_at_solve == 2
+    plain = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=10, keyed=False)
+    assert [v.call for v in plain.run(trees)] == [1, 2, 3] and plain.repeats == 0
+
+
+@pytest.mark.parametrize("repeats", ["key", "tree"])
+def test_the_search_config_chooses_what_counts_as_a_repeat(repeats):
+    from treediff.engine.search.config import SearchConfig
+    from treediff.engine.search.solve import solve
+
+    d = keyed_domain()
+    ex = d.make_executor("cpu")
+    target = render(d, parse(d.grammar, "(+ (- (box 0 0 2) (box 1 1 1)) (+ (box 3 3 1) (box 2 0 1)))"))
+    result = solve(d, target, "mutation", budget=300, seed=3, executor=ex, config=SearchConfig(repeats=repeats))
+    keys = [union_key(t) for t in ex.executed]
+    assert len(ex.executed) == result.renderer_calls == len(set(ex.executed))
+    assert (len(set(keys)) == len(keys)) == (repeats == "key")  # mutation search does propose repeats

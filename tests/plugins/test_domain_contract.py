@@ -23,3 +23,18 @@ def test_contract(name: str, check: str) -> None:
     if result.status == "skip":
         pytest.skip(result.message)
     assert result.ok, str(result)
+
+
+def test_the_observation_key_check_catches_a_key_that_merges_different_drawings() -> None:
+    import dataclasses
+
+    from tests.engine.blocks_domain import make_domain
+
+    blocks = make_domain()
+    assert run_check("observation key", blocks).status == "skip"
+    merged = run_check("observation key", dataclasses.replace(blocks, observation_key=lambda tree: tree.name))
+    assert merged.status == "fail" and "same observation_key but execute to different observations" in merged.message
+    unhashable = run_check("observation key", dataclasses.replace(blocks, observation_key=lambda tree: [str(tree)]))
+    assert unhashable.status == "fail" and "unhashable" in unhashable.message
+    exact = run_check("observation key", dataclasses.replace(blocks, observation_key=str))
+    assert exact.status == "pass"
