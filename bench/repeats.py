@@ -50,10 +50,14 @@ class Recorder:
         self.calls, self.repeat_images, self.keyed = 0, 0, 0
         self.images: set[str] = set()
         self.keys: set[Hashable] = set()
+        self.trees: set[Node] = set()
 
     def execute(self, trees: Sequence[Node]) -> torch.Tensor:
         out = self.inner.execute(trees)
         for tree, obs in zip(trees, out):
+            if tree in self.trees:  # re-executed for its observation (evicted from the cache): not a call
+                continue
+            self.trees.add(tree)
             digest = hashlib.sha1(obs.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
             key = self.key(tree) if self.key is not None else tree
             self.calls += 1

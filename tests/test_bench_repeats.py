@@ -16,14 +16,16 @@ def test_the_recorder_counts_repeat_images_and_the_calls_a_key_saves_per_solve()
     repeats = bench_script("repeats")
     domain = load_registry().domain("tinysvg")
     trees = [parse(domain.grammar, t) for t in ["(Rectangle 3 4 red blue 0)", "(Rectangle 3 4 red green 0)",
-                                                 "(Rectangle 3 4 red green 1)", "(Rectangle 3 4 red blue 0)"]]
+                                                 "(Rectangle 3 4 red green 1)"]]
     recorder = repeats.Recorder(domain.make_executor("cpu"), domain.observation_key)
     out = recorder.execute(trees)
-    assert isinstance(out, torch.Tensor) and out.shape[0] == 4
-    # the second draws what the first does (a stroke colour under width 0), the fourth is the first again
-    assert (recorder.calls, recorder.repeat_images, recorder.keyed) == (4, 2, 2)
+    assert isinstance(out, torch.Tensor) and out.shape[0] == 3
+    # the second draws what the first does (a stroke colour under width 0), and its key says so
+    assert (recorder.calls, recorder.repeat_images, recorder.keyed) == (3, 1, 1)
+    recorder.execute(trees[:1])  # executed again for its observation (evicted from the cache): not a call
+    assert (recorder.calls, recorder.repeat_images, recorder.keyed) == (3, 1, 1)
     recorder.reset()
-    recorder.execute(trees[2:3])
+    recorder.execute(trees[2:])
     assert (recorder.calls, recorder.repeat_images, recorder.keyed) == (1, 0, 0)
 
 
