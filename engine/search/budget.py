@@ -176,7 +176,7 @@ class BudgetedExecutor:
         if done is None:
             return None
         visit = self.visits[done]
-        return visit if done is tree or done == tree else Visit(tree, visit.solved, visit.distance, visit.call)
+        return visit if done is tree else Visit(tree, visit.solved, visit.distance, visit.call)
 
     # -- execution ------------------------------------------------------------------------------
     def run(self, trees: Sequence[Node]) -> list[Visit | None]:
@@ -196,8 +196,9 @@ class BudgetedExecutor:
             if self.out_of_time():
                 break
             self._execute(fresh[start:start + self.chunk])
-        self._repeated.update(tree for tree in trees if tree not in self.visits and self._executed(tree) is not None)
-        return [self._visit(tree) for tree in trees]
+        visits = [self._visit(tree) for tree in trees]
+        self._repeated.update(t for t, visit in zip(trees, visits) if visit is not None and t not in self.visits)
+        return visits
 
     def _execute(self, batch: list[Node]) -> None:
         with self.profile.section("render"):
