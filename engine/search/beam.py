@@ -25,7 +25,7 @@ import torch
 
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
-from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, ar_settings, beam_needs_ar
+from treediff.engine.search.config import FieldPairs, LocalOrder, RewriteMode, RewriteSites, RoundOrder, ar_settings, beam_needs_ar
 from treediff.engine.search.lines import follow_lines
 from treediff.engine.search.reading import (
     Reader,
@@ -38,7 +38,7 @@ from treediff.engine.search.reading import (
 )
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
-from treediff.engine.trees.neighbours import joint_edits, local_edits, swap_edits
+from treediff.engine.trees.neighbours import field_pair_edits, joint_edits, local_edits, swap_edits
 from treediff.engine.trees.noise import mutate
 from treediff.engine.trees.tree import Edit, Node, skeleton
 
@@ -67,7 +67,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 ar_edit_temperature: float | None = None,
                 ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random",
                 ar_filter: int = 1, round_order: RoundOrder = "proposed", read_slots: int = 0,
-                ar_site_floor: float = 0.5, read_mix: float = 0.0, line_steps: int = 0) -> SolveResult:
+                ar_site_floor: float = 0.5, read_mix: float = 0.0, line_steps: int = 0,
+                field_pairs: FieldPairs = "off") -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -77,7 +78,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     :mod:`treediff.engine.trees.neighbours`, drawn at random) each round; with ``local_pairs``, once
     fewer than ``local_samples`` of those are unvisited, steps of two leaves of one node fill the rest;
     ``local_swaps`` adds production swaps (:func:`~treediff.engine.trees.neighbours.swap_edits`) to the
-    single steps.
+    single steps; ``field_pairs`` adds steps of two integer leaves of one field in different nodes
+    (:func:`~treediff.engine.trees.neighbours.field_pair_edits`): to them (``"with"``), or once fewer than
+    ``local_samples`` of them are unvisited, ahead of ``local_pairs`` (``"after"``).
     ``start="minimal"`` starts from the grammar's smallest program alone and lets the denoiser grow it. With
     ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
     programs; after ``patience`` rounds without a better best distance in the beam it restarts: from fresh
@@ -160,7 +163,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 _offer(renderer, lineage, children, parent, edit, child, logprob)
         for parent in parents[:local]:
             for edit, child in _local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
-                                                local_swaps, local_reader):
+                                                local_swaps, local_reader, field_pairs):
                 _offer(renderer, lineage, children, parent, edit, child, 0.0)
         if not children:
             stalls += 1
@@ -209,19 +212,27 @@ def _next_seeds(start: str | Sequence[Node], restarts: int, width: int) -> str |
 
 
 def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random, n: int, step: int,
-                     pairs: bool, swaps: bool, reader: Reader | None = None) -> list[tuple[Edit, Node]]:
+                     pairs: bool, swaps: bool, reader: Reader | None = None,
+                     field_pairs: FieldPairs = "off") -> list[tuple[Edit, Node]]:
     """Up to ``n`` unvisited local edits of ``parent``: single-leaf steps and hoists (and, with ``swaps``,
-    production swaps) first; when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps of one node
+    production swaps; with ``field_pairs="with"``, steps of two leaves of one field) first; when fewer than
+    ``n`` of those are left, two-leaf steps of one field (``field_pairs="after"``), then of one node (``pairs``)
     fill the rest. Drawn at random, or, with a ``reader`` (scores of programs, higher = better), three quarters
     of them the best-read of the edits that keep the program's size (leaf steps, swaps) and the rest at random."""
     edits = local_edits(parent, step)
     if swaps:
         edits += swap_edits(renderer.domain.grammar, parent)
+    if field_pairs == "with":
+        edits += field_pair_edits(parent, step)
     fresh = [(e, child) for e in edits if not renderer.seen(child := e.apply(parent))]
-    if len(fresh) >= n or not pairs:
+    rings = [field_pair_edits] if field_pairs == "after" else []
+    rings += [joint_edits] if pairs else []
+    if len(fresh) >= n or not rings:
         return best_read(fresh, n, rng, reader, parent.size)
-    ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
-    return fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
+    for ring_edits in rings:
+        ring = [(e, child) for e in ring_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
+        fresh += rng.sample(ring, min(n - len(fresh), len(ring)))
+    return fresh
 
 
 def _select(ranked: list[Candidate], width: int, diverse: int, value_slots: int = 0) -> list[Candidate]:

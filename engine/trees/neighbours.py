@@ -1,7 +1,7 @@
 """Local edits: every program one small step away, by a typed leaf (an int +-1, another enum word, a flipped
 bool), by hoisting a subtree into the place of an ancestor of the same nonterminal, or by swapping a node's
 production for another that keeps its children and leaves; and, one ring further out, steps of two leaves of
-the same node at once.
+the same node at once, or of two integer leaves of one field in different nodes.
 
 These edits are grammar-agnostic and cheap, and they are exactly what a learned denoiser finds hardest: the
 last integer of a coordinate, or dropping a part that a search added on its way. Search methods add them as
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from treediff.engine.grammar.grammar import Grammar, Terminal, Value
-from treediff.engine.trees.tree import Edit, Node, get, walk
+from treediff.engine.trees.tree import Edit, Node, Path, get, replace, walk
 
 MAX_ENUM_ALTERNATIVES = 12  # enum terminals with more words only try the declared neighbours
 
@@ -110,6 +110,45 @@ def joint_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
                         new = list(kids)
                         new[i], new[j] = vi, vj
                         yield Edit(path, Node(node.production, tuple(new)))
+
+
+def field_pair_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
+    """Every edit that steps two integer leaves of the same field name in different nodes at once (each by
+    :func:`leaf_steps`): the gaps of two nested layouts, the widths of two shapes.
+
+    Such leaves compensate each other: where a layout centres its content, narrowing one gap and widening
+    another moves one part alone, while each single step moves everything and makes the executed result
+    worse. The edit replaces the two nodes' lowest common ancestor, so it applies like any other. Pairs come
+    in prefix order of their first leaf; the ring is small (a few pairs of each field) next to
+    :func:`joint_edits`.
+    """
+    leaves = [(path, i, slot.field, slot.terminal, node.children[i]) for path, node in walk(tree)
+              for i, slot in enumerate(node.production.slots)
+              if slot.terminal is not None and slot.terminal.kind == "int"]
+    for a, (path_a, i, field, terminal_a, value_a) in enumerate(leaves):
+        for path_b, j, field_b, terminal_b, value_b in leaves[a + 1:]:
+            if field_b != field or path_b == path_a:
+                continue
+            top = _common_prefix(path_a, path_b)
+            for va in leaf_steps(terminal_a, value_a, int_step):
+                for vb in leaf_steps(terminal_b, value_b, int_step):
+                    sub = _set_leaf(get(tree, top), path_a[len(top):], i, va)
+                    yield Edit(top, _set_leaf(sub, path_b[len(top):], j, vb))
+
+
+def _common_prefix(a: Path, b: Path) -> Path:
+    """The longest path that starts both ``a`` and ``b`` (their lowest common ancestor)."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _set_leaf(tree: Node, path: Path, index: int, value: Value) -> Node:
+    """``tree`` with leaf ``index`` of the node at ``path`` set to ``value``."""
+    node = get(tree, path)
+    kids = node.children[:index] + (value,) + node.children[index + 1:]
+    return replace(tree, path, Node(node.production, kids))
 
 
 def swap_edits(grammar: Grammar, tree: Node) -> Iterator[Edit]:
