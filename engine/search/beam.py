@@ -25,7 +25,15 @@ import torch
 
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
-from treediff.engine.search.config import FieldPairs, LocalOrder, RewriteMode, RewriteSites, RoundOrder, ar_settings, beam_needs_ar
+from treediff.engine.search.config import (
+    FieldPairs,
+    LocalOrder,
+    RewriteMode,
+    RewriteSites,
+    RoundOrder,
+    ar_settings,
+    beam_needs_ar,
+)
 from treediff.engine.search.lines import follow_lines
 from treediff.engine.search.reading import (
     Reader,

@@ -90,6 +90,37 @@ def test_joint_edits_step_two_leaves_of_one_node(csg_grammar: Grammar) -> None:
     assert "(+ (Circle 1 4 7) (Circle 4 5 6))" in {str(p) for p in joint}
 
 
+def test_field_pair_edits_step_one_field_of_two_nodes_at_once(csg_grammar: Grammar) -> None:
+    from treediff.engine.trees.neighbours import field_pair_edits
+
+    tree = parse(csg_grammar, "(+ (Circle 0 5 7) (Quad 4 5 6 2 3))")
+    pairs = [e.apply(tree) for e in field_pair_edits(tree)]
+    # fields shared by the two nodes: x (5, 4: 2 x 2 steps) and y (7, 5: 2 x 2); r and the Quad's w/h/a are not
+    assert len(pairs) == len(set(pairs)) == 8
+    before = _leaves(tree)
+    for program in pairs:
+        after = _leaves(program)
+        changed = [i for i, (a, b) in enumerate(zip(after, before)) if a != b]
+        assert changed in ([1, 3], [2, 4])  # circle's x with quad's x, circle's y with quad's y
+        assert all(abs(after[i] - before[i]) == 1 for i in changed)  # type: ignore[operator]
+    assert "(+ (Circle 0 4 7) (Quad 5 5 6 2 3))" in {str(p) for p in pairs}
+
+
+def test_field_pair_edits_replace_the_lowest_common_ancestor(csg_grammar: Grammar) -> None:
+    from treediff.engine.trees.neighbours import field_pair_edits
+
+    tree = parse(csg_grammar, "(+ (Circle 0 0 0) (- (Circle 15 4 4) (Circle 15 9 9)))")
+    edits = list(field_pair_edits(tree))
+    inner = [e for e in edits if e.path == (1,)]  # the two circles under the difference
+    assert {str(e.replacement) for e in inner if "(Circle 15 3 4)" in str(e.replacement)} == \
+        {"(- (Circle 15 3 4) (Circle 15 8 9))", "(- (Circle 15 3 4) (Circle 15 10 9))"}
+    # r: 15 and 15 step only down (1 x 1), x and y 2 x 2 each; the outer circle's leaves are 0 (up only)
+    assert len(inner) == 1 + 4 + 4
+    assert [e.path for e in edits if e.path != (1,)] == [()] * 2 * (1 + 2 + 2)
+    assert len({e.apply(tree) for e in edits}) == len(edits)
+    assert all(str(e.apply(tree)) != str(tree) for e in edits)
+
+
 def test_swap_edits_change_a_production_and_keep_what_it_shares(csg_grammar: Grammar) -> None:
     from treediff.engine.grammar.parse import parse
     from treediff.engine.trees.neighbours import swap_edits

@@ -213,6 +213,43 @@ def test_local_proposals_move_on_to_two_leaf_steps_when_single_steps_are_used_up
     assert {c for _, c in only} == set(left)
 
 
+def test_local_proposals_add_field_pairs_with_or_after_the_single_steps(csg_grammar):
+    import random
+
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.search.beam import _local_proposals
+    from treediff.engine.trees.neighbours import field_pair_edits, joint_edits, local_edits
+
+    tree = parse(csg_grammar, "(+ (Circle 3 5 7) (Circle 4 5 6))")
+    singles = {e.apply(tree) for e in local_edits(tree)}
+    fields = {e.apply(tree) for e in field_pair_edits(tree)}
+    joint = {e.apply(tree) for e in joint_edits(tree)}
+    assert len(fields) == 12 and not fields & (singles | joint)
+
+    class Visited:
+        domain = type("D", (), {"grammar": csg_grammar})
+
+        def __init__(self, seen):
+            self.programs = set(seen)
+
+        def seen(self, tree):
+            return tree in self.programs
+
+    def children(seen, n, pairs, mode):
+        return [c for _, c in _local_proposals(Visited(seen), tree, random.Random(0), n, 1, pairs, False,
+                                               None, mode)]  # type: ignore[arg-type]
+
+    assert set(children((), 10**6, False, "with")) == singles | fields
+    assert set(children((), len(singles), False, "after")) == singles  # enough singles left: no pairs yet
+    assert set(children((), 10**6, False, "after")) == singles | fields  # too few: field pairs fill up
+    left = sorted(singles, key=str)[:3]
+    after = children(singles - set(left), 10, True, "after")  # 3 singles left, 7 places: field pairs first
+    assert set(left) <= set(after) and len(after) == 10 and set(after) - set(left) <= fields
+    used = singles | fields
+    assert set(children(used, 5, True, "after")) <= joint  # field pairs used up too: one node's pairs
+    assert children(used, 5, False, "off") == []
+
+
 def _unvisited(grammar):
     """A stand-in renderer for local proposals: the domain's grammar, and nothing executed yet."""
 
