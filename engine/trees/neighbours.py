@@ -11,6 +11,7 @@ extra proposals next to the model's edits.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 from treediff.engine.grammar.grammar import Grammar, Terminal, Value
 from treediff.engine.trees.tree import Edit, Node, Path, get, replace, walk
@@ -122,7 +123,7 @@ def field_pair_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
     in prefix order of their first leaf; the ring is small (a few pairs of each field) next to
     :func:`joint_edits`.
     """
-    leaves = [(path, i, slot.field, slot.terminal, node.children[i]) for path, node in walk(tree)
+    leaves = [(path, i, slot.field, slot.terminal, cast(Value, node.children[i])) for path, node in walk(tree)
               for i, slot in enumerate(node.production.slots)
               if slot.terminal is not None and slot.terminal.kind == "int"]
     for a, (path_a, i, field, terminal_a, value_a) in enumerate(leaves):
