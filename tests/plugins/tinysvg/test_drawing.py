@@ -36,6 +36,11 @@ SAME = [
     # a shape moved wholly off the canvas
     ("(Arrange h (Rectangle 2 2 red red 0) (Move (Move (Ellipse 1 1 blue blue 3) 9 9 false false) 9 0 false false) 0)",
      "(Arrange h (Rectangle 2 2 red red 0) (Move (Move (Ellipse 1 1 green red 5) 9 9 false false) 9 0 false false) 0)"),
+    # white paint where no other colour lies beneath: beside an ellipse, and edge to edge with a rectangle
+    ("(Arrange h (Rectangle 3 3 white white 2) (Ellipse 3 3 red blue 1) 2)",
+     "(Arrange h (Rectangle 3 3 none none 2) (Ellipse 3 3 red blue 1) 2)"),
+    ("(Arrange h (Rectangle 4 4 red none 0) (Rectangle 2 2 white none 0) 0)",
+     "(Arrange h (Rectangle 4 4 red none 0) (Rectangle 2 2 none none 0) 0)"),
 ]
 
 DIFFERENT = [
@@ -45,6 +50,9 @@ DIFFERENT = [
     # a shape that draws nothing still takes part in the layout, so its size moves the others
     ("(Arrange h (Rectangle 3 6 none none 0) (Rectangle 2 2 red red 1) 3)",
      "(Arrange h (Rectangle 4 6 none none 0) (Rectangle 2 2 red red 1) 3)"),
+    # white paint moved onto a red rectangle
+    ("(Arrange h (Rectangle 4 4 red none 0) (Move (Rectangle 2 2 white none 0) 5 0 true false) 0)",
+     "(Arrange h (Rectangle 4 4 red none 0) (Move (Rectangle 2 2 none none 0) 5 0 true false) 0)"),
 ]
 
 
