@@ -25,15 +25,7 @@ import torch
 
 from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
-from treediff.engine.search.config import (
-    FieldPairs,
-    LocalOrder,
-    RewriteMode,
-    RewriteSites,
-    RoundOrder,
-    ar_settings,
-    beam_needs_ar,
-)
+from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, ar_settings, beam_needs_ar
 from treediff.engine.search.lines import follow_lines
 from treediff.engine.search.reading import (
     Reader,
@@ -76,7 +68,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random",
                 ar_filter: int = 1, round_order: RoundOrder = "proposed", read_slots: int = 0,
                 ar_site_floor: float = 0.5, read_mix: float = 0.0, line_steps: int = 0,
-                field_pairs: FieldPairs = "off") -> SolveResult:
+                field_pairs: bool = False) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -86,9 +78,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     :mod:`treediff.engine.trees.neighbours`, drawn at random) each round; with ``local_pairs``, once
     fewer than ``local_samples`` of those are unvisited, steps of two leaves of one node fill the rest;
     ``local_swaps`` adds production swaps (:func:`~treediff.engine.trees.neighbours.swap_edits`) to the
-    single steps; ``field_pairs`` adds steps of two integer leaves of one field in different nodes
-    (:func:`~treediff.engine.trees.neighbours.field_pair_edits`): to them (``"with"``), or once fewer than
-    ``local_samples`` of them are unvisited, ahead of ``local_pairs`` (``"after"``).
+    single steps, and ``field_pairs`` steps of two integer leaves of one field in different nodes
+    (:func:`~treediff.engine.trees.neighbours.field_pair_edits`).
     ``start="minimal"`` starts from the grammar's smallest program alone and lets the denoiser grow it. With
     ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
     programs; after ``patience`` rounds without a better best distance in the beam it restarts: from fresh
@@ -221,26 +212,22 @@ def _next_seeds(start: str | Sequence[Node], restarts: int, width: int) -> str |
 
 def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random, n: int, step: int,
                      pairs: bool, swaps: bool, reader: Reader | None = None,
-                     field_pairs: FieldPairs = "off") -> list[tuple[Edit, Node]]:
+                     field_pairs: bool = False) -> list[tuple[Edit, Node]]:
     """Up to ``n`` unvisited local edits of ``parent``: single-leaf steps and hoists (and, with ``swaps``,
-    production swaps; with ``field_pairs="with"``, steps of two leaves of one field) first; when fewer than
-    ``n`` of those are left, two-leaf steps of one field (``field_pairs="after"``), then of one node (``pairs``)
-    fill the rest. Drawn at random, or, with a ``reader`` (scores of programs, higher = better), three quarters
-    of them the best-read of the edits that keep the program's size (leaf steps, swaps) and the rest at random."""
+    production swaps; with ``field_pairs``, steps of two integer leaves of one field in different nodes) first;
+    when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps of one node fill the rest. Drawn at
+    random, or, with a ``reader`` (scores of programs, higher = better), three quarters of them the best-read of
+    the edits that keep the program's size (leaf steps, swaps, field pairs) and the rest at random."""
     edits = local_edits(parent, step)
     if swaps:
         edits += swap_edits(renderer.domain.grammar, parent)
-    if field_pairs == "with":
+    if field_pairs:
         edits += field_pair_edits(parent, step)
     fresh = [(e, child) for e in edits if not renderer.seen(child := e.apply(parent))]
-    rings = [field_pair_edits] if field_pairs == "after" else []
-    rings += [joint_edits] if pairs else []
-    if len(fresh) >= n or not rings:
+    if len(fresh) >= n or not pairs:
         return best_read(fresh, n, rng, reader, parent.size)
-    for ring_edits in rings:
-        ring = [(e, child) for e in ring_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
-        fresh += rng.sample(ring, min(n - len(fresh), len(ring)))
-    return fresh
+    ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
+    return fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
 
 
 def _select(ranked: list[Candidate], width: int, diverse: int, value_slots: int = 0) -> list[Candidate]:

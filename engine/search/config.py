@@ -18,8 +18,6 @@ LocalOrder = Literal["random", "ar"]
 """Which local edits a beam program gets: drawn at random, or mostly those the AR model reads best."""
 RoundOrder = Literal["proposed", "read"]
 """In which order a beam round's new programs are executed: as proposed, or the ones the AR model reads best first."""
-FieldPairs = Literal["off", "with", "after"]
-"""When a beam program gets steps of two integer leaves of one field: with its single steps, after them, never."""
 SampleOrder = Literal["sampled", "likely"]
 """In which order AR start programs are executed: as sampled, or the most likely first."""
 
@@ -61,10 +59,9 @@ class BeamConfig(BaseModel):
                             "improving, at most this many more steps (0: off).")
     local_pairs: bool = Field(default=False, description="When a program's single-leaf steps are used up, its local "
                               "edits go on with steps of two leaves of one node at once.")
-    field_pairs: FieldPairs = Field(default="off", description="Local edits that step two integer leaves of one "
-                                    "field in different nodes at once (the gaps of two nested layouts): with the "
-                                    "single steps (with), once a program's single steps are used up, ahead of "
-                                    "local_pairs (after), or never (off).")
+    field_pairs: bool = Field(default=False, description="Local edits also step two integer leaves of one field in "
+                              "different nodes at once (the gaps of two nested layouts, which compensate each "
+                              "other where single steps do not).")
     local_swaps: bool = Field(default=True, description="Local edits also swap a node's production for another of "
                               "its nonterminal that keeps its children and leaves ((+ a b) -> (- a b)).")
     local_order: LocalOrder = Field(default="random", description="Which local edits are tried: drawn at random, or "

@@ -213,7 +213,7 @@ def test_local_proposals_move_on_to_two_leaf_steps_when_single_steps_are_used_up
     assert {c for _, c in only} == set(left)
 
 
-def test_local_proposals_add_field_pairs_with_or_after_the_single_steps(csg_grammar):
+def test_local_proposals_add_field_pairs_to_the_single_steps_when_asked(csg_grammar):
     import random
 
     from treediff.engine.grammar.parse import parse
@@ -235,19 +235,14 @@ def test_local_proposals_add_field_pairs_with_or_after_the_single_steps(csg_gram
         def seen(self, tree):
             return tree in self.programs
 
-    def children(seen, n, pairs, mode):
+    def children(seen, n, pairs, field_pairs):
         return [c for _, c in _local_proposals(Visited(seen), tree, random.Random(0), n, 1, pairs, False,
-                                               None, mode)]  # type: ignore[arg-type]
+                                               None, field_pairs)]  # type: ignore[arg-type]
 
-    assert set(children((), 10**6, False, "with")) == singles | fields
-    assert set(children((), len(singles), False, "after")) == singles  # enough singles left: no pairs yet
-    assert set(children((), 10**6, False, "after")) == singles | fields  # too few: field pairs fill up
-    left = sorted(singles, key=str)[:3]
-    after = children(singles - set(left), 10, True, "after")  # 3 singles left, 7 places: field pairs first
-    assert set(left) <= set(after) and len(after) == 10 and set(after) - set(left) <= fields
-    used = singles | fields
-    assert set(children(used, 5, True, "after")) <= joint  # field pairs used up too: one node's pairs
-    assert children(used, 5, False, "off") == []
+    assert set(children((), 10**6, False, True)) == singles | fields
+    assert set(children((), 10**6, False, False)) == singles
+    assert set(children(singles, 10**6, False, True)) == fields  # what is left of the ring
+    assert set(children(singles | fields, 5, True, True)) <= joint  # both used up: one node's pairs fill in
 
 
 def _unvisited(grammar):
