@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import cast
 
 from treediff.engine.grammar.grammar import Grammar, Terminal, Value
-from treediff.engine.trees.tree import Edit, Node, Path, get, replace, walk
+from treediff.engine.trees.tree import Edit, Node, Path, get, set_leaf, walk
 
 MAX_ENUM_ALTERNATIVES = 12  # enum terminals with more words only try the declared neighbours
 
@@ -131,10 +131,11 @@ def field_pair_edits(tree: Node, int_step: int = 1) -> Iterator[Edit]:
             if field_b != field or path_b == path_a:
                 continue
             top = _common_prefix(path_a, path_b)
+            ancestor, below_a, below_b = get(tree, top), path_a[len(top):], path_b[len(top):]
             for va in leaf_steps(terminal_a, value_a, int_step):
+                sub = set_leaf(ancestor, below_a, i, va)
                 for vb in leaf_steps(terminal_b, value_b, int_step):
-                    sub = _set_leaf(get(tree, top), path_a[len(top):], i, va)
-                    yield Edit(top, _set_leaf(sub, path_b[len(top):], j, vb))
+                    yield Edit(top, set_leaf(sub, below_b, j, vb))
 
 
 def _common_prefix(a: Path, b: Path) -> Path:
@@ -143,13 +144,6 @@ def _common_prefix(a: Path, b: Path) -> Path:
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
     return a[:n]
-
-
-def _set_leaf(tree: Node, path: Path, index: int, value: Value) -> Node:
-    """``tree`` with leaf ``index`` of the node at ``path`` set to ``value``."""
-    node = get(tree, path)
-    kids = node.children[:index] + (value,) + node.children[index + 1:]
-    return replace(tree, path, Node(node.production, kids))
 
 
 def swap_edits(grammar: Grammar, tree: Node) -> Iterator[Edit]:

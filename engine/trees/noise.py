@@ -9,7 +9,7 @@ from treediff.engine.errors import TreeError
 from treediff.engine.grammar.grammar import Grammar
 from treediff.engine.trees.derivation import sample_tree, sampler
 from treediff.engine.trees.neighbours import leaf_steps
-from treediff.engine.trees.tree import Child, Edit, Node, Path, replace, walk
+from treediff.engine.trees.tree import Child, Edit, Node, Path, replace, set_leaf, walk
 
 SIGMA_SMALL = 2  # default: most primitives in a mutated / replacement subtree (ModelConfig.sigma_small too)
 RESAMPLE_TRIES = 64  # draws of a replacement for one node before trying another node
@@ -76,7 +76,7 @@ def leaf_step(tree: Node, rng: Random, int_step: int = LEAF_STEP) -> Node:
         values = leaf_steps(node.production.slots[i].terminal, node.children[i], int_step)  # type: ignore[arg-type]
         if values:
             value = values[int(rng.random() * len(values))]
-            return replace(tree, path, Node(node.production, node.children[:i] + (value,) + node.children[i + 1:]))
+            return set_leaf(tree, path, i, value)
         leaves[j] = leaves[-1]
         leaves.pop()
     return tree

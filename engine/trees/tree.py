@@ -156,6 +156,13 @@ def replace(node: Node, path: Path, new: Node) -> Node:
     return Node(node.production, tuple(kids))
 
 
+def set_leaf(node: Node, path: Path, index: int, value: Value) -> Node:
+    """A copy of ``node`` with leaf ``index`` of the node at ``path`` set to ``value`` (shares the rest)."""
+    owner = get(node, path)
+    kids = owner.children[:index] + (value,) + owner.children[index + 1:]
+    return replace(node, path, Node(owner.production, kids))
+
+
 def nonterminal_at(root: Node, path: Path) -> str:
     """The nonterminal a subtree at ``path`` must derive (the root's is the grammar's start)."""
     return get(root, path).production.lhs
