@@ -38,12 +38,14 @@ from treediff.engine.search.reading import (
 )
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
-from treediff.engine.trees.neighbours import field_pair_edits, joint_edits, local_edits, swap_edits
+from treediff.engine.trees.neighbours import field_pair_edits, joint_edits, local_edits, swap_edits, wrap_edits
 from treediff.engine.trees.noise import mutate
 from treediff.engine.trees.tree import Edit, Node, skeleton
 
 if TYPE_CHECKING:
     from treediff.engine.training.bundle import ModelBundle
+
+WRAP_READS = 8  # node wraps drawn (and read, with an AR reader) per wrap tried
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random",
                 ar_filter: int = 1, round_order: RoundOrder = "proposed", read_slots: int = 0,
                 ar_site_floor: float = 0.5, read_mix: float = 0.0, line_steps: int = 0,
-                field_pairs: bool = False) -> SolveResult:
+                field_pairs: bool = False, local_wraps: int = 0) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -79,7 +81,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     fewer than ``local_samples`` of those are unvisited, steps of two leaves of one node fill the rest;
     ``local_swaps`` adds production swaps (:func:`~treediff.engine.trees.neighbours.swap_edits`) to the
     single steps, and ``field_pairs`` steps of two integer leaves of one field in different nodes
-    (:func:`~treediff.engine.trees.neighbours.field_pair_edits`).
+    (:func:`~treediff.engine.trees.neighbours.field_pair_edits`); ``local_wraps`` > 0 adds that many node wraps
+    (:func:`~treediff.engine.trees.neighbours.wrap_edits`: a node put inside a new parent beside the grammar's
+    minimal subtrees) to each such program's local edits.
     ``start="minimal"`` starts from the grammar's smallest program alone and lets the denoiser grow it. With
     ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
     programs; after ``patience`` rounds without a better best distance in the beam it restarts: from fresh
@@ -162,7 +166,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 _offer(renderer, lineage, children, parent, edit, child, logprob)
         for parent in parents[:local]:
             for edit, child in _local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
-                                                local_swaps, local_reader, field_pairs):
+                                                local_swaps, local_reader, field_pairs, local_wraps):
                 _offer(renderer, lineage, children, parent, edit, child, 0.0)
         if not children:
             stalls += 1
@@ -212,22 +216,31 @@ def _next_seeds(start: str | Sequence[Node], restarts: int, width: int) -> str |
 
 def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random, n: int, step: int,
                      pairs: bool, swaps: bool, reader: Reader | None = None,
-                     field_pairs: bool = False) -> list[tuple[Edit, Node]]:
+                     field_pairs: bool = False, wraps: int = 0) -> list[tuple[Edit, Node]]:
     """Up to ``n`` unvisited local edits of ``parent``: single-leaf steps and hoists (and, with ``swaps``,
     production swaps; with ``field_pairs``, steps of two integer leaves of one field in different nodes) first;
     when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps of one node fill the rest. Drawn at
     random, or, with a ``reader`` (scores of programs, higher = better), three quarters of them the best-read of
-    the edits that keep the program's size (leaf steps, swaps, field pairs) and the rest at random."""
+    the edits that keep the program's size (leaf steps, swaps, field pairs) and the rest at random. ``wraps``
+    more come from the node wraps (:func:`~treediff.engine.trees.neighbours.wrap_edits`), chosen the same way
+    among ``WRAP_READS`` times as many drawn at random."""
+    grammar = renderer.domain.grammar
     edits = local_edits(parent, step)
     if swaps:
-        edits += swap_edits(renderer.domain.grammar, parent)
+        edits += swap_edits(grammar, parent)
     if field_pairs:
         edits += field_pair_edits(parent, step)
     fresh = [(e, child) for e in edits if not renderer.seen(child := e.apply(parent))]
     if len(fresh) >= n or not pairs:
-        return best_read(fresh, n, rng, reader, parent.size)
-    ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
-    return fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
+        chosen = best_read(fresh, n, rng, reader, parent.size)
+    else:
+        ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
+        chosen = fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
+    if wraps > 0:
+        ring = [(e, child) for e in wrap_edits(grammar, parent) if not renderer.seen(child := e.apply(parent))]
+        ring = rng.sample(ring, min(len(ring), WRAP_READS * wraps))  # reading every wrap would double model time
+        chosen += best_read(ring, wraps, rng, reader, None)
+    return chosen
 
 
 def _select(ranked: list[Candidate], width: int, diverse: int, value_slots: int = 0) -> list[Candidate]:

@@ -62,6 +62,10 @@ class BeamConfig(BaseModel):
     field_pairs: bool = Field(default=False, description="Local edits also step two integer leaves of one field in "
                               "different nodes at once (the gaps of two nested layouts, which compensate each "
                               "other where single steps do not).")
+    local_wraps: int = Field(default=0, ge=0, description="Node wraps added to each local program's edits per "
+                             "round: a node put inside a new parent of its nonterminal beside the grammar's "
+                             "minimal subtrees (the inverse of a hoist), chosen like the other local edits; 0: "
+                             "none.")
     local_swaps: bool = Field(default=True, description="Local edits also swap a node's production for another of "
                               "its nonterminal that keeps its children and leaves ((+ a b) -> (- a b)).")
     local_order: LocalOrder = Field(default="random", description="Which local edits are tried: drawn at random, or "

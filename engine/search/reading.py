@@ -53,13 +53,13 @@ def ar_reader(renderer: BudgetedExecutor, ar: ModelBundle) -> Reader:
     return read
 
 
-def best_read(pool: list[T], n: int, rng: random.Random, reader: Reader | None, size: int) -> list[T]:
+def best_read(pool: list[T], n: int, rng: random.Random, reader: Reader | None, size: int | None) -> list[T]:
     """``n`` of ``pool`` (tuples whose last item is the program) at random; with a ``reader``, first the ``3n/4``
     best-read programs of ``size`` nodes (edits that keep the program's size compare fairly: a shorter program
-    has fewer tokens to pay for), then the rest at random."""
+    has fewer tokens to pay for; ``None``: of any size), then the rest at random."""
     if reader is None or len(pool) <= n:
         return rng.sample(pool, min(n, len(pool)))
-    same = [i for i, item in enumerate(pool) if item[-1].size == size]
+    same = [i for i, item in enumerate(pool) if size is None or item[-1].size == size]
     scores = reader([pool[i][-1] for i in same])
     best = [same[k] for k in best_first(scores)[:3 * n // 4]]
     taken = set(best)

@@ -1,7 +1,8 @@
 """Local edits: every program one small step away, by a typed leaf (an int +-1, another enum word, a flipped
 bool), by hoisting a subtree into the place of an ancestor of the same nonterminal, or by swapping a node's
 production for another that keeps its children and leaves; and, one ring further out, steps of two leaves of
-the same node at once, or of two integer leaves of one field in different nodes.
+the same node at once, of two integer leaves of one field in different nodes, or a node wrapped in a new parent
+(the inverse of a hoist).
 
 These edits are grammar-agnostic and cheap, and they are exactly what a learned denoiser finds hardest: the
 last integer of a coordinate, or dropping a part that a search added on its way. Search methods add them as
@@ -10,13 +11,17 @@ extra proposals next to the model's edits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import math
+from collections.abc import Iterator, Sequence
 from typing import cast
 
-from treediff.engine.grammar.grammar import Grammar, Terminal, Value
+from treediff.engine.grammar.grammar import Grammar, Production, Terminal, Value
+from treediff.engine.trees.derivation import minimal_tree
 from treediff.engine.trees.tree import Edit, Node, Path, get, set_leaf, walk
 
 MAX_ENUM_ALTERNATIVES = 12  # enum terminals with more words only try the declared neighbours
+WRAP_COMBINATIONS = 32  # a wrapping production's own leaves take every combination of values up to this many
 
 
 def leaf_steps(terminal: Terminal, value: Value, int_step: int = 1) -> list[Value]:
@@ -175,3 +180,39 @@ def swap_edits(grammar: Grammar, tree: Node) -> Iterator[Edit]:
                     fill[first] = value
                 kids = tuple(old.get((s.field, s.symbol), fill.get(s.symbol)) for s in production.slots)
                 yield Edit(path, Node(production, kids))  # type: ignore[arg-type]
+
+
+def wrap_edits(grammar: Grammar, tree: Node) -> Iterator[Edit]:
+    """Every edit that puts a node inside a new parent of its own nonterminal (the inverse of a hoist):
+    ``a`` -> ``(+ a m)`` and ``(+ m a)``, where ``m`` is the grammar's minimal subtree of each other child slot
+    (:func:`~treediff.engine.trees.derivation.minimal_tree`; typically something that executes to nothing).
+
+    The new parent's own leaves take every combination of their values when there are at most
+    ``WRAP_COMBINATIONS`` of them, otherwise their first values and every single step from those
+    (:func:`leaf_steps`). Where a layout is relative, a wrap moves one part by a fraction of the grid that no
+    leaf step reaches (an empty neighbour ``GAP`` pixels away shifts a centred part by half that), and where
+    the new parent combines its children, it adds a place to build on. Nodes come in prefix order, then
+    productions in grammar order, then leaf values, then the slot the node goes into.
+    """
+    fillers = {nt: minimal_tree(grammar, nt) for nt in grammar.rules}
+    for path, node in walk(tree):
+        lhs = node.production.lhs
+        for production in grammar.rules[lhs]:
+            holes = [i for i, s in enumerate(production.slots) if s.terminal is None and s.symbol == lhs]
+            for leaves in _wrap_leaves(production) if holes else ():
+                for hole in holes:
+                    kids = tuple(node if i == hole else fillers[s.symbol] if s.terminal is None else leaves[i]
+                                 for i, s in enumerate(production.slots))
+                    yield Edit(path, Node(production, kids))
+
+
+def _wrap_leaves(production: Production) -> list[dict[int, Value]]:
+    """The leaf values a wrapping ``production`` is tried with (slot index -> value): every combination, or,
+    above ``WRAP_COMBINATIONS``, the first values and each single step from them."""
+    slots = [(i, s.terminal) for i, s in enumerate(production.slots) if s.terminal is not None]
+    values: list[Sequence[Value]] = [t.values for _, t in slots]
+    if math.prod(len(v) for v in values) <= WRAP_COMBINATIONS:
+        return [dict(zip([i for i, _ in slots], combo, strict=True)) for combo in itertools.product(*values)]
+    first = {i: t.values[0] for i, t in slots}
+    return [first] + [{**first, i: v} for i, t in slots for v in leaf_steps(t, t.values[0])]
+
