@@ -224,10 +224,9 @@ def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Rando
     the edits that keep the program's size (leaf steps, swaps, field pairs) and the rest at random. ``wraps``
     more come from the node wraps (:func:`~treediff.engine.trees.neighbours.wrap_edits`), chosen the same way
     among ``WRAP_READS`` times as many drawn at random."""
-    grammar = renderer.domain.grammar
     edits = local_edits(parent, step)
     if swaps:
-        edits += swap_edits(grammar, parent)
+        edits += swap_edits(renderer.domain.grammar, parent)
     if field_pairs:
         edits += field_pair_edits(parent, step)
     fresh = [(e, child) for e in edits if not renderer.seen(child := e.apply(parent))]
@@ -237,7 +236,8 @@ def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Rando
         ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
         chosen = fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
     if wraps > 0:
-        ring = [(e, child) for e in wrap_edits(grammar, parent) if not renderer.seen(child := e.apply(parent))]
+        wrapped = wrap_edits(renderer.domain.grammar, parent)
+        ring = [(e, child) for e in wrapped if not renderer.seen(child := e.apply(parent))]
         ring = rng.sample(ring, min(len(ring), WRAP_READS * wraps))  # reading every wrap would double model time
         chosen += best_read(ring, wraps, rng, reader, None)
     return chosen

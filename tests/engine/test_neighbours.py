@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from random import Random
 
 from treediff.engine.grammar.grammar import Grammar, Terminal
 from treediff.engine.grammar.parse import parse
 from treediff.engine.trees.derivation import sample_tree
-from treediff.engine.trees.neighbours import hoist_edits, leaf_steps, local_edits, neighbour_edits, repeat_step
-from treediff.engine.trees.tree import Edit, Node
+from treediff.engine.trees.neighbours import (
+    hoist_edits,
+    leaf_steps,
+    local_edits,
+    neighbour_edits,
+    repeat_step,
+    wrap_edits,
+)
+from treediff.engine.trees.tree import Edit, Node, get
+
+GRAMMARS = Path(__file__).parents[1] / "grammars"
 
 
 def _leaves(tree: Node) -> list[object]:
@@ -119,6 +129,31 @@ def test_field_pair_edits_replace_the_lowest_common_ancestor(csg_grammar: Gramma
     assert [e.path for e in edits if e.path != (1,)] == [()] * 2 * (1 + 2 + 2)
     assert len({e.apply(tree) for e in edits}) == len(edits)
     assert all(str(e.apply(tree)) != str(tree) for e in edits)
+
+
+def test_wrap_edits_are_the_hoists_inverse(csg_grammar: Grammar) -> None:
+    tree = parse(csg_grammar, "(+ (Circle 1 2 3) (Circle 4 5 6))")
+    edits = list(wrap_edits(csg_grammar, tree))
+    # 3 nodes, each under + and -, on either side, beside the minimal shape (Circle 0 0 0)
+    assert len(edits) == len({e.apply(tree) for e in edits}) == 3 * 2 * 2
+    assert [str(e.replacement) for e in edits[:4]] == [
+        "(+ (+ (Circle 1 2 3) (Circle 4 5 6)) (Circle 0 0 0))", "(+ (Circle 0 0 0) (+ (Circle 1 2 3) (Circle 4 5 6)))",
+        "(- (+ (Circle 1 2 3) (Circle 4 5 6)) (Circle 0 0 0))", "(- (Circle 0 0 0) (+ (Circle 1 2 3) (Circle 4 5 6)))"]
+    for edit in edits:
+        wrapped = edit.apply(tree)
+        assert Edit(edit.path, get(tree, edit.path)).apply(wrapped) == tree  # the hoist back
+        assert tree in {e.apply(wrapped) for e in hoist_edits(wrapped)}
+
+
+def test_wrap_edits_try_every_leaf_combination_of_a_small_parent_and_steps_of_a_large_one() -> None:
+    grammar = Grammar.load(GRAMMARS / "layout.yaml")
+    tree = parse(grammar, "(Box 2)")
+    wrapped = [str(e.apply(tree)) for e in wrap_edits(grammar, tree)]
+    # pair: 2 directions x 4 gaps x 2 sides; shift: 10 x 10 places are too many, so (0 0) and one step of each
+    assert len(wrapped) == len(set(wrapped)) == 16 + 3
+    assert {"(Pair v (Box 2) (Box 0) 0)", "(Pair h (Box 0) (Box 2) 3)", "(Shift (Box 2) 0 0)",
+            "(Shift (Box 2) 1 0)", "(Shift (Box 2) 0 1)"} <= set(wrapped)
+    assert "(Shift (Box 2) 1 1)" not in wrapped
 
 
 def test_swap_edits_change_a_production_and_keep_what_it_shares(csg_grammar: Grammar) -> None:

@@ -245,6 +245,28 @@ def test_local_proposals_add_field_pairs_to_the_single_steps_when_asked(csg_gram
     assert set(children(singles | fields, 5, True, True)) <= joint  # both used up: one node's pairs fill in
 
 
+def test_local_proposals_add_node_wraps_beside_the_other_local_edits(csg_grammar):
+    import random
+
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.search.beam import _local_proposals
+    from treediff.engine.trees.neighbours import local_edits, wrap_edits
+
+    tree = parse(csg_grammar, "(+ (Circle 3 5 7) (Circle 4 5 6))")
+    singles = {e.apply(tree) for e in local_edits(tree)}
+    wraps = {e.apply(tree) for e in wrap_edits(csg_grammar, tree)}
+
+    def children(n, k, rng):
+        return [c for _, c in _local_proposals(_unvisited(csg_grammar)(), tree, rng, n, 1, False, False,
+                                               None, False, k)]  # type: ignore[arg-type]
+
+    plain = children(5, 0, random.Random(0))
+    assert len(plain) == 5 and set(plain) <= singles
+    more = children(5, 3, random.Random(0))
+    assert more[:5] == plain and len(set(more[5:])) == 3 and set(more[5:]) <= wraps  # the same singles, then wraps
+    assert set(children(5, 100, random.Random(1))[5:]) == wraps  # more asked than there are: every wrap once
+
+
 def _unvisited(grammar):
     """A stand-in renderer for local proposals: the domain's grammar, and nothing executed yet."""
 
