@@ -17,7 +17,7 @@ distance) is returned even when unsolved.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +124,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     round instead of one step per round (:func:`~treediff.engine.search.lines.follow_lines`).
     """
     lineage = Lineage()
+    max_tokens = min(b.config.max_program_tokens for b in (bundle, ar) if b is not None)
+    fits = (lambda t: len(bundle.vocab.encode(t)) <= max_tokens) if local_wraps > 0 else None
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
     if value_slots + read_slots >= beam_width:
         raise ValueError(f"beam value_slots {value_slots!r} and read_slots {read_slots!r}; expected fewer together "
@@ -166,7 +168,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 _offer(renderer, lineage, children, parent, edit, child, logprob)
         for parent in parents[:local]:
             for edit, child in _local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
-                                                local_swaps, local_reader, field_pairs, local_wraps):
+                                                local_swaps, local_reader, field_pairs, local_wraps, fits):
                 _offer(renderer, lineage, children, parent, edit, child, 0.0)
         if not children:
             stalls += 1
@@ -216,14 +218,16 @@ def _next_seeds(start: str | Sequence[Node], restarts: int, width: int) -> str |
 
 def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random, n: int, step: int,
                      pairs: bool, swaps: bool, reader: Reader | None = None,
-                     field_pairs: bool = False, wraps: int = 0) -> list[tuple[Edit, Node]]:
+                     field_pairs: bool = False, wraps: int = 0,
+                     fits: Callable[[Node], bool] | None = None) -> list[tuple[Edit, Node]]:
     """Up to ``n`` unvisited local edits of ``parent``: single-leaf steps and hoists (and, with ``swaps``,
     production swaps; with ``field_pairs``, steps of two integer leaves of one field in different nodes) first;
     when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps of one node fill the rest. Drawn at
     random, or, with a ``reader`` (scores of programs, higher = better), three quarters of them the best-read of
     the edits that keep the program's size (leaf steps, swaps, field pairs) and the rest at random. ``wraps``
     more come from the node wraps (:func:`~treediff.engine.trees.neighbours.wrap_edits`), chosen the same way
-    among ``WRAP_READS`` times as many drawn at random."""
+    among ``WRAP_READS`` times as many drawn at random; wraps grow the program, so those that ``fits`` rejects (too
+    long for the models) are left out."""
     edits = local_edits(parent, step)
     if swaps:
         edits += swap_edits(renderer.domain.grammar, parent)
@@ -237,7 +241,8 @@ def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Rando
         chosen = fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
     if wraps > 0:
         wrapped = wrap_edits(renderer.domain.grammar, parent)
-        ring = [(e, child) for e in wrapped if not renderer.seen(child := e.apply(parent))]
+        ring = [(e, child) for e in wrapped
+                if not renderer.seen(child := e.apply(parent)) and (fits is None or fits(child))]
         ring = rng.sample(ring, min(len(ring), WRAP_READS * wraps))  # reading every wrap would double model time
         chosen += best_read(ring, wraps, rng, reader, None)
     return chosen

@@ -265,6 +265,9 @@ def test_local_proposals_add_node_wraps_beside_the_other_local_edits(csg_grammar
     more = children(5, 3, random.Random(0))
     assert more[:5] == plain and len(set(more[5:])) == 3 and set(more[5:]) <= wraps  # the same singles, then wraps
     assert set(children(5, 100, random.Random(1))[5:]) == wraps  # more asked than there are: every wrap once
+    short = _local_proposals(_unvisited(csg_grammar)(), tree, random.Random(0), 5, 1, False, False, None, False, 3,
+                             lambda t: t.size <= tree.size + 1)  # type: ignore[arg-type]
+    assert [c for _, c in short] == plain  # a wrap adds two nodes: none fits
 
 
 def _unvisited(grammar):
