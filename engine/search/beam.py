@@ -17,7 +17,7 @@ distance) is returned even when unsolved.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +27,10 @@ from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
 from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, ar_settings, beam_needs_ar
 from treediff.engine.search.lines import follow_lines
+from treediff.engine.search.local import local_proposals
 from treediff.engine.search.reading import (
     Reader,
     ar_reader,
-    best_read,
     best_read_left,
     read_filter,
     read_first,
@@ -38,14 +38,11 @@ from treediff.engine.search.reading import (
 )
 from treediff.engine.search.result import Lineage, SolveResult, finish
 from treediff.engine.search.starts import start_programs
-from treediff.engine.trees.neighbours import field_pair_edits, joint_edits, local_edits, swap_edits, wrap_edits
 from treediff.engine.trees.noise import mutate
 from treediff.engine.trees.tree import Edit, Node, skeleton
 
 if TYPE_CHECKING:
     from treediff.engine.training.bundle import ModelBundle
-
-WRAP_READS = 8  # node wraps drawn (and read, with an AR reader) per wrap tried
 
 
 @dataclass(frozen=True)
@@ -167,8 +164,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
             for parent, edit, child, logprob in offered:
                 _offer(renderer, lineage, children, parent, edit, child, logprob)
         for parent in parents[:local]:
-            for edit, child in _local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
-                                                local_swaps, local_reader, field_pairs, local_wraps, fits):
+            for edit, child in local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
+                                               local_swaps, local_reader, field_pairs, local_wraps, fits):
                 _offer(renderer, lineage, children, parent, edit, child, 0.0)
         if not children:
             stalls += 1
@@ -214,38 +211,6 @@ def _next_seeds(start: str | Sequence[Node], restarts: int, width: int) -> str |
         return "random"
     first = restarts * width % len(seeds)
     return [seeds[(first + i) % len(seeds)] for i in range(min(width, len(seeds)))]
-
-
-def _local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random, n: int, step: int,
-                     pairs: bool, swaps: bool, reader: Reader | None = None,
-                     field_pairs: bool = False, wraps: int = 0,
-                     fits: Callable[[Node], bool] | None = None) -> list[tuple[Edit, Node]]:
-    """Up to ``n`` unvisited local edits of ``parent``: single-leaf steps and hoists (and, with ``swaps``,
-    production swaps; with ``field_pairs``, steps of two integer leaves of one field in different nodes) first;
-    when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps of one node fill the rest. Drawn at
-    random, or, with a ``reader`` (scores of programs, higher = better), three quarters of them the best-read of
-    the edits that keep the program's size (leaf steps, swaps, field pairs) and the rest at random. ``wraps``
-    more come from the node wraps (:func:`~treediff.engine.trees.neighbours.wrap_edits`), chosen the same way
-    among ``WRAP_READS`` times as many drawn at random; wraps grow the program, so those that ``fits`` rejects (too
-    long for the models) are left out."""
-    edits = local_edits(parent, step)
-    if swaps:
-        edits += swap_edits(renderer.domain.grammar, parent)
-    if field_pairs:
-        edits += field_pair_edits(parent, step)
-    fresh = [(e, child) for e in edits if not renderer.seen(child := e.apply(parent))]
-    if len(fresh) >= n or not pairs:
-        chosen = best_read(fresh, n, rng, reader, parent.size)
-    else:
-        ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
-        chosen = fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
-    if wraps > 0:
-        wrapped = wrap_edits(renderer.domain.grammar, parent)
-        ring = [(e, child) for e in wrapped
-                if not renderer.seen(child := e.apply(parent)) and (fits is None or fits(child))]
-        ring = rng.sample(ring, min(len(ring), WRAP_READS * wraps))  # reading every wrap would double model time
-        chosen += best_read(ring, wraps, rng, reader, None)
-    return chosen
 
 
 def _select(ranked: list[Candidate], width: int, diverse: int, value_slots: int = 0) -> list[Candidate]:
