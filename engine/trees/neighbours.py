@@ -195,15 +195,27 @@ def wrap_edits(grammar: Grammar, tree: Node) -> Iterator[Edit]:
     productions in grammar order, then leaf values, then the slot the node goes into.
     """
     fillers = {nt: minimal_tree(grammar, nt) for nt in grammar.rules}
+    parents = _wrap_parents(grammar)
     for path, node in walk(tree):
-        lhs = node.production.lhs
-        for production in grammar.rules[lhs]:
-            holes = [i for i, s in enumerate(production.slots) if s.terminal is None and s.symbol == lhs]
-            for leaves in _wrap_leaves(production) if holes else ():
+        for production, holes, combinations in parents[node.production.lhs]:
+            for leaves in combinations:
                 for hole in holes:
                     kids = tuple(node if i == hole else fillers[s.symbol] if s.terminal is None else leaves[i]
                                  for i, s in enumerate(production.slots))
                     yield Edit(path, Node(production, kids))
+
+
+def _wrap_parents(grammar: Grammar) -> dict[str, list[tuple[Production, list[int], list[dict[int, Value]]]]]:
+    """Per nonterminal, the productions a node of it can be wrapped in: each with the slots the node may go into
+    and the leaf values it is tried with (worked out once per call of :func:`wrap_edits`, not per node)."""
+    parents: dict[str, list[tuple[Production, list[int], list[dict[int, Value]]]]] = {}
+    for lhs, productions in grammar.rules.items():
+        parents[lhs] = []
+        for production in productions:
+            holes = [i for i, s in enumerate(production.slots) if s.terminal is None and s.symbol == lhs]
+            if holes:
+                parents[lhs].append((production, holes, _wrap_leaves(production)))
+    return parents
 
 
 def _wrap_leaves(production: Production) -> list[dict[int, Value]]:
