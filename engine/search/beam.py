@@ -67,7 +67,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random",
                 ar_filter: int = 1, round_order: RoundOrder = "proposed", read_slots: int = 0,
                 ar_site_floor: float = 0.5, read_mix: float = 0.0, line_steps: int = 0,
-                field_pairs: bool = False, local_wraps: int = 0) -> SolveResult:
+                field_pairs: bool = False, local_wraps: int = 0, opening: int = 0) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -112,6 +112,9 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     programs run when the budget lasts the round, but one that ends mid-round has run the likeliest. The next
     beam is chosen as if they ran as proposed (ties are broken the same way), so a search that outlasts a round
     goes on from the same beam in either order: the order changes when a solving program runs, not the search.
+    ``opening`` > 0 executes at most that many of the first round's new programs (the first in execution order),
+    twice as many in the second round and so on until a round runs all of them: a small budget then takes
+    several short steps instead of spending all of it on one long round.
     ``read_slots`` > 0 gives that many beam places to the best-read candidates the ranking left out.
     ``read_mix`` > 0 ranks by that weight of the candidates' rank by reading against ``1 - read_mix`` of the
     distance-and-value rank above.
@@ -140,7 +143,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     # seed programs may have been executed already (AR samples are run to pick the best): keep them
     beam = _restart(renderer, ranker, rng, lineage, start, 1 if start == "minimal" else beam_width, revisit=True)
     frontier = _Frontier(expand_limit, keep_parents, beam)
-    stalls = stale = restarts = 0
+    stalls = stale = restarts = rounds = 0
     best = _best(beam)
     while beam and not renderer.done() and stalls < STALL_ROUNDS:
         parents = [c.tree for c in beam]
@@ -175,6 +178,10 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
         stalls = 0
         trees = list(children)  # proposed order: the next beam is chosen in it whatever the execution order
         order = read_first(trees, reader) if round_order == "read" and reader is not None else trees
+        if opening > 0:  # short first rounds; the rest of a round's programs may be proposed again later
+            kept = set(order := order[:opening << min(rounds, 24)])
+            trees = [t for t in trees if t in kept]
+        rounds += 1
         ran = dict(zip(order, renderer.run(order)))
         done = [Candidate(t, v, children[t]) for t in trees if (v := ran[t]) is not None]
         if line_steps > 0 and done and not renderer.done():

@@ -79,6 +79,10 @@ class BeamConfig(BaseModel):
                                     "edits), or (read: needs an AR model) the ones whose program the AR model finds "
                                     "most likely given the target first, so that a budget ending mid-round spends "
                                     "its last calls on the likeliest.")
+    opening: int = Field(default=0, ge=0, description="The first round executes at most this many of its new "
+                         "programs (the first in execution order, see round_order), each later round twice as many "
+                         "as the one before, until a round runs all of them, so that a small budget takes several "
+                         "short steps; 0: every round executes all of its new programs.")
     read_slots: int = Field(default=0, ge=0, description="Beam places given to the candidates the AR model reads "
                             "best (its log-probability of the program given the target) among those the ranking "
                             "left out (needs an AR model; 0: none).")
