@@ -269,6 +269,35 @@ def test_beam_round_order_read_executes_each_round_best_read_first_and_reads_eac
     assert SearchConfig().with_overrides("beam", round_order="read").beam.uses_ar
 
 
+def test_beam_opening_runs_the_first_rounds_short_and_doubling_and_the_first_is_the_best_read_head(models,
+                                                                                                    monkeypatch):
+    from treediff.engine.search.budget import BudgetedExecutor
+
+    d, bundle, ar = models
+    batches: list[list] = []
+    original_run = BudgetedExecutor.run
+
+    def run(self, trees):
+        batches.append(list(trees))
+        return original_run(self, trees)
+
+    monkeypatch.setattr(BudgetedExecutor, "run", run)
+
+    def rounds(opening):
+        batches.clear()
+        config = SearchConfig().with_overrides("beam", round_order="read", local_order="ar", opening=opening)
+        solve(d, render(d, d.test_targets(1, 90)[0]), "beam", budget=300, seed=3, bundle=bundle, ar_bundle=ar,
+              use_goal=False, config=config)
+        return batches[1:]  # after the start program
+
+    full = rounds(0)
+    short = rounds(3)
+    assert len(full[0]) > 3 and short[0] == full[0][:3]  # the same round, cut to its best-read head
+    assert all(len(b) <= 3 << k for k, b in enumerate(short))
+    assert any(len(b) == 3 << k for k, b in enumerate(short) if k > 0)  # later rounds run more
+    assert len(short) > len(full)  # more, shorter rounds in the same budget
+
+
 def test_beam_read_slots_keep_the_best_read_candidates_the_ranking_left_out(models, monkeypatch):
     import treediff.engine.search.beam as beam
 
