@@ -27,7 +27,7 @@ from treediff.engine.errors import TreeError
 from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor, Visit
 from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, ar_settings, beam_needs_ar
 from treediff.engine.search.lines import follow_lines
-from treediff.engine.search.local import local_proposals
+from treediff.engine.search.local import ar_filler, local_proposals
 from treediff.engine.search.reading import (
     Reader,
     ar_reader,
@@ -67,7 +67,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 ar_sites: RewriteSites = "uniform", local_order: LocalOrder = "random",
                 ar_filter: int = 1, round_order: RoundOrder = "proposed", read_slots: int = 0,
                 ar_site_floor: float = 0.5, read_mix: float = 0.0, line_steps: int = 0,
-                field_pairs: bool = False, local_wraps: int = 0, opening: int = 0) -> SolveResult:
+                field_pairs: bool = False, local_wraps: int = 0, opening: int = 0, wrap_fills: int = 0) -> SolveResult:
     """Run beam search over ``bundle.denoiser``'s edits, ranked by executed distance and ``bundle.value``.
 
     ``mix`` weighs the two rankings of the candidates: 0 ranks by the value network alone, 1 by the executed
@@ -80,7 +80,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     single steps, and ``field_pairs`` steps of two integer leaves of one field in different nodes
     (:func:`~treediff.engine.trees.neighbours.field_pair_edits`); ``local_wraps`` > 0 adds that many node wraps
     (:func:`~treediff.engine.trees.neighbours.wrap_edits`: a node put inside a new parent beside the grammar's
-    minimal subtrees) to each such program's local edits.
+    minimal subtrees) to each such program's local edits, and ``wrap_fills`` > 0 that many more whose empty slot the
+    AR model writes (:func:`~treediff.engine.search.local.ar_filler`).
     ``start="minimal"`` starts from the grammar's smallest program alone and lets the denoiser grow it. With
     ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
     programs; after ``patience`` rounds without a better best distance in the beam it restarts: from fresh
@@ -125,19 +126,21 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     """
     lineage = Lineage()
     max_tokens = min(b.config.max_program_tokens for b in (bundle, ar) if b is not None)
-    fits = (lambda t: len(bundle.vocab.encode(t)) <= max_tokens) if local_wraps > 0 else None
+    fits = (lambda t: len(bundle.vocab.encode(t)) <= max_tokens) if local_wraps + wrap_fills > 0 else None
     sigma = max_primitives if max_primitives is not None else bundle.config.sigma_small
     if value_slots + read_slots >= beam_width:
         raise ValueError(f"beam value_slots {value_slots!r} and read_slots {read_slots!r}; expected fewer together "
                          f"than beam_width={beam_width}, so that the ranking keeps at least one place")
-    needs = ar_settings(ar_edits, local_order, ar_filter, round_order, read_slots, read_mix)
+    needs = ar_settings(ar_edits, local_order, ar_filter, round_order, read_slots, read_mix, wrap_fills)
     if needs and ar is None:
         raise ValueError(f"beam {needs[0]} needs an autoregressive model; got none. hint: pass an AR checkpoint (the "
                          "domain's shipped one is used when it has one) or set ar_edits: 0, local_order: random, "
-                         "ar_filter: 1, round_order: proposed, read_slots: 0, read_mix: 0")
+                         "ar_filter: 1, round_order: proposed, read_slots: 0, read_mix: 0, wrap_fills: 0")
     reader = ar_reader(renderer, ar) if ar is not None and \
         beam_needs_ar(0, local_order, ar_filter, round_order, read_slots, read_mix) else None
     local_reader = reader if local_order == "ar" else None
+    ar_temperature = temperature if ar_edit_temperature is None else ar_edit_temperature
+    filler = ar_filler(renderer, ar, generator, ar_temperature) if ar is not None and wrap_fills > 0 else None
     ranker = _Ranker(renderer, bundle, mix, value_resolution, value_slots > 0,
                      reader if read_mix > 0 else None, read_mix)
     # seed programs may have been executed already (AR samples are run to pick the best): keep them
@@ -155,7 +158,6 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
             sites = [[p.edit.path for p in row] for row in proposals[0]] if ar_sites == "denoiser" else \
                 surprise_sites(renderer, ar, parents, -(-ar_edits * ar_filter // len(parents)), generator,
                                ar_site_floor) if ar_sites == "surprise" else None
-            ar_temperature = temperature if ar_edit_temperature is None else ar_edit_temperature
             proposals.append(_infill(renderer, ar, parents, ar_edits * ar_filter, generator, ar_temperature,
                                      ar_rewrite, sites))
         children: dict[Node, float] = {}
@@ -168,7 +170,8 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
                 _offer(renderer, lineage, children, parent, edit, child, logprob)
         for parent in parents[:local]:
             for edit, child in local_proposals(renderer, parent, rng, local_samples, local_step, local_pairs,
-                                               local_swaps, local_reader, field_pairs, local_wraps, fits):
+                                               local_swaps, local_reader, field_pairs, local_wraps, fits,
+                                               wrap_fills, filler):
                 _offer(renderer, lineage, children, parent, edit, child, 0.0)
         if not children:
             stalls += 1

@@ -23,19 +23,22 @@ SampleOrder = Literal["sampled", "likely"]
 
 
 def ar_settings(ar_edits: int = 0, local_order: str = "random", ar_filter: int = 1,
-                round_order: str = "proposed", read_slots: int = 0, read_mix: float = 0.0) -> list[str]:
+                round_order: str = "proposed", read_slots: int = 0, read_mix: float = 0.0,
+                wrap_fills: int = 0) -> list[str]:
     """Which of these beam settings need the AR model (subtree rewrites, AR-ordered local edits, filtering,
     execution order, beam places or ranking by reading), each as ``name value`` for messages; empty: none."""
     named = [(ar_edits > 0, f"ar_edits {ar_edits!r}"), (local_order == "ar", "local_order 'ar'"),
              (ar_filter > 1, f"ar_filter {ar_filter!r}"), (round_order == "read", "round_order 'read'"),
-             (read_slots > 0, f"read_slots {read_slots!r}"), (read_mix > 0, f"read_mix {read_mix!r}")]
+             (read_slots > 0, f"read_slots {read_slots!r}"), (read_mix > 0, f"read_mix {read_mix!r}"),
+             (wrap_fills > 0, f"wrap_fills {wrap_fills!r}")]
     return [text for on, text in named if on]
 
 
 def beam_needs_ar(ar_edits: int = 0, local_order: str = "random", ar_filter: int = 1,
-                  round_order: str = "proposed", read_slots: int = 0, read_mix: float = 0.0) -> bool:
+                  round_order: str = "proposed", read_slots: int = 0, read_mix: float = 0.0,
+                  wrap_fills: int = 0) -> bool:
     """Whether beam search with these settings needs the AR model (see :func:`ar_settings`)."""
-    return bool(ar_settings(ar_edits, local_order, ar_filter, round_order, read_slots, read_mix))
+    return bool(ar_settings(ar_edits, local_order, ar_filter, round_order, read_slots, read_mix, wrap_fills))
 
 
 class BeamConfig(BaseModel):
@@ -66,6 +69,9 @@ class BeamConfig(BaseModel):
                              "round: a node put inside a new parent of its nonterminal beside the grammar's "
                              "minimal subtrees (the inverse of a hoist), chosen like the other local edits; 0: "
                              "none.")
+    wrap_fills: int = Field(default=0, ge=0, description="Node wraps per local program and round whose empty "
+                            "slot the AR model writes (a new part beside an existing one, from the program's own "
+                            "prefix), chosen like local_wraps among the rest (needs an AR model; 0: none).")
     local_swaps: bool = Field(default=True, description="Local edits also swap a node's production for another of "
                               "its nonterminal that keeps its children and leaves ((+ a b) -> (- a b)).")
     local_order: LocalOrder = Field(default="random", description="Which local edits are tried: drawn at random, or "
@@ -132,7 +138,7 @@ class BeamConfig(BaseModel):
         """Whether this beam search needs the AR model (subtree rewrites, AR-ordered local edits, filtering,
         execution order, beam places or ranking by reading)."""
         return beam_needs_ar(self.ar_edits, self.local_order, self.ar_filter, self.round_order, self.read_slots,
-                             self.read_mix)
+                             self.read_mix, self.wrap_fills)
 
     @model_validator(mode="after")
     def _slots_fit(self) -> BeamConfig:

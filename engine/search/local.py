@@ -5,19 +5,29 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from treediff.engine.search.budget import BudgetedExecutor
 from treediff.engine.search.reading import Reader, best_read
 from treediff.engine.trees.neighbours import field_pair_edits, joint_edits, local_edits, swap_edits, wrap_edits
-from treediff.engine.trees.tree import Edit, Node
+from treediff.engine.trees.tree import Edit, Node, get
+
+if TYPE_CHECKING:
+    import torch
+
+    from treediff.engine.training.bundle import ModelBundle
 
 WRAP_READS = 8  # node wraps drawn (and read, with an AR reader) per wrap tried
+
+Filler = Callable[[Node, list[tuple[Edit, Node]]], list[tuple[Edit, Node]]]
+"""(program, wraps of it as (edit, wrapped program)) -> the wraps with their empty slot written anew."""
 
 
 def local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random, n: int, step: int,
                     pairs: bool, swaps: bool, reader: Reader | None = None,
                     field_pairs: bool = False, wraps: int = 0,
-                    fits: Callable[[Node], bool] | None = None) -> list[tuple[Edit, Node]]:
+                    fits: Callable[[Node], bool] | None = None, fills: int = 0,
+                    filler: Filler | None = None) -> list[tuple[Edit, Node]]:
     """Up to ``n`` unvisited local edits of ``parent``: single-leaf steps and hoists (and, with ``swaps``,
     production swaps; with ``field_pairs``, steps of two integer leaves of one field in different nodes) first;
     when fewer than ``n`` of those are left (and ``pairs``), two-leaf steps of one node fill the rest. Drawn at
@@ -25,7 +35,8 @@ def local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random
     the edits that keep the program's size (leaf steps, swaps, field pairs) and the rest at random. ``wraps``
     more come from the node wraps (:func:`~treediff.engine.trees.neighbours.wrap_edits`), chosen the same way
     among ``WRAP_READS`` times as many drawn at random; wraps grow the program, so those that ``fits`` rejects (too
-    long for the models) are left out."""
+    long for the models) are left out. ``fills`` more wraps, chosen the same way among the rest, get their empty
+    slot written by ``filler`` (e.g. :func:`ar_filler`): a new part put beside an existing one."""
     edits = local_edits(parent, step)
     if swaps:
         edits += swap_edits(renderer.domain.grammar, parent)
@@ -37,10 +48,50 @@ def local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random
     else:
         ring = [(e, child) for e in joint_edits(parent, step) if not renderer.seen(child := e.apply(parent))]
         chosen = fresh + rng.sample(ring, min(n - len(fresh), len(ring)))
-    if wraps > 0:
+    fills = fills if filler is not None else 0
+    if wraps + fills > 0:
         wrapped = wrap_edits(renderer.domain.grammar, parent)
         ring = [(e, child) for e in wrapped
                 if not renderer.seen(child := e.apply(parent)) and (fits is None or fits(child))]
-        ring = rng.sample(ring, min(len(ring), WRAP_READS * wraps))  # reading every wrap would double model time
-        chosen += best_read(ring, wraps, rng, reader, None)
+        ring = rng.sample(ring, min(len(ring), WRAP_READS * (wraps + fills)))  # reading all: twice the model time
+        empty = best_read(ring, wraps, rng, reader, None) if wraps > 0 else []
+        chosen += empty
+        if filler is not None and fills > 0:
+            taken = {child for _, child in empty}
+            picked = best_read([w for w in ring if w[1] not in taken], fills, rng, reader, None)
+            chosen += [w for w in filler(parent, picked) if fits is None or fits(w[1])]
     return chosen
+
+
+def ar_filler(renderer: BudgetedExecutor, ar: ModelBundle, generator: torch.Generator,
+              temperature: float) -> Filler:
+    """A :data:`Filler` whose AR model writes each wrap's empty slot as a subtree rewrite from the wrapped
+    program's own prefix (one batched decode per call, timed as model time); programs executed before and
+    rewrites the AR model declines (no-ops, too long) are left out."""
+    from treediff.engine.models.inference import infill_edits, model_device
+
+    model = ar.need_ar()
+    target = renderer.target.to(model_device(model))[None]
+
+    def fill(parent: Node, wraps: list[tuple[Edit, Node]]) -> list[tuple[Edit, Node]]:
+        if not wraps:
+            return []
+        sites = [[edit.path + (_empty_slot(edit, get(parent, edit.path)),)] for edit, _ in wraps]
+        with renderer.profile.section("model"):
+            written = infill_edits(model, ar.vocab, target, [child for _, child in wraps], 1, generator,
+                                   temperature, "subtree", sites)
+        out = []
+        for (wrap, child), proposals in zip(wraps, written):
+            for proposal in proposals:
+                if not renderer.seen(filled := proposal.edit.apply(child)):
+                    out.append((Edit(wrap.path, get(filled, wrap.path)), filled))
+        return out
+
+    return fill
+
+
+def _empty_slot(wrap: Edit, node: Node) -> int:
+    """The child slot of a wrap's new parent that holds a filler rather than the wrapped ``node`` (the last
+    nonterminal slot when the node is itself a filler)."""
+    slots = [i for i, s in enumerate(wrap.replacement.production.slots) if s.terminal is None]
+    return next((i for i in slots if wrap.replacement.children[i] != node), slots[-1])

@@ -89,6 +89,40 @@ def test_local_proposals_add_node_wraps_beside_the_other_local_edits(csg_grammar
     assert [c for _, c in short] == plain  # a wrap adds two nodes: none fits
 
 
+def test_local_proposals_hand_further_wraps_to_a_filler_and_keep_what_fits(csg_grammar):
+    import random
+
+    from treediff.engine.grammar.parse import parse
+    from treediff.engine.search.local import local_proposals
+    from treediff.engine.trees.neighbours import wrap_edits
+    from treediff.engine.trees.tree import Edit, get, replace, walk
+
+    tree = parse(csg_grammar, "(+ (Circle 3 5 7) (Circle 4 5 6))")
+    wraps = {e.apply(tree) for e in wrap_edits(csg_grammar, tree)}
+    part = parse(csg_grammar, "(Circle 1 1 1)")
+    asked: list = []
+
+    def filler(parent, picked):  # writes the new parent's first child slot anew
+        asked.append(picked)
+        return [(Edit(e.path, replace(e.replacement, (1,), part)), replace(c, e.path + (1,), part)) for e, c in picked]
+
+    def children(fills, fits=None):
+        asked.clear()
+        return [c for _, c in local_proposals(_unvisited(csg_grammar)(), tree, random.Random(0), 5, 1, False, False,
+                                               None, False, 3, fits, fills, filler)]  # type: ignore[arg-type]
+
+    plain = children(0)
+    assert asked == [] and len(plain) == 8  # 5 local edits and 3 empty wraps; no filler call
+    filled = children(4)
+    empty = set(filled[5:8])
+    assert filled[:5] == plain[:5] and empty <= wraps and len(asked) == 1 and len(asked[0]) == 4
+    assert all(c in wraps and c not in empty and e.apply(tree) == c for e, c in asked[0])  # other wraps
+    assert len(filled) == 12 and all(get(c, e.path + (1,)) == part for (e, _), c in zip(asked[0], filled[8:]))
+    assert children(4, lambda t: t.size <= tree.size + 1)[5:] == []  # a wrap adds two nodes: none fits
+    no_part = children(4, lambda t: all(n != part for _, n in walk(t)))
+    assert len(asked) == 1 and no_part == filled[:8]  # the filled wraps asked for, then left out
+
+
 def _unvisited(grammar):
     """A stand-in renderer for local proposals: the domain's grammar, and nothing executed yet."""
 

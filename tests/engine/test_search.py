@@ -298,6 +298,31 @@ def test_beam_opening_runs_the_first_rounds_short_and_doubling_and_the_first_is_
     assert len(short) > len(full)  # more, shorter rounds in the same budget
 
 
+def test_ar_filler_writes_each_wraps_empty_slot_and_keeps_the_wrapped_node(models):
+    import torch
+
+    from treediff.engine.search.budget import BudgetedExecutor
+    from treediff.engine.search.local import ar_filler
+    from treediff.engine.trees.derivation import minimal_tree
+    from treediff.engine.trees.neighbours import wrap_edits
+    from treediff.engine.trees.tree import Node, get
+
+    d, _, ar = models
+    target, parent = d.test_targets(2, 90)
+    renderer = BudgetedExecutor(d, d.make_executor("cpu"), render(d, target), budget=10)
+    wraps = [(e, e.apply(parent)) for e in wrap_edits(d.grammar, parent)][:12]
+    fill = ar_filler(renderer, ar, torch.Generator().manual_seed(0), 1.0)
+    filled = fill(parent, wraps)
+    assert filled and renderer.calls == 0 and renderer.profile.seconds.get("model", 0) > 0
+    empty = minimal_tree(d.grammar)
+    for edit, program in filled:
+        assert edit.apply(parent) == program and program not in {c for _, c in wraps}
+        node = get(parent, edit.path)
+        kids = [c for c in edit.replacement.children if type(c) is Node]
+        assert node in kids and any(k != empty for k in kids if k != node)  # the node kept, its new neighbour written
+    assert fill(parent, []) == []
+
+
 def test_beam_read_slots_keep_the_best_read_candidates_the_ranking_left_out(models, monkeypatch):
     import treediff.engine.search.beam as beam
 
@@ -767,3 +792,38 @@ def test_beam_read_mix_needs_an_ar_model(models):
     with pytest.raises(ValueError, match="read_mix 0.5 needs an autoregressive model"):
         beam_search(renderer, bundle, torch.Generator(), random.Random(0), read_mix=0.5)
     assert renderer.calls == 0
+
+
+def test_beam_wrap_fills_need_an_ar_model_and_execute_the_filled_wraps(models, monkeypatch):
+    import random
+
+    import torch
+
+    import treediff.engine.search.beam as beam_module
+    from treediff.engine.search.budget import BudgetedExecutor
+
+    d, bundle, ar = models
+    target = render(d, d.test_targets(1, 92)[0])
+    renderer = BudgetedExecutor(d, d.make_executor("cpu"), target, budget=50)
+    with pytest.raises(ValueError, match="wrap_fills 2 needs an autoregressive model"):
+        beam_module.beam_search(renderer, bundle, torch.Generator(), random.Random(0), wrap_fills=2)
+    assert renderer.calls == 0 and SearchConfig().with_overrides("beam", wrap_fills=2).beam.uses_ar
+    filled: list = []
+    original = beam_module.ar_filler
+
+    def spy(*args):
+        fill = original(*args)
+
+        def wrapped(parent, wraps):
+            out = fill(parent, wraps)
+            filled.extend(c for _, c in out)
+            return out
+        return wrapped
+
+    monkeypatch.setattr(beam_module, "ar_filler", spy)
+    executed: list = []
+    monkeypatch.setattr(BudgetedExecutor, "run", lambda self, trees, _run=BudgetedExecutor.run:
+                        executed.extend(trees) or _run(self, trees))
+    config = SearchConfig().with_overrides("beam", wrap_fills=2)
+    solve(d, target, "beam", budget=120, seed=1, bundle=bundle, ar_bundle=ar, use_goal=False, config=config)
+    assert filled and set(filled) & set(executed)
