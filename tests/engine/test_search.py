@@ -349,8 +349,9 @@ def test_beam_read_slots_keep_the_best_read_candidates_the_ranking_left_out(mode
 
 def test_diverse_selection_keeps_other_skeletons_before_more_variants_of_the_best(csg_grammar):
     from treediff.engine.grammar.parse import parse
-    from treediff.engine.search.beam import Candidate, _select
+    from treediff.engine.search.beam import _select
     from treediff.engine.search.budget import Visit
+    from treediff.engine.search.candidates import Candidate
 
     texts = ["(+ (Circle 3 5 7) (Circle 4 5 6))", "(+ (Circle 3 5 8) (Circle 4 5 6))",
              "(+ (Circle 3 5 9) (Circle 4 5 6))", "(- (Circle 3 5 7) (Circle 4 5 6))", "(Circle 3 5 7)"]
@@ -364,8 +365,9 @@ def test_diverse_selection_keeps_other_skeletons_before_more_variants_of_the_bes
 
 def test_value_slots_keep_the_value_networks_favourites_that_the_distance_ranking_left_out(csg_grammar):
     from treediff.engine.grammar.parse import parse
-    from treediff.engine.search.beam import Candidate, _select
+    from treediff.engine.search.beam import _select
     from treediff.engine.search.budget import Visit
+    from treediff.engine.search.candidates import Candidate
 
     texts = ["(Circle 3 5 7)", "(Circle 3 5 8)", "(Circle 3 5 9)", "(Circle 3 5 10)", "(Circle 3 5 11)"]
     values = [2.0, 3.0, 1.0, 0.5, 0.5]
@@ -405,29 +407,6 @@ def test_a_kicked_restart_starts_near_the_best_program_found(models, monkeypatch
         assert len(programs) == config.beam.beam_width
         # one random subtree mutation away: a single edit of at most sigma_small primitives leads back
         assert all(p != best and path_length(p, best, d.grammar, sigma) == 1 for p in programs)
-
-
-def test_best_first_frontier_moves_on_to_the_next_best_program_once_one_is_used_up(csg_grammar):
-    from treediff.engine.grammar.parse import parse
-    from treediff.engine.search.beam import Candidate, _Frontier
-    from treediff.engine.search.budget import Visit
-
-    def cand(text, dist):
-        t = parse(csg_grammar, text)
-        return Candidate(t, Visit(t, False, dist, 1), 0.0)
-
-    a, b, c, d = (cand(f"(Circle {i} 5 7)", 0.1 * i) for i in range(1, 5))
-    plain = _Frontier(0, True, [a])
-    plain.expanded([a.tree])
-    assert plain.pool([b], [a]) == [b, a]  # the round's children and the beam, nothing older
-    assert _Frontier(0, False, [a]).pool([b], [a]) == [b]
-    best_first = _Frontier(2, True, [a])
-    best_first.expanded([a.tree])
-    assert best_first.pool([b, c], [a]) == [a, b, c]
-    best_first.expanded([a.tree, b.tree])
-    assert best_first.pool([d], [a, b]) == [b, c, d]  # a was a parent twice: used up; c is still there
-    best_first.reset([d])
-    assert best_first.pool([], [d]) == [d]
 
 
 def test_per_position_beams_decode_several_replacements_at_each_sampled_position(models, monkeypatch):
@@ -749,31 +728,7 @@ def test_beam_surprise_sites_put_the_ar_rewrites_at_the_unlikely_nodes(models, m
     assert sites and all(row and set(row) == {()} for per_round in sites for row in per_round)  # all at the root
 
 
-def test_read_mix_weighs_the_rank_by_reading_against_the_rank_by_distance(models, csg_grammar):
-    from treediff.engine.grammar.parse import parse
-    from treediff.engine.search.beam import Candidate, _Ranker
-    from treediff.engine.search.budget import Visit
-
-    texts = ["(Circle 3 5 7)", "(Circle 3 5 8)", "(Circle 3 5 9)", "(Circle 3 5 10)"]
-    trees = [parse(csg_grammar, x) for x in texts]
-    cands = [Candidate(t, Visit(t, False, 0.1 * i, i + 1), 0.0) for i, t in enumerate(trees)]
-    reads = {trees[0]: -9.0, trees[1]: -8.0, trees[2]: -7.0, trees[3]: -1.0}  # the farthest reads best
-    asked: list[int] = []
-
-    def reader(batch):
-        asked.append(len(batch))
-        return [reads[t] for t in batch]
-
-    bundle = models[1]
-    plain = _Ranker(None, bundle, 1.0, 0.1)  # type: ignore[arg-type]
-    assert plain.rank(cands[::-1]) == cands  # by distance alone; nothing read
-    by_read = _Ranker(None, bundle, 1.0, 0.1, reader=reader, read_mix=1.0)  # type: ignore[arg-type]
-    assert by_read.rank(cands) == cands[::-1] and asked == [4]
-    half = _Ranker(None, bundle, 1.0, 0.1, reader=reader, read_mix=0.5)  # type: ignore[arg-type]
-    # rank sums 0+3, 1+2, 2+1, 3+0 tie: then the nearer program first
-    assert half.rank(cands[::-1]) == cands
-    reads.update({trees[1]: -1.0, trees[3]: -10.0})  # the second nearest reads best: 1+0 beats 0+2
-    assert half.rank(cands[::-1]) == [cands[1], cands[0], cands[2], cands[3]]
+def test_read_mix_is_a_weight_and_needs_the_ar_model():
     assert SearchConfig().with_overrides("beam", read_mix=0.3).beam.uses_ar
     with pytest.raises(InputError, match="read_mix"):
         SearchConfig().with_overrides("beam", read_mix=1.5)
