@@ -27,7 +27,7 @@ from treediff.engine.search.budget import STALL_ROUNDS, BudgetedExecutor
 from treediff.engine.search.candidates import Candidate, Frontier, Ranker
 from treediff.engine.search.config import LocalOrder, RewriteMode, RewriteSites, RoundOrder, ar_settings, beam_needs_ar
 from treediff.engine.search.lines import follow_lines
-from treediff.engine.search.local import ar_filler, local_proposals
+from treediff.engine.search.local import local_proposals
 from treediff.engine.search.reading import (
     ar_reader,
     best_read_left,
@@ -36,6 +36,7 @@ from treediff.engine.search.reading import (
     surprise_sites,
 )
 from treediff.engine.search.result import Lineage, SolveResult, finish
+from treediff.engine.search.rewrites import ar_filler, ar_rewrites
 from treediff.engine.search.starts import start_programs
 from treediff.engine.trees.noise import mutate
 from treediff.engine.trees.tree import Edit, Node, skeleton
@@ -70,7 +71,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
     (:func:`~treediff.engine.trees.neighbours.field_pair_edits`); ``local_wraps`` > 0 adds that many node wraps
     (:func:`~treediff.engine.trees.neighbours.wrap_edits`: a node put inside a new parent beside the grammar's
     minimal subtrees) to each such program's local edits, and ``wrap_fills`` > 0 that many more whose empty slot the
-    AR model writes (:func:`~treediff.engine.search.local.ar_filler`).
+    AR model writes (:func:`~treediff.engine.search.rewrites.ar_filler`).
     ``start="minimal"`` starts from the grammar's smallest program alone and lets the denoiser grow it. With
     ``keep_parents`` the beam is chosen from parents and children together, so it never moves to worse
     programs; after ``patience`` rounds without a better best distance in the beam it restarts: from fresh
@@ -147,7 +148,7 @@ def beam_search(renderer: BudgetedExecutor, bundle: ModelBundle, generator: torc
             sites = [[p.edit.path for p in row] for row in proposals[0]] if ar_sites == "denoiser" else \
                 surprise_sites(renderer, ar, parents, -(-ar_edits * ar_filter // len(parents)), generator,
                                ar_site_floor) if ar_sites == "surprise" else None
-            proposals.append(_infill(renderer, ar, parents, ar_edits * ar_filter, generator, ar_temperature,
+            proposals.append(ar_rewrites(renderer, ar, parents, ar_edits * ar_filter, generator, ar_temperature,
                                      ar_rewrite, sites))
         children: dict[Node, float] = {}
         for batch in proposals:  # the denoiser's edits, then the AR model's rewrites
@@ -290,20 +291,6 @@ def propose(renderer: BudgetedExecutor, bundle: ModelBundle, parents: list[Node]
                                   per_position=per_position)
     renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
     renderer.profile.count("model_batches")
-    return proposals
-
-
-def _infill(renderer: BudgetedExecutor, ar: ModelBundle, parents: list[Node], total: int,
-            generator: torch.Generator, temperature: float, mode: RewriteMode,
-            sites: list[list[Any]] | None) -> list[list[Any]]:
-    """``total`` AR subtree rewrites spread over ``parents`` (one batched AR decode), timed and counted."""
-    from treediff.engine.models.inference import infill_edits, model_device
-
-    model = ar.need_ar()
-    with renderer.profile.section("model"):
-        proposals = infill_edits(model, ar.vocab, renderer.target.to(model_device(model))[None], parents,
-                                 -(-total // len(parents)), generator, temperature, mode, sites)
-    renderer.profile.count("edits_proposed", sum(len(p) for p in proposals))
     return proposals
 
 

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from treediff.engine.search.budget import BudgetedExecutor
 from treediff.engine.search.reading import Reader, best_read
 from treediff.engine.trees.neighbours import field_pair_edits, joint_edits, local_edits, swap_edits, wrap_edits
-from treediff.engine.trees.tree import Edit, Node, get
-
-if TYPE_CHECKING:
-    import torch
-
-    from treediff.engine.training.bundle import ModelBundle
+from treediff.engine.trees.tree import Edit, Node
 
 WRAP_READS = 8  # node wraps drawn (and read, with an AR reader) per wrap tried
 
@@ -36,7 +30,8 @@ def local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random
     more come from the node wraps (:func:`~treediff.engine.trees.neighbours.wrap_edits`), chosen the same way
     among ``WRAP_READS`` times as many drawn at random; wraps grow the program, so those that ``fits`` rejects (too
     long for the models) are left out. ``fills`` more wraps, chosen the same way among the rest, get their empty
-    slot written by ``filler`` (e.g. :func:`ar_filler`): a new part put beside an existing one."""
+    slot written by ``filler`` (e.g. :func:`~treediff.engine.search.rewrites.ar_filler`): a new part put beside
+    an existing one."""
     edits = local_edits(parent, step)
     if swaps:
         edits += swap_edits(renderer.domain.grammar, parent)
@@ -61,37 +56,3 @@ def local_proposals(renderer: BudgetedExecutor, parent: Node, rng: random.Random
             picked = best_read([w for w in ring if w[1] not in taken], fills, rng, reader, None)
             chosen += [w for w in filler(parent, picked) if fits is None or fits(w[1])]
     return chosen
-
-
-def ar_filler(renderer: BudgetedExecutor, ar: ModelBundle, generator: torch.Generator,
-              temperature: float) -> Filler:
-    """A :data:`Filler` whose AR model writes each wrap's empty slot as a subtree rewrite from the wrapped
-    program's own prefix (one batched decode per call, timed as model time); programs executed before and
-    rewrites the AR model declines (no-ops, too long) are left out."""
-    from treediff.engine.models.inference import infill_edits, model_device
-
-    model = ar.need_ar()
-    target = renderer.target.to(model_device(model))[None]
-
-    def fill(parent: Node, wraps: list[tuple[Edit, Node]]) -> list[tuple[Edit, Node]]:
-        if not wraps:
-            return []
-        sites = [[edit.path + (_empty_slot(edit, get(parent, edit.path)),)] for edit, _ in wraps]
-        with renderer.profile.section("model"):
-            written = infill_edits(model, ar.vocab, target, [child for _, child in wraps], 1, generator,
-                                   temperature, "subtree", sites)
-        out = []
-        for (wrap, child), proposals in zip(wraps, written):
-            for proposal in proposals:
-                if not renderer.seen(filled := proposal.edit.apply(child)):
-                    out.append((Edit(wrap.path, get(filled, wrap.path)), filled))
-        return out
-
-    return fill
-
-
-def _empty_slot(wrap: Edit, node: Node) -> int:
-    """The child slot of a wrap's new parent that holds a filler rather than the wrapped ``node`` (the last
-    nonterminal slot when the node is itself a filler)."""
-    slots = [i for i, s in enumerate(wrap.replacement.production.slots) if s.terminal is None]
-    return next((i for i in slots if wrap.replacement.children[i] != node), slots[-1])

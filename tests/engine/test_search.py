@@ -302,7 +302,7 @@ def test_ar_filler_writes_each_wraps_empty_slot_and_keeps_the_wrapped_node(model
     import torch
 
     from treediff.engine.search.budget import BudgetedExecutor
-    from treediff.engine.search.local import ar_filler
+    from treediff.engine.search.rewrites import ar_filler
     from treediff.engine.trees.derivation import minimal_tree
     from treediff.engine.trees.neighbours import wrap_edits
     from treediff.engine.trees.tree import Node, get
@@ -314,6 +314,7 @@ def test_ar_filler_writes_each_wraps_empty_slot_and_keeps_the_wrapped_node(model
     fill = ar_filler(renderer, ar, torch.Generator().manual_seed(0), 1.0)
     filled = fill(parent, wraps)
     assert filled and renderer.calls == 0 and renderer.profile.seconds.get("model", 0) > 0
+    assert renderer.profile.counts["edits_proposed"] >= len(filled)  # the decode counts what it wrote
     empty = minimal_tree(d.grammar)
     for edit, program in filled:
         assert edit.apply(parent) == program and program not in {c for _, c in wraps}
